@@ -1,0 +1,76 @@
+# Softmaxと情報幾何学 — the two commands a reader needs: `make book` and `make test`.
+# Every target creates the virtual environment first if it is missing or out of date.
+
+PYTHON_SYS ?= python3
+VENV       := .venv
+PY         := $(VENV)/bin/python
+STAMP      := $(VENV)/.installed
+BUILD      := _build
+HTML       := $(BUILD)/html
+PORT       ?= 8000
+# -W: any Sphinx warning fails the build; -n: nitpicky references; --keep-going: report them all.
+JB_FLAGS   := -W -n --keep-going
+
+.PHONY: help venv book test unit notebooks figures figures-check build-book browser chromium lab serve bench clean
+
+help:
+	@echo "make book     build the HTML book into $(HTML) (executes every notebook, cached)"
+	@echo "make test     unit tests, nbval over every notebook, figure check, book build, browser tests"
+	@echo "make lab      open JupyterLab on notebooks/"
+	@echo "make figures  regenerate every SVG in figures/"
+	@echo "make serve    serve $(HTML) on http://127.0.0.1:$(PORT)"
+	@echo "make bench    run the benchmarks (prints speed ratios)"
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON_SYS) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-build-isolation --no-deps -e .
+	@touch $(STAMP)
+
+book: $(STAMP) build-book
+	@echo "The book is at $(abspath $(HTML))/index.html"
+
+build-book: $(STAMP)
+	$(PY) tools/cache_guard.py
+	$(VENV)/bin/jupyter-book build . $(JB_FLAGS)
+
+figures: $(STAMP)
+	$(PY) -m lecture_code.figures
+
+figures-check: $(STAMP)
+	$(PY) -m lecture_code.figures --check
+
+unit: $(STAMP)
+	$(PY) -m pytest -q tests --ignore=tests/browser
+
+notebooks: $(STAMP)
+	$(PY) -m pytest -q --nbval-lax notebooks/
+
+chromium:
+	@$(PY) tools/find_chromium.py --install
+
+browser: $(STAMP) chromium
+	$(PY) -m pytest -q tests/browser
+
+# The one test command (README, .ci/run). Order: cheap checks first, the browser last.
+test: $(STAMP) chromium
+	$(PY) -m pytest -q tests --ignore=tests/browser
+	$(PY) -m lecture_code.figures --check
+	$(PY) -m pytest -q --nbval-lax notebooks/
+	$(MAKE) --no-print-directory build-book
+	$(PY) -m pytest -q tests/browser
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
+
+serve:
+	@test -f $(HTML)/index.html || (echo "no book yet: run 'make book' first" && exit 1)
+	$(PY) -m http.server $(PORT) --bind 127.0.0.1 --directory $(HTML)
+
+bench: $(STAMP)
+	@for f in tests/bench_*.py; do [ -e "$$f" ] && $(PY) "$$f"; done; true
+
+clean:
+	rm -rf $(BUILD)

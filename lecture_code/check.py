@@ -1,0 +1,64 @@
+"""One shared way for a chapter to show that a computation agrees with a reference.
+
+``cmp`` prints one line (exact? close? largest difference) and raises ``AssertionError``
+when the two disagree, so the notebook (and nbval) fails the moment a number changes.
+``vs_source`` compares a computed value with the number a source document prints, at the
+precision the source uses, and reports agreement without deciding what it must be: the
+chapter asserts the answer it expects, which makes a disagreement an explicit, visible fact.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _array(x) -> np.ndarray:
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x, dtype=float)
+
+
+def cmp(label: str, ours, ref, atol: float = 1e-6, rtol: float = 1e-5) -> float:
+    """Print whether ``ours`` equals ``ref`` exactly / closely, and assert closeness.
+
+    Returns the largest absolute difference.
+    """
+    a, b = _array(ours), _array(ref)
+    if a.shape != b.shape:
+        raise AssertionError(f"{label}: shapes differ, {a.shape} vs {b.shape}")
+    exact = bool(np.array_equal(a, b))
+    close = bool(np.allclose(a, b, atol=atol, rtol=rtol, equal_nan=False))
+    both_inf = np.isinf(a) & np.isinf(b) & (np.sign(a) == np.sign(b))
+    diff = np.where(both_inf, 0.0, np.abs(a - b))
+    maxdiff = float(diff.max()) if diff.size else 0.0
+    print(f"{label:<40s} | exact: {str(exact):5s} | close: {str(close):5s} | max diff: {maxdiff:.2e}")
+    if not close:
+        raise AssertionError(f"{label}: max difference {maxdiff:.3e} exceeds atol={atol}, rtol={rtol}")
+    return maxdiff
+
+
+def rounded(x, digits: int) -> np.ndarray:
+    """Round to ``digits`` decimals, mapping -0.0 to 0.0 so printed values stay tidy."""
+    return np.round(_array(x), digits) + 0.0
+
+
+def vs_source(label: str, computed, stated, digits: int) -> bool:
+    """Compare a computed value with a number printed in a source document.
+
+    Both are rounded to ``digits`` decimals (the precision the source prints). Prints the
+    two side by side and returns whether they agree; the caller asserts the expected answer,
+    e.g. ``assert vs_source(...)`` or, for an erratum, ``assert not vs_source(...)``.
+    """
+    c = rounded(computed, digits)
+    s = rounded(stated, digits)
+    if c.shape != s.shape:
+        raise AssertionError(f"{label}: shapes differ, {c.shape} vs {s.shape}")
+    agree = bool(np.array_equal(c, s))
+    fmt = f"{{:.{digits}f}}"
+
+    def show(v):
+        return "[" + ", ".join(fmt.format(x) for x in np.atleast_1d(v)) + "]" if v.ndim else fmt.format(float(v))
+
+    mark = "一致" if agree else "不一致"
+    print(f"{label}: 計算 {show(c)} / 資料 {show(s)} → {mark}")
+    return agree

@@ -1,0 +1,66 @@
+"""Real data for the chapters that are about learning: scikit-learn's bundled digits.
+
+``load_digits`` ships inside scikit-learn (8×8 grey images of handwritten digits,
+1797 samples, 10 classes), so every chapter works offline. One loader for the whole book,
+so that "the digits data" means the same split and the same scaling everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class Split:
+    """Standardized train/test tensors: X (N, 64) float, y (N,) int64 class labels 0..9."""
+
+    X_train: torch.Tensor
+    y_train: torch.Tensor
+    X_test: torch.Tensor
+    y_test: torch.Tensor
+
+    @property
+    def num_features(self) -> int:
+        return self.X_train.shape[1]
+
+    @property
+    def num_classes(self) -> int:
+        return int(torch.cat([self.y_train, self.y_test]).max()) + 1
+
+
+def load_digits_split(test_fraction: float = 0.3, seed: int = 0, dtype=torch.float32) -> Split:
+    """The digits data, shuffled with ``seed``, split, and standardized with training statistics.
+
+    Pixels are centred and divided by their training standard deviation (constant pixels,
+    which are always 0, keep a divisor of 1).
+    """
+    from sklearn.datasets import load_digits
+
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction!r}")
+    X, y = load_digits(return_X_y=True)
+    order = np.random.default_rng(seed).permutation(len(y))
+    X, y = X[order], y[order]
+    n_test = int(round(test_fraction * len(y)))
+    X_tr, X_te, y_tr, y_te = X[n_test:], X[:n_test], y[n_test:], y[:n_test]
+    mean = X_tr.mean(axis=0)
+    std = X_tr.std(axis=0)
+    std[std == 0] = 1.0
+    to_x = lambda a: torch.tensor((a - mean) / std, dtype=dtype)  # noqa: E731
+    to_y = lambda a: torch.tensor(a, dtype=torch.int64)  # noqa: E731
+    return Split(to_x(X_tr), to_y(y_tr), to_x(X_te), to_y(y_te))
+
+
+def make_mlp(in_features: int, hidden: int, out_features: int, seed: int = 0) -> torch.nn.Sequential:
+    """A one-hidden-layer tanh network whose initial weights depend only on ``seed``."""
+    gen_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        return torch.nn.Sequential(
+            torch.nn.Linear(in_features, hidden), torch.nn.Tanh(), torch.nn.Linear(hidden, out_features)
+        )
+    finally:
+        torch.random.set_rng_state(gen_state)

@@ -1,0 +1,139 @@
+"""The probability simplex Δ^{K-1} and its 2-D picture (chapter 1, 確率単体).
+
+Book equations: (eq-simplex) for the definition, (eq-interior) for the open interior,
+(eq-barycentric) for the map from barycentric coordinates to the plane.
+
+All functions accept array-likes and return NumPy arrays: this module is geometry and
+plotting support, not learning code.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Corners of the equilateral triangle used to draw Δ² in the plane, one row per vertex e_1, e_2, e_3.
+TRIANGLE = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, np.sqrt(3.0) / 2.0]])
+
+#: Default tolerance for "sums to one" and "non-negative" checks.
+ATOL = 1e-9
+
+
+def as_points(p, name: str = "p") -> np.ndarray:
+    """Return ``p`` as a float array of shape (..., K) with K >= 1, or raise a clear error."""
+    if isinstance(p, (str, bytes)):
+        raise TypeError(f"{name} must be an array of numbers, got {type(p).__name__}")
+    try:
+        arr = np.asarray(p, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be an array of numbers: {exc}") from None
+    if arr.ndim == 0 or arr.shape[-1] == 0:
+        raise ValueError(f"{name} must have a last axis of length K >= 1, got shape {arr.shape}")
+    if np.isnan(arr).any():
+        raise ValueError(f"{name} contains NaN")
+    return arr
+
+
+def vertices(K: int) -> np.ndarray:
+    """The K vertices of Δ^{K-1}: the one-hot vectors e_1, ..., e_K (rows of the identity)."""
+    if not isinstance(K, (int, np.integer)) or isinstance(K, bool) or K < 1:
+        raise ValueError(f"K must be a positive integer, got {K!r}")
+    return np.eye(int(K))
+
+
+def in_simplex(p, atol: float = ATOL) -> np.ndarray:
+    """Whether each row of ``p`` lies in Δ^{K-1} (eq-simplex): p_i >= 0 and Σ p_i = 1."""
+    arr = as_points(p)
+    return (arr >= -atol).all(axis=-1) & (np.abs(arr.sum(axis=-1) - 1.0) <= atol)
+
+
+def in_interior(p, atol: float = ATOL) -> np.ndarray:
+    """Whether each row of ``p`` lies in the open interior int Δ^{K-1} (eq-interior): all p_i > 0."""
+    arr = as_points(p)
+    return in_simplex(arr, atol) & (arr > 0).all(axis=-1)
+
+
+def check_simplex(p, name: str = "p", atol: float = ATOL) -> np.ndarray:
+    """Return ``p`` as an array after checking that every row is a probability vector."""
+    arr = as_points(p, name)
+    if (arr < -atol).any():
+        raise ValueError(f"{name} must be non-negative, got a minimum entry of {arr.min():.3g}")
+    sums = arr.sum(axis=-1)
+    if (np.abs(sums - 1.0) > atol).any():
+        worst = float(sums.flat[np.argmax(np.abs(sums - 1.0))])
+        raise ValueError(f"{name} must sum to 1 along the last axis, got a sum of {worst:.6g}")
+    return arr
+
+
+def support(p, atol: float = ATOL) -> np.ndarray:
+    """Boolean mask of the categories with positive probability.
+
+    A point of Δ^{K-1} with ``m`` categories in its support lies in the relative interior
+    of an (m-1)-dimensional face: m = K is the interior, m = 1 is a vertex.
+    """
+    return check_simplex(p, atol=atol) > atol
+
+
+def barycentric_to_cartesian(p, corners=TRIANGLE) -> np.ndarray:
+    """Map barycentric coordinates (..., K) to points of the plane (..., 2) (eq-barycentric).
+
+    The point is the mixture Σ_i p_i c_i of the corners c_i; with the default equilateral
+    ``TRIANGLE`` this is the usual picture of Δ². Rows need not be probabilities (the map is
+    affine), which lets us draw logits or directions too.
+    """
+    arr = as_points(p)
+    c = np.asarray(corners, dtype=float)
+    if c.ndim != 2 or c.shape[0] != arr.shape[-1]:
+        raise ValueError(
+            f"corners must have one row per coordinate: p has K={arr.shape[-1]}, "
+            f"corners has shape {c.shape}"
+        )
+    return arr @ c
+
+
+def cartesian_to_barycentric(xy, corners=TRIANGLE) -> np.ndarray:
+    """Inverse of :func:`barycentric_to_cartesian` for a triangle: (..., 2) -> (..., 3).
+
+    Solves [c_1 c_2 c_3; 1 1 1] p = [x; y; 1]. Points outside the triangle get a negative
+    coordinate, which is how we test membership.
+    """
+    arr = np.asarray(xy, dtype=float)
+    c = np.asarray(corners, dtype=float)
+    if arr.shape[-1:] != (2,):
+        raise ValueError(f"xy must have a last axis of length 2, got shape {arr.shape}")
+    if c.shape != (3, 2):
+        raise ValueError(f"corners must have shape (3, 2) for the triangle, got {c.shape}")
+    system = np.vstack([c.T, np.ones(3)])  # (3, 3)
+    rhs = np.concatenate([arr, np.ones(arr.shape[:-1] + (1,))], axis=-1)  # (..., 3)
+    return np.linalg.solve(system, rhs[..., None])[..., 0]
+
+
+def simplex_grid(n: int, K: int = 3, interior: bool = False) -> np.ndarray:
+    """All points of Δ^{K-1} whose coordinates are multiples of 1/n, shape (M, K).
+
+    With ``interior=True`` only points with every coordinate positive are kept (n >= K).
+    Used for heat maps over Δ² and for exhaustive searches over the simplex.
+    """
+    if not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    vertices(K)  # validates K
+
+    def compositions(total: int, parts: int):
+        if parts == 1:
+            yield (total,)
+            return
+        for first in range(total + 1):
+            for rest in compositions(total - first, parts - 1):
+                yield (first, *rest)
+
+    pts = np.array(list(compositions(int(n), int(K))), dtype=float) / n
+    if interior:
+        pts = pts[(pts > 0).all(axis=1)]
+    return pts
+
+
+def sample_dirichlet(n: int, alpha, seed: int | None = 0) -> np.ndarray:
+    """``n`` samples from Dirichlet(alpha), shape (n, K); alpha = ones(K) is uniform on Δ^{K-1}."""
+    a = as_points(alpha, "alpha")
+    if a.ndim != 1 or (a <= 0).any():
+        raise ValueError(f"alpha must be a 1-D array of positive numbers, got {a!r}")
+    return np.random.default_rng(seed).dirichlet(a, size=int(n))

@@ -1,0 +1,67 @@
+"""The book's plotting style: fixed colour roles, a bundled Japanese font, deterministic SVG.
+
+Every chapter and every generated figure calls :func:`use_book_style` so that the same
+concept is drawn in the same colour everywhere (see ``book/notation.md``):
+
+- ``boundary``  red    -- the boundary of the simplex (some p_i = 0)
+- ``interior``  blue   -- the open interior int Δ^{K-1}
+- ``gauge``     purple -- the direction **1** that softmax forgets
+- ``point``     black  -- a distribution we are looking at
+- ``accent``    orange -- a second family of points or a path
+"""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+COLORS = {
+    "boundary": "#d62728",
+    "interior": "#1f77b4",
+    "gauge": "#9467bd",
+    "point": "#111111",
+    "accent": "#ff7f0e",
+    "good": "#2ca02c",
+    "grid": "#cccccc",
+}
+
+#: Fixed salt for the ids matplotlib writes into SVG files (byte-identical output).
+SVG_HASHSALT = "softmax-information-geometry"
+
+#: Metadata that would otherwise make every SVG differ (date) or leak the matplotlib version.
+SVG_METADATA = {"Date": None, "Creator": None}
+
+
+def use_book_style() -> None:
+    """Apply the book's rcParams: Japanese font, white background, deterministic SVG ids."""
+    import matplotlib_fontja  # noqa: F401  (registers the bundled IPAex Gothic font)
+
+    matplotlib.rcParams.update(
+        {
+            "font.family": "IPAexGothic",
+            "axes.unicode_minus": False,
+            "figure.facecolor": "white",
+            "axes.facecolor": "white",
+            "savefig.facecolor": "white",
+            "svg.hashsalt": SVG_HASHSALT,
+            "svg.fonttype": "path",
+            "figure.dpi": 100,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+        }
+    )
+
+
+def svg_bytes(fig) -> bytes:
+    """Render ``fig`` to SVG bytes that do not change from run to run."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="svg", metadata=SVG_METADATA)
+    return buf.getvalue()
+
+
+def png_bytes(fig, dpi: int = 80) -> bytes:
+    """Render ``fig`` to PNG bytes (used for slider frames)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    return buf.getvalue()
