@@ -18,10 +18,10 @@ def _array(x) -> np.ndarray:
     return np.asarray(x, dtype=float)
 
 
-def cmp(label: str, ours, ref, atol: float = 1e-6, rtol: float = 1e-5) -> float:
+def cmp(label: str, ours, ref, atol: float = 1e-6, rtol: float = 1e-5) -> None:
     """Print whether ``ours`` equals ``ref`` exactly / closely, and assert closeness.
 
-    Returns the largest absolute difference.
+    Returns nothing, so that a ``cmp`` on the last line of a cell prints only its report line.
     """
     a, b = _array(ours), _array(ref)
     if a.shape != b.shape:
@@ -29,12 +29,12 @@ def cmp(label: str, ours, ref, atol: float = 1e-6, rtol: float = 1e-5) -> float:
     exact = bool(np.array_equal(a, b))
     close = bool(np.allclose(a, b, atol=atol, rtol=rtol, equal_nan=False))
     both_inf = np.isinf(a) & np.isinf(b) & (np.sign(a) == np.sign(b))
-    diff = np.where(both_inf, 0.0, np.abs(a - b))
+    with np.errstate(invalid="ignore"):  # inf - inf where both are the same infinity
+        diff = np.where(both_inf, 0.0, np.abs(a - b))
     maxdiff = float(diff.max()) if diff.size else 0.0
     print(f"{label:<40s} | exact: {str(exact):5s} | close: {str(close):5s} | max diff: {maxdiff:.2e}")
     if not close:
         raise AssertionError(f"{label}: max difference {maxdiff:.3e} exceeds atol={atol}, rtol={rtol}")
-    return maxdiff
 
 
 def rounded(x, digits: int) -> np.ndarray:

@@ -137,3 +137,17 @@ def sample_dirichlet(n: int, alpha, seed: int | None = 0) -> np.ndarray:
     if a.ndim != 1 or (a <= 0).any():
         raise ValueError(f"alpha must be a 1-D array of positive numbers, got {a!r}")
     return np.random.default_rng(seed).dirichlet(a, size=int(n))
+
+
+def distance_to_boundary(p) -> np.ndarray:
+    """Euclidean distance from p to the boundary of Δ^{K-1}, measured inside the plane Σ p_i = 1.
+
+    Moving within the plane towards the facet {p_i = 0} lowers p_i by sqrt((K-1)/K) per unit
+    length, so the distance is min_i p_i · sqrt(K/(K-1)) (eq-boundary-distance); K >= 2.
+    It is 0 exactly on the boundary and largest, sqrt(1/(K(K-1))), at the centre.
+    """
+    arr = check_simplex(p)
+    K = arr.shape[-1]
+    if K < 2:
+        raise ValueError("the boundary distance needs K >= 2 (Δ^0 is a single point)")
+    return arr.min(axis=-1) * np.sqrt(K / (K - 1))

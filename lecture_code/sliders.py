@@ -12,6 +12,7 @@
 ``render`` takes one keyword argument per slider and returns a matplotlib ``Figure``.
 Frames are the Cartesian product of the value lists, so keep them short; the static view
 is limited to ``max_bytes`` (600 KB by default) and exceeding it raises ``ValueError``.
+Frames are PNGs quantized to a 128-colour palette (``PALETTE_COLORS``), typically 4–8 KB each.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ from .style import png_bytes, use_book_style
 
 #: Largest static HTML a slider may produce (the issue's budget per slider).
 MAX_BYTES = 600_000
+
+#: Frames are quantized to this many colours (about 3x smaller PNGs, no visible change).
+PALETTE_COLORS = 128
 
 _SCRIPT = """<script>(function () {
   var root = document.currentScript.previousElementSibling;
@@ -120,7 +124,7 @@ class Slider:
         fig = self.render(**self._kwargs(idx))
         if fig is None or not hasattr(fig, "savefig"):
             raise TypeError("render must return a matplotlib Figure")
-        data = png_bytes(fig, dpi=self.dpi)
+        data = png_bytes(fig, dpi=self.dpi, colors=PALETTE_COLORS)
         _close(fig)
         return data
 
@@ -138,19 +142,20 @@ class Slider:
         for n in self.names:
             i0 = self.start[n]
             controls.append(
-                '<label class="lc-control">'
-                f'<span class="lc-name">{html.escape(self.labels[n])}</span> '
+                '<label class="lc-control" style="display:flex;align-items:center;gap:0.6em;margin:0.15em 0">'
+                f'<span class="lc-name" style="min-width:7em">{html.escape(self.labels[n])}</span> '
                 f'<input type="range" min="0" max="{len(self.values[n]) - 1}" step="1" value="{i0}" '
                 f'aria-label="{html.escape(self.labels[n])}"> '
-                f"<output>{html.escape(self.value_text[n][i0])}</output></label>"
+                f'<output style="min-width:4em;font-variant-numeric:tabular-nums">'
+                f"{html.escape(self.value_text[n][i0])}</output></label>"
             )
         labels_json = json.dumps([self.value_text[n] for n in self.names], ensure_ascii=False)
         labels_json = labels_json.replace("</", "<\\/")  # keep "</script>" out of the JSON
         frames_json = json.dumps(self.frames)
         return (
-            '<div class="lc-slider">'
+            '<div class="lc-slider" style="margin:0.5em 0 1em 0">'
             f'<div class="lc-controls">{"".join(controls)}</div>'
-            f'<img class="lc-frame" alt="{html.escape(self.alt)}" '
+            f'<img class="lc-frame" style="display:block;max-width:100%" alt="{html.escape(self.alt)}" '
             f'src="data:image/png;base64,{self.frames[self._start_index()]}">'
             f'<script type="application/json" class="lc-frames">{frames_json}</script>'
             f'<script type="application/json" class="lc-labels">{labels_json}</script>'

@@ -60,8 +60,21 @@ def svg_bytes(fig) -> bytes:
     return buf.getvalue()
 
 
-def png_bytes(fig, dpi: int = 80) -> bytes:
-    """Render ``fig`` to PNG bytes (used for slider frames)."""
+def png_bytes(fig, dpi: int = 80, colors: int | None = None) -> bytes:
+    """Render ``fig`` to PNG bytes (used for slider frames).
+
+    With ``colors`` the image is quantized to an adaptive palette of that many colours
+    (median cut, no dithering): for line plots and flat colour maps this makes a frame
+    about three times smaller with no visible change.
+    """
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
-    return buf.getvalue()
+    if colors is None:
+        return buf.getvalue()
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+    image = image.quantize(colors=colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()

@@ -1,0 +1,141 @@
+"""The built book in a real browser: every page of the TOC, offline, with math, images and sliders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+HARMLESS_CONSOLE = ("THEBE_JS_URL has already been declared",)
+
+
+def toc_pages() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    pages = [toc["root"]]
+    for part in toc.get("parts", []):
+        pages += [ch["file"] for ch in part["chapters"]]
+    return [f"{p}.html" for p in pages]
+
+
+PAGES = toc_pages()
+
+
+def open_page(browser, site, page_path):
+    """Load a page, recording console errors and every request that would leave 127.0.0.1."""
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    outside, errors = [], []
+    host = urlparse(site).netloc
+
+    def route(r):
+        url = urlparse(r.request.url)
+        if url.scheme in ("data", "blob", "about") or url.netloc == host:
+            r.continue_()
+        else:
+            outside.append(r.request.url)
+            r.abort()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.on("console", lambda m: m.type == "error" and not any(h in m.text for h in HARMLESS_CONSOLE)
+            and errors.append(m.text))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    response = page.goto(f"{site}/{page_path}", wait_until="load")
+    return context, page, response, outside, errors
+
+
+def wait_for_mathjax(page):
+    page.wait_for_function(
+        "() => !document.querySelector('.math') || (window.MathJax && MathJax.startup && MathJax.startup.promise)",
+        timeout=20_000,
+    )
+    page.evaluate("() => window.MathJax && MathJax.startup ? MathJax.startup.promise : null")
+
+
+RAW_TEX = ["$$", "\\(", "\\)", "\\[", "\\begin{", "\\frac", "\\mathbf"]
+
+
+@pytest.mark.parametrize("page_path", PAGES)
+def test_page_loads_offline_with_math_and_images(browser, site, page_path):
+    context, page, response, outside, errors = open_page(browser, site, page_path)
+    try:
+        assert response is not None and response.ok, f"{page_path}: HTTP {response.status if response else '??'}"
+        wait_for_mathjax(page)
+        page.wait_for_load_state("networkidle")
+        assert outside == [], f"{page_path}: requests left 127.0.0.1: {outside}"
+        assert errors == [], f"{page_path}: console errors: {errors}"
+
+        math_nodes = page.locator(".math").count()
+        if math_nodes:
+            assert page.locator("mjx-container").count() >= math_nodes, f"{page_path}: math not typeset"
+            assert page.locator("mjx-merror").count() == 0, f"{page_path}: MathJax reported a TeX error"
+        text = page.evaluate(
+            """() => { const a = document.querySelector('article') || document.body;
+                       const c = a.cloneNode(true);
+                       c.querySelectorAll('pre, code, script, mjx-container, .highlight').forEach(n => n.remove());
+                       return c.innerText; }"""
+        )
+        leftovers = [t for t in RAW_TEX if t in text]
+        assert not leftovers, f"{page_path}: raw TeX left in the page: {leftovers}"
+
+        broken = page.evaluate(
+            "() => Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src.slice(0, 80))"
+        )
+        assert broken == [], f"{page_path}: images that did not load: {broken}"
+    finally:
+        context.close()
+
+
+def test_every_lecture_figure_is_shown(browser, site):
+    """The three lecture figures appear in the book, by their lecture names."""
+    shown = set()
+    for page_path in PAGES:
+        context, page, *_ = open_page(browser, site, page_path)
+        try:
+            srcs = page.evaluate("() => Array.from(document.images).map(i => i.getAttribute('src'))")
+            shown |= {Path(s).name for s in srcs if s and s.endswith(".svg")}
+        finally:
+            context.close()
+    assert {"04_fig_simplex.svg"} <= shown
+
+
+def slider_pages(browser, site):
+    found = []
+    for page_path in PAGES:
+        context, page, *_ = open_page(browser, site, page_path)
+        try:
+            if page.locator(".lc-slider").count():
+                found.append(page_path)
+        finally:
+            context.close()
+    return found
+
+
+def test_static_sliders_change_the_picture(browser, site):
+    pages = slider_pages(browser, site)
+    assert "notebooks/01_simplex.html" in pages, "chapter 1 must have a slider"
+    for page_path in pages:
+        context, page, _, outside, errors = open_page(browser, site, page_path)
+        try:
+            sliders = page.locator(".lc-slider")
+            for k in range(sliders.count()):
+                root = sliders.nth(k)
+                size = root.evaluate("n => n.outerHTML.length")
+                assert size <= 600_000, f"{page_path}: slider {k} is {size} bytes (budget 600 KB)"
+                img = root.locator("img.lc-frame")
+                inputs = root.locator("input[type=range]")
+                for j in range(inputs.count()):
+                    rng = inputs.nth(j)
+                    before_src = img.get_attribute("src")
+                    before_text = root.locator("output").nth(j).inner_text()
+                    current, top = int(rng.input_value()), int(rng.get_attribute("max"))
+                    target = 0 if current != 0 else top
+                    rng.evaluate("(el, v) => { el.value = v; el.dispatchEvent(new Event('input')); }", str(target))
+                    assert img.get_attribute("src") != before_src, f"{page_path}: slider {k}.{j} moved, picture did not"
+                    assert root.locator("output").nth(j).inner_text() != before_text
+                    assert page.evaluate("(i) => i.complete && i.naturalWidth > 0", img.element_handle())
+            assert outside == [] and errors == [], f"{page_path}: {outside} {errors}"
+        finally:
+            context.close()

@@ -1,0 +1,110 @@
+"""Tests of lecture_code.simplex: definitions, coordinates, and clear errors on bad input."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from lecture_code import simplex as sx
+
+weights = arrays(np.float64, st.integers(1, 6), elements=st.floats(0.0, 10.0)).filter(lambda w: w.sum() > 1e-3)
+
+
+@given(weights)
+def test_normalized_weights_are_in_simplex(w):
+    p = w / w.sum()
+    assert sx.in_simplex(p)
+    assert bool(sx.in_interior(p)) == bool((p > 0).all())
+
+
+@settings(max_examples=200)
+@given(arrays(np.float64, 3, elements=st.floats(1e-6, 1.0)))
+def test_barycentric_round_trip(w):
+    p = w / w.sum()
+    back = sx.cartesian_to_barycentric(sx.barycentric_to_cartesian(p))
+    np.testing.assert_allclose(back, p, atol=1e-12)
+
+
+@given(st.floats(-2, 2), st.floats(-2, 2))
+def test_cartesian_round_trip_and_membership(x, y):
+    p = sx.cartesian_to_barycentric([x, y])
+    np.testing.assert_allclose(sx.barycentric_to_cartesian(p), [x, y], atol=1e-12)
+    np.testing.assert_allclose(p.sum(), 1.0, atol=1e-12)
+    # Membership of the triangle by an independent test: same side of each edge as the opposite corner.
+    T = sx.TRIANGLE
+    inside = True
+    for i in range(3):
+        a, b, c = T[(i + 1) % 3], T[(i + 2) % 3], T[i]
+        cross = lambda u, v: u[0] * v[1] - u[1] * v[0]  # noqa: E731
+        s_point = cross(b - a, np.array([x, y]) - a)
+        s_corner = cross(b - a, c - a)
+        inside &= s_point * s_corner >= -1e-12
+    assert bool(sx.in_simplex(p, atol=1e-12)) == inside
+
+
+def test_vertices_are_one_hot_and_map_to_corners():
+    np.testing.assert_array_equal(sx.vertices(4), np.eye(4))
+    np.testing.assert_allclose(sx.barycentric_to_cartesian(sx.vertices(3)), sx.TRIANGLE)
+
+
+def test_simplex_grid_counts_and_interior():
+    for n, K in [(10, 3), (4, 4), (6, 2)]:
+        pts = sx.simplex_grid(n, K)
+        assert len(pts) == math.comb(n + K - 1, K - 1)
+        assert sx.in_simplex(pts).all()
+        assert len(np.unique(pts.round(12), axis=0)) == len(pts)
+    inner = sx.simplex_grid(10, 3, interior=True)
+    assert len(inner) == math.comb(9, 2) and (inner > 0).all()
+
+
+def test_support_and_distance_to_boundary():
+    assert sx.support([0.5, 0.5, 0.0]).tolist() == [True, True, False]
+    np.testing.assert_allclose(sx.distance_to_boundary(np.full(3, 1 / 3)), math.sqrt(2) / (2 * math.sqrt(3)))
+    np.testing.assert_allclose(sx.distance_to_boundary(np.full(5, 0.2)), 1 / math.sqrt(20))
+    assert sx.distance_to_boundary([1.0, 0.0, 0.0]) == 0.0
+
+
+def test_distance_to_boundary_matches_brute_force():
+    # Walk from p along in-plane directions and find the shortest exit by bisection.
+    p = np.array([0.5, 0.3, 0.2])
+    best = np.inf
+    for ang in np.linspace(0, 2 * np.pi, 3601):
+        d = np.array([np.cos(ang), np.sin(ang)])
+        lo, hi = 0.0, 2.0
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            q = sx.cartesian_to_barycentric(sx.barycentric_to_cartesian(p) + mid * d)
+            lo, hi = (mid, hi) if (q >= 0).all() else (lo, mid)
+        best = min(best, lo)
+    # The drawn triangle has side 1; Δ² in R³ has side √2, so scale by √2.
+    np.testing.assert_allclose(best * math.sqrt(2), sx.distance_to_boundary(p), rtol=1e-5)
+
+
+def test_dirichlet_samples_are_in_simplex():
+    P = sx.sample_dirichlet(100, [1.0, 2.0, 3.0], seed=0)
+    assert P.shape == (100, 3) and sx.in_simplex(P).all()
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda: sx.vertices(0), ValueError, "K must be a positive integer"),
+        (lambda: sx.vertices(2.5), ValueError, "K must be a positive integer"),
+        (lambda: sx.check_simplex([0.5, 0.6]), ValueError, "must sum to 1"),
+        (lambda: sx.check_simplex([1.5, -0.5]), ValueError, "non-negative"),
+        (lambda: sx.in_simplex([np.nan, 1.0]), ValueError, "contains NaN"),
+        (lambda: sx.in_simplex([]), ValueError, "last axis of length K >= 1"),
+        (lambda: sx.in_simplex("abc"), TypeError, "array of numbers"),
+        (lambda: sx.barycentric_to_cartesian([0.5, 0.5]), ValueError, "one row per coordinate"),
+        (lambda: sx.cartesian_to_barycentric([1.0, 2.0, 3.0]), ValueError, "length 2"),
+        (lambda: sx.simplex_grid(0), ValueError, "n must be a positive integer"),
+        (lambda: sx.sample_dirichlet(3, [1.0, 0.0]), ValueError, "alpha must be"),
+        (lambda: sx.distance_to_boundary([1.0]), ValueError, "K >= 2"),
+    ],
+)
+def test_bad_input_raises_clear_errors(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
