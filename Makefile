@@ -62,8 +62,11 @@ test: $(STAMP) chromium
 	$(MAKE) --no-print-directory build-book
 	$(PY) -m pytest -q tests/browser
 
+# JupyterLab refuses to start as root unless told; containers often run as root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab $(ROOT_FLAG) notebooks/
 
 serve:
 	@test -f $(HTML)/index.html || (echo "no book yet: run 'make book' first" && exit 1)

@@ -173,10 +173,13 @@ class Slider:
                     value=self.start[n],
                     description=self.labels[n],
                     continuous_update=True,
+                    style={"description_width": "initial"},
                 )
                 for n in self.names
             ]
-            image = W.Image(value=base64.b64decode(self.frames[self._start_index()]), format="png")
+            first = base64.b64decode(self.frames[self._start_index()])
+            width = int.from_bytes(first[16:20], "big")  # PNG IHDR: the frame's width in pixels
+            image = W.Image(value=first, format="png", layout=W.Layout(width=f"{width}px"))
 
             def redraw(_change=None):
                 image.value = self._png([s.value for s in sliders])
