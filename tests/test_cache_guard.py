@@ -2,6 +2,7 @@
 whose lecture_code dependencies changed, and keeps the others."""
 
 import importlib.util
+import os
 import shutil
 import textwrap
 from pathlib import Path
@@ -78,9 +79,18 @@ def test_changed_dependency_invalidates_only_the_affected_notebook(tmp_path):
     assert cache_guard.guard(root, cache_dir) == []  # nothing changed: cache kept
     assert cached_names(root, cache) == {"uses_alpha", "uses_beta", "reads_pages"}
 
+    notebooks = root / "notebooks"
+    old = {p.name: p.stat().st_mtime_ns for p in notebooks.glob("*.ipynb")}
+    for p in notebooks.glob("*.ipynb"):  # pretend the notebooks were written long ago
+        os.utime(p, ns=(old[p.name] - 10**10, old[p.name] - 10**10))
+    old = {p.name: p.stat().st_mtime_ns for p in notebooks.glob("*.ipynb")}
     (root / "lecture_code" / "base.py").write_text("X = 2\n")  # imported by alpha, transitively
     assert cache_guard.guard(root, cache_dir) == ["notebooks/uses_alpha.ipynb"]
     assert cached_names(root, cache) == {"uses_beta", "reads_pages"}
+    # Sphinx re-reads only sources newer than its last build: the invalidated notebook is bumped.
+    new = {p.name: p.stat().st_mtime_ns for p in notebooks.glob("*.ipynb")}
+    assert new["uses_alpha.ipynb"] > old["uses_alpha.ipynb"]
+    assert new["uses_beta.ipynb"] == old["uses_beta.ipynb"]
 
     (root / "book" / "page.md").write_text("# changed\n")
     assert cache_guard.guard(root, cache_dir) == ["notebooks/reads_pages.ipynb"]

@@ -11,7 +11,9 @@ of everything its execution reads:
   (for a notebook that reads, say, the book's own pages as training text).
 
 It stores the digests beside the cache (``deps.json``). When a notebook's digest differs
-from the stored one, its cached execution is removed, so the build executes it again.
+from the stored one, its cached execution is removed and the notebook's modification time
+is bumped: Sphinx re-reads only sources newer than its last build, so without the bump an
+incremental build would keep the old page even though the cache entry is gone.
 
 Usage: ``python tools/cache_guard.py [--cache _build/.jupyter_cache] [--root .]``
 """
@@ -132,6 +134,7 @@ def guard(root: Path, cache_dir: Path, notebooks: list[Path] | None = None) -> l
             if record is not None:
                 cache.remove_cache(record.pk)
                 invalidated.append(key)
+        nb_path.touch()  # make Sphinx treat the page as outdated and read (execute) it again
         state[key] = new
     cache_dir.mkdir(parents=True, exist_ok=True)
     state_file.write_text(json.dumps(state, indent=1, sort_keys=True))
