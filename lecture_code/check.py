@@ -32,7 +32,7 @@ def cmp(label: str, ours, ref, atol: float = 1e-6, rtol: float = 1e-5) -> None:
     with np.errstate(invalid="ignore"):  # inf - inf where both are the same infinity
         diff = np.where(both_inf, 0.0, np.abs(a - b))
     maxdiff = float(diff.max()) if diff.size else 0.0
-    print(f"{label:<40s} | exact: {str(exact):5s} | close: {str(close):5s} | max diff: {maxdiff:.2e}")
+    print(f"{label} | exact: {exact} | close: {close} | max diff: {maxdiff:.1e}")
     if not close:
         raise AssertionError(f"{label}: max difference {maxdiff:.3e} exceeds atol={atol}, rtol={rtol}")
 
