@@ -1,0 +1,200 @@
+"""A tiny character-level language model trained on the book's own pages (chapter 9).
+
+It exists to make the three places where nanochat (Karpathy 2025) uses softmax visible in one
+small model: causal attention inside (``F.scaled_dot_product_attention``, as nanochat calls it),
+the cross-entropy loss with ``ignore_index=-1`` during training, and :func:`sample_next_token`
+at generation time.
+
+Book equation: (eq-ce-gather) CE = -(1/|M|) Σ_{n∈M} log_softmax(z_n)[y_n], M = {n : y_n ≠ -1};
+:func:`cross_entropy` writes it out and tests compare it with ``F.cross_entropy``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .sampling import sample_next_token
+from .softmax import log_softmax
+
+_DIRECTIVE = re.compile(r"^\s*(```|:::|:[a-z-]+:|\{[a-z-]+\}|\|?\s*-{3})")
+_MARKUP = [
+    (re.compile(r"\$\$.*?\$\$|\$[^$]*\$"), ""),  # math
+    (re.compile(r"\{[a-z:-]+\}`([^`<]*?)\s*(<[^>]*>)?`"), r"\1"),  # {doc}`text <target>` -> text
+    (re.compile(r"\[([^\]]*)\]\([^)]*\)"), r"\1"),  # [text](url) -> text
+    (re.compile(r"[`*#|>]+"), " "),  # emphasis, code, headings, table bars, quotes
+    (re.compile(r"[-+]?[0-9][0-9.,]*"), ""),  # numbers (the errata page is full of them)
+    (re.compile(r"[ \t]{2,}"), " "),
+]
+
+
+def cross_entropy(logits, targets, ignore_index: int = -1) -> torch.Tensor:
+    """Mean of -log_softmax(logits)[target] over the targets that are not ``ignore_index`` (eq-ce-gather).
+
+    logits (N, V) float, targets (N,) int64 in [0, V) or equal to ``ignore_index``.
+    """
+    if not isinstance(logits, torch.Tensor) or logits.dim() != 2:
+        raise ValueError(f"logits must be a tensor of shape (N, V), got {getattr(logits, 'shape', type(logits))}")
+    if not isinstance(targets, torch.Tensor) or targets.dtype != torch.int64 or targets.shape != logits.shape[:1]:
+        raise ValueError(f"targets must be an int64 tensor of shape ({logits.shape[0]},)")
+    keep = targets != ignore_index  # (N,)
+    if not keep.any():
+        raise ValueError(f"every target equals ignore_index={ignore_index}: the mean is undefined")
+    t = targets[keep]
+    if (t < 0).any() or (t >= logits.shape[1]).any():
+        raise ValueError(f"targets must lie in [0, {logits.shape[1]}) or equal ignore_index={ignore_index}")
+    logp = log_softmax(logits[keep], dim=-1)  # (M, V)
+    return -logp.gather(1, t[:, None]).squeeze(1).mean()
+
+
+def load_book_text(root=".", pattern: str = "book/*.md") -> str:
+    """The prose of the book's markdown pages (sorted by name): MyST directives, math and markup removed."""
+    files = sorted(Path(root).glob(pattern))
+    if not files:
+        raise ValueError(f"no files match {pattern!r} under {Path(root).resolve()}")
+    lines = []
+    for f in files:
+        for line in f.read_text(encoding="utf-8").splitlines():
+            if _DIRECTIVE.match(line):
+                continue
+            for rx, repl in _MARKUP:
+                line = rx.sub(repl, line)
+            if line.strip():
+                lines.append(line.strip())
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class CharVocab:
+    """Characters ↔ integer ids (sorted by code point, so the ids depend only on the text)."""
+
+    chars: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_text(cls, text: str) -> CharVocab:
+        return cls(sorted(set(text)))
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    def encode(self, s: str) -> torch.Tensor:
+        index = {c: i for i, c in enumerate(self.chars)}
+        missing = sorted(set(s) - set(index))
+        if missing:
+            raise ValueError(f"characters not in the vocabulary: {''.join(missing)!r}")
+        return torch.tensor([index[c] for c in s], dtype=torch.int64)
+
+    def decode(self, ids) -> str:
+        return "".join(self.chars[int(i)] for i in ids)
+
+
+class TinyCharLM(nn.Module):
+    """Embedding + one pre-norm causal self-attention block + MLP + linear head."""
+
+    def __init__(self, vocab_size: int, block_size: int = 32, d: int = 64, n_head: int = 4, seed: int = 0):
+        super().__init__()
+        if d % n_head:
+            raise ValueError(f"d={d} must be divisible by n_head={n_head}")
+        gen_state = torch.random.get_rng_state()
+        torch.manual_seed(seed)
+        try:
+            self.block_size, self.n_head = block_size, n_head
+            self.tok = nn.Embedding(vocab_size, d)
+            self.pos = nn.Embedding(block_size, d)
+            self.qkv = nn.Linear(d, 3 * d, bias=False)
+            self.proj = nn.Linear(d, d, bias=False)
+            self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d))
+            self.head = nn.Linear(d, vocab_size)
+        finally:
+            torch.random.set_rng_state(gen_state)
+
+    def forward(self, idx, targets=None):
+        """Logits (B, T, V); with ``targets`` (B, T) also the cross-entropy (ignore_index=-1)."""
+        B, T = idx.shape
+        if T > self.block_size:
+            raise ValueError(f"sequence length {T} exceeds block_size={self.block_size}")
+        x = self.tok(idx) + self.pos(torch.arange(T))  # (B, T, d)
+        q, k, v = self.qkv(F.rms_norm(x, (x.size(-1),))).split(x.size(-1), dim=-1)  # 3 × (B, T, d)
+        heads = lambda t: t.view(B, T, self.n_head, -1).transpose(1, 2)  # noqa: E731  (B, H, T, d/H)
+        y = F.scaled_dot_product_attention(heads(q), heads(k), heads(v), is_causal=True)  # (B, H, T, d/H)
+        x = x + self.proj(y.transpose(1, 2).reshape(B, T, -1))
+        x = x + self.mlp(F.rms_norm(x, (x.size(-1),)))
+        logits = self.head(F.rms_norm(x, (x.size(-1),)))  # (B, T, V)
+        if targets is None:
+            return logits
+        loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1), ignore_index=-1)
+        return logits, loss
+
+
+def interleaved_split(data: torch.Tensor, block: int = 64, every: int = 10):
+    """Every ``every``-th block of ``block`` characters goes to validation, the rest to training.
+
+    Interleaving keeps both parts drawn from all pages (a split at the end would validate on one page only).
+    """
+    if block < 2 or every < 2:
+        raise ValueError(f"block and every must be >= 2, got block={block}, every={every}")
+    n = len(data) // block
+    if n < every:
+        raise ValueError(f"data has {len(data)} characters: too few for blocks of {block} with every={every}")
+    chunks = data[: n * block].view(n, block)  # (n, block)
+    is_val = torch.arange(n) % every == every - 1  # (n,)
+    return chunks[~is_val].reshape(-1), chunks[is_val].reshape(-1)
+
+
+def random_batch(data: torch.Tensor, batch_size: int, block_size: int, generator=None):
+    """Inputs and next-character targets (B, T) cut from random places of ``data``."""
+    if len(data) <= block_size:
+        raise ValueError(f"data has {len(data)} characters; need more than block_size={block_size}")
+    start = torch.randint(0, len(data) - block_size, (batch_size,), generator=generator)  # (B,)
+    offsets = torch.arange(block_size)  # (T,)
+    x = data[start[:, None] + offsets]  # (B, T)
+    y = data[start[:, None] + offsets + 1]  # (B, T)
+    return x, y
+
+
+@torch.no_grad()
+def evaluate(model: TinyCharLM, data: torch.Tensor) -> float:
+    """Mean cross-entropy (nats per character) over consecutive, non-overlapping windows of ``data``."""
+    T = model.block_size
+    n = (len(data) - 1) // T
+    if n < 1:
+        raise ValueError("data is too short to evaluate")
+    x = data[: n * T].view(n, T)
+    y = data[1 : n * T + 1].view(n, T)
+    return model(x, y)[1].item()
+
+
+def train(model: TinyCharLM, data: torch.Tensor, steps: int = 300, batch_size: int = 32, lr: float = 3e-3, seed: int = 0):
+    """AdamW on random windows; returns the list of training losses (one per step)."""
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    losses = []
+    model.train()
+    for _ in range(steps):
+        x, y = random_batch(data, batch_size, model.block_size, gen)
+        _, loss = model(x, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    model.eval()
+    return losses
+
+
+@torch.no_grad()
+def generate(model: TinyCharLM, prompt: torch.Tensor, n: int, seed: int = 42, **sampling) -> torch.Tensor:
+    """Append ``n`` sampled characters to ``prompt`` (1-D ids) with :func:`sample_next_token`.
+
+    ``sampling`` holds ``temperature``, ``top_k``, ``top_p``; the generator is seeded like nanochat's engine.
+    """
+    rng = torch.Generator().manual_seed(seed)
+    ids = prompt[None, :]  # (1, T)
+    for _ in range(n):
+        logits = model(ids[:, -model.block_size :])[:, -1, :]  # (1, V)
+        ids = torch.cat([ids, sample_next_token(logits, rng, **sampling)], dim=1)
+    return ids[0]
