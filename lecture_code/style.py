@@ -51,6 +51,23 @@ def use_book_style() -> None:
             "axes.spines.right": False,
         }
     )
+    _register_figure_display()
+
+
+def _register_figure_display() -> None:
+    """Let a bare ``Figure`` (made without pyplot, e.g. by ``plot.new_figure``) display as an image.
+
+    pyplot registers this with IPython only once it is imported; chapters that draw only with
+    ``matplotlib.figure.Figure`` would otherwise show the text ``<Figure size ...>``.
+    """
+    try:
+        from IPython import get_ipython
+        from IPython.core.pylabtools import select_figure_formats
+    except ImportError:  # plain Python: nothing to register
+        return
+    shell = get_ipython()
+    if shell is not None and hasattr(shell, "display_formatter"):
+        select_figure_formats(shell, {"png"}, bbox_inches="tight")
 
 
 def svg_bytes(fig) -> bytes:
