@@ -1,0 +1,205 @@
+"""Log-sum-exp convexity at work: Hessian spectrum, softmax regression, step sizes (chapter 4).
+
+Book equations: (eq-lse-bounds) max z ≤ LSE(z) ≤ max z + log K; (eq-lse-hessian)
+∇²LSE(z) = diag(p) - p pᵀ with p = softmax(z); (eq-lse-eig) its largest eigenvalue is at
+most 1/2; (eq-lse-ce) the cross-entropy -z_y + LSE(z), convex in the logits;
+(eq-lse-softreg) L2-regularized softmax regression J(W, b) = mean CE + (λ/2)‖W‖²_F, convex
+in (W, b); (eq-lse-sklearn-c) its match with scikit-learn's C, λ = 1/(C N);
+(eq-lse-descent) the descent lemma for gradient descent with step 1/L.
+
+Reference: Boyd & Vandenberghe (2004), *Convex Optimization*, §3.1.5 (log-sum-exp) and §9.3
+(gradient descent under a Lipschitz gradient).
+
+Learning code uses torch (float64 where the point is agreement to many digits); the
+cross-entropy is ``torch.nn.functional.cross_entropy``; L-BFGS steps come from
+``scipy.optimize.minimize`` with torch autograd gradients (:func:`lbfgs_minimize`).
+The hand-written pieces are the ones the chapter is about: the Hessian diag(p) - p pᵀ, the
+gradient step on the logits and the loss along a straight line in parameter space.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .softmax import as_logits, logsumexp, softmax
+
+
+def _tensor(x, name: str) -> torch.Tensor:
+    """Tensors keep their dtype; lists and arrays become float64 (this module compares to many digits)."""
+    if not isinstance(x, torch.Tensor) and not isinstance(x, (str, bytes)):
+        try:
+            x = torch.as_tensor(x, dtype=torch.float64)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise TypeError(f"{name} must be a tensor or an array of numbers: {exc}") from None
+    return as_logits(x, name)
+
+
+def lse_hessian(p) -> torch.Tensor:
+    """∇²LSE = diag(p) - p pᵀ (eq-lse-hessian) for probability vectors ``p`` (..., K) → (..., K, K).
+
+    This is also the covariance matrix of the one-hot vector e_Y with Y ~ p.
+    """
+    p = _tensor(p, "p")
+    if p.dim() == 0 or p.shape[-1] == 0:
+        raise ValueError(f"p must have a last axis of length K >= 1, got shape {tuple(p.shape)}")
+    if torch.isnan(p).any() or (p < 0).any():
+        raise ValueError("p must be probability vectors: non-negative entries and no NaN")
+    if (p.sum(-1) - 1).abs().max() > 1e-6:
+        raise ValueError(f"p must sum to 1 along the last axis, got sums up to {p.sum(-1).max().item():.6g}")
+    return torch.diag_embed(p) - p.unsqueeze(-1) * p.unsqueeze(-2)  # (..., K, K)
+
+
+def hessian_max_eigenvalue(p) -> torch.Tensor:
+    """Largest eigenvalue of diag(p) - p pᵀ for each row of ``p`` (..., K); at most 1/2 (eq-lse-eig)."""
+    return torch.linalg.eigvalsh(lse_hessian(p))[..., -1]  # eigvalsh sorts ascending
+
+
+def cross_entropy_on_logits(z, q) -> torch.Tensor:
+    """ℓ(z) = -qᵀz + LSE(z) (eq-lse-ce); with a one-hot q = e_y this is -z_y + LSE(z).
+
+    ``q`` may be any probability vector (a soft target); the minimum over z is then H(q),
+    reached at z = log q + c·1.
+    """
+    z = _tensor(z, "z")
+    q = torch.as_tensor(q, dtype=z.dtype)
+    if q.shape != z.shape[-1:]:
+        raise ValueError(f"q must have shape ({z.shape[-1]},) to match the logits, got {tuple(q.shape)}")
+    if (q < 0).any() or abs(float(q.sum()) - 1.0) > 1e-9:
+        raise ValueError("q must be a probability vector (non-negative, summing to 1)")
+    return -(z @ q) + logsumexp(z)
+
+
+def gradient_descent_on_logits(z0, q, lr: float, steps: int) -> torch.Tensor:
+    """Run z ← z - η (softmax(z) - q) and return the loss ℓ(z_t) of (eq-lse-ce) for t = 0..steps.
+
+    The gradient of ℓ is softmax(z) - q because ∇LSE = softmax. With the Lipschitz constant
+    L = 1/2 of that gradient (eq-lse-eig), a step η ≤ 1/L = 2 never increases ℓ (eq-lse-descent).
+    """
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
+        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"steps must be a non-negative int, got {steps!r}")
+    z = _tensor(z0, "z0").clone()
+    q = torch.as_tensor(q, dtype=z.dtype)
+    losses = [cross_entropy_on_logits(z, q)]
+    for _ in range(steps):
+        z = z - lr * (softmax(z) - q)
+        losses.append(cross_entropy_on_logits(z, q))
+    return torch.stack(losses)  # (steps + 1,)
+
+
+def softmax_regression_objective(W, b, X, y, lam: float) -> torch.Tensor:
+    """J(W, b) = (1/N) Σ_n CE(W x_n + b, y_n) + (λ/2) ‖W‖²_F (eq-lse-softreg); b is not penalized.
+
+    Shapes: W (K, D), b (K,), X (N, D), y (N,) int64.
+    """
+    logits = X @ W.T + b  # (N, K)
+    return F.cross_entropy(logits, y) + 0.5 * lam * (W * W).sum()
+
+
+def sklearn_C(lam: float, n_samples: int) -> float:
+    """The scikit-learn ``C`` with the same optimum as (eq-lse-softreg): C = 1/(λ N) (eq-lse-sklearn-c).
+
+    ``LogisticRegression`` minimizes (1/2)‖W‖² + C Σ_n CE_n; dividing by C N gives J(W, b).
+    """
+    if not lam > 0 or not math.isfinite(lam):
+        raise ValueError(f"lam must be a finite number > 0, got {lam!r}")
+    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
+        raise ValueError(f"n_samples must be a positive int, got {n_samples!r}")
+    return 1.0 / (lam * n_samples)
+
+
+@dataclass(frozen=True)
+class SoftmaxRegressionFit:
+    """Result of :func:`fit_softmax_regression`; ``b`` is centred (Σ_k b_k = 0)."""
+
+    W: torch.Tensor  # (K, D)
+    b: torch.Tensor  # (K,)
+    loss: float
+    initial_loss: float
+    grad_norm: float
+    iterations: int
+
+
+def lbfgs_minimize(params, loss_fn, gtol: float = 1e-9, max_iter: int = 2000) -> dict:
+    """Minimize ``loss_fn()`` over the tensors ``params`` in place with SciPy's L-BFGS-B.
+
+    torch computes the loss and its gradient (autograd); ``scipy.optimize.minimize`` takes the
+    steps. This keeps ``torch.optim`` (whose first use imports the compiler stack, about a
+    second) out of the chapter. Returns a dict with ``loss``, ``grad_norm`` and ``iterations``.
+    """
+    from scipy.optimize import minimize
+    from threadpoolctl import threadpool_limits
+
+    params = list(params)
+    if not params or not all(isinstance(p, torch.Tensor) and p.requires_grad for p in params):
+        raise TypeError("params must be a non-empty list of tensors with requires_grad=True")
+    dtype = params[0].dtype
+
+    def assign(theta):
+        with torch.no_grad():
+            torch.nn.utils.vector_to_parameters(torch.as_tensor(theta, dtype=dtype), params)
+
+    def fun(theta):
+        assign(theta)
+        for p in params:
+            p.grad = None
+        loss = loss_fn()
+        loss.backward()
+        grad = torch.cat([p.grad.reshape(-1) for p in params])  # (P,)
+        return float(loss.detach()), grad.double().numpy()
+
+    theta0 = torch.nn.utils.parameters_to_vector(params).detach().double().numpy()
+    # L-BFGS-B's own linear algebra is tiny: BLAS threads only add overhead (5x here on 2 cores).
+    with threadpool_limits(1):
+        res = minimize(fun, theta0, jac=True, method="L-BFGS-B",
+                       options={"maxiter": max_iter, "gtol": gtol, "ftol": 0.0, "maxcor": 20})
+    assign(res.x)
+    loss, grad = fun(res.x)
+    return {"loss": loss, "grad_norm": float((grad**2).sum() ** 0.5), "iterations": int(res.nit)}
+
+
+def fit_softmax_regression(
+    X, y, lam: float, seed: int, init_scale: float = 3.0, gtol: float = 1e-9, max_iter: int = 2000
+) -> SoftmaxRegressionFit:
+    """Minimize (eq-lse-softreg) with L-BFGS in float64 from a random start drawn with ``seed``.
+
+    The objective does not change when the same constant is added to every b_k (softmax forgets
+    the direction 1), so the returned intercepts are centred to make fits comparable.
+    """
+    if not lam > 0:
+        raise ValueError(f"lam must be > 0 for a unique optimum, got {lam!r}")
+    X = torch.as_tensor(X, dtype=torch.float64)
+    y = torch.as_tensor(y, dtype=torch.int64)
+    if X.dim() != 2 or y.shape != X.shape[:1]:
+        raise ValueError(f"X must be (N, D) and y (N,), got {tuple(X.shape)} and {tuple(y.shape)}")
+    K = int(y.max()) + 1
+    gen = torch.Generator().manual_seed(seed)
+    W = (init_scale * torch.randn(K, X.shape[1], generator=gen, dtype=torch.float64)).requires_grad_()
+    b = (init_scale * torch.randn(K, generator=gen, dtype=torch.float64)).requires_grad_()
+    initial = float(softmax_regression_objective(W.detach(), b.detach(), X, y, lam))
+    info = lbfgs_minimize([W, b], lambda: softmax_regression_objective(W, b, X, y, lam), gtol=gtol, max_iter=max_iter)
+    W, b = W.detach(), b.detach()
+    return SoftmaxRegressionFit(W, b - b.mean(), info["loss"], initial, info["grad_norm"], info["iterations"])
+
+
+def loss_along_line(model: torch.nn.Module, theta_a: torch.Tensor, theta_b: torch.Tensor, loss_fn, ts) -> torch.Tensor:
+    """ℓ((1-t) θ_a + t θ_b) for each t in ``ts``; θ are flat parameter vectors of ``model``.
+
+    ``model`` is used as a scratch container (its parameters are overwritten); ``loss_fn(model)``
+    returns a scalar. A convex loss gives a convex curve; a bump above the chord shows non-convexity.
+    """
+    theta_a, theta_b = theta_a.detach(), theta_b.detach()
+    n = sum(p.numel() for p in model.parameters())
+    if theta_a.shape != (n,) or theta_b.shape != (n,):
+        raise ValueError(f"theta_a and theta_b must be flat vectors of length {n}, got {tuple(theta_a.shape)} and {tuple(theta_b.shape)}")
+    out = []
+    with torch.no_grad():
+        for t in ts:
+            torch.nn.utils.vector_to_parameters((1 - t) * theta_a + t * theta_b, model.parameters())
+            out.append(float(loss_fn(model)))
+    return torch.tensor(out, dtype=torch.float64)

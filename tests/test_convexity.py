@@ -1,0 +1,172 @@
+"""Tests for lecture_code.convexity against autograd, scikit-learn and the bounds they claim."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.linear_model import LogisticRegression
+
+from lecture_code.convexity import (
+    cross_entropy_on_logits,
+    fit_softmax_regression,
+    gradient_descent_on_logits,
+    hessian_max_eigenvalue,
+    lbfgs_minimize,
+    loss_along_line,
+    lse_hessian,
+    sklearn_C,
+    softmax_regression_objective,
+)
+from lecture_code.softmax import softmax
+
+logit_vectors = st.lists(st.floats(-20, 20, allow_nan=False), min_size=2, max_size=7)
+
+
+@settings(max_examples=50, deadline=None)
+@given(z=logit_vectors)
+def test_hessian_matches_autograd(z):
+    z = torch.tensor(z, dtype=torch.float64)
+    H_auto = torch.autograd.functional.hessian(lambda v: torch.logsumexp(v, 0), z)
+    torch.testing.assert_close(lse_hessian(softmax(z)), H_auto, atol=1e-12, rtol=1e-10)
+
+
+@settings(max_examples=50, deadline=None)
+@given(z=logit_vectors)
+def test_hessian_psd_null_vector_and_eigenvalue_bound(z):
+    p = softmax(torch.tensor(z, dtype=torch.float64))
+    H = lse_hessian(p)
+    eig = torch.linalg.eigvalsh(H)
+    assert eig.min() > -1e-12
+    assert (H @ torch.ones(len(z), dtype=torch.float64)).abs().max() < 1e-12
+    assert hessian_max_eigenvalue(p) <= 0.5 + 1e-12
+
+
+def test_max_eigenvalue_is_attained_at_half_half():
+    assert float(hessian_max_eigenvalue([0.5, 0.5, 0.0, 0.0])) == pytest.approx(0.5, abs=1e-15)
+    assert float(hessian_max_eigenvalue([1 / 3] * 3)) == pytest.approx(1 / 3, abs=1e-15)
+    assert float(hessian_max_eigenvalue([1.0, 0.0, 0.0])) == pytest.approx(0.0, abs=1e-15)
+
+
+def test_hessian_bad_input():
+    with pytest.raises(ValueError, match="non-negative"):
+        lse_hessian([1.5, -0.5])
+    with pytest.raises(ValueError, match="sum to 1"):
+        lse_hessian([0.5, 0.6])
+    with pytest.raises(ValueError, match="K >= 1"):
+        lse_hessian(torch.zeros(3, 0))
+
+
+def test_cross_entropy_on_logits_matches_torch():
+    z = torch.tensor([[2.0, -1.0, 0.3], [0.0, 5.0, 1.0]], dtype=torch.float64)
+    for y in range(3):
+        onehot = torch.eye(3, dtype=torch.float64)[y]
+        ref = torch.nn.functional.cross_entropy(z, torch.tensor([y, y]), reduction="none")
+        torch.testing.assert_close(cross_entropy_on_logits(z, onehot), ref)
+    q = torch.tensor([0.2, 0.5, 0.3], dtype=torch.float64)
+    ref = torch.nn.functional.cross_entropy(z, q.expand(2, 3), reduction="none")
+    torch.testing.assert_close(cross_entropy_on_logits(z, q), ref)
+    with pytest.raises(ValueError, match="q must have shape"):
+        cross_entropy_on_logits(z, [0.5, 0.5])
+    with pytest.raises(ValueError, match="probability vector"):
+        cross_entropy_on_logits(z, [0.5, 0.6, -0.1])
+
+
+def test_gradient_descent_step_matches_autograd_and_descent_lemma():
+    q = torch.tensor([0.49, 0.49, 0.02], dtype=torch.float64)
+    z = torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64, requires_grad=True)
+    cross_entropy_on_logits(z, q).backward()
+    torch.testing.assert_close(z.grad, softmax(z.detach()) - q)
+    losses = gradient_descent_on_logits([0.0, 1.0, 0.0], q, lr=2.0, steps=100)
+    assert (losses.diff() <= 1e-15).all()
+    assert losses[-1] - (-(q * q.log()).sum()) < 1e-3  # approaches the minimum H(q)
+    wild = gradient_descent_on_logits([0.0, 1.0, 0.0], q, lr=20.0, steps=30)
+    assert (wild.diff() > 0).any()
+    with pytest.raises(ValueError, match="lr must be"):
+        gradient_descent_on_logits([0.0, 1.0], [0.5, 0.5], lr=-1.0, steps=3)
+    with pytest.raises(ValueError, match="steps must be"):
+        gradient_descent_on_logits([0.0, 1.0], [0.5, 0.5], lr=1.0, steps=2.5)
+
+
+def test_sklearn_C_mapping_and_errors():
+    assert sklearn_C(0.01, 200) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="lam must be"):
+        sklearn_C(0.0, 10)
+    with pytest.raises(ValueError, match="n_samples must be"):
+        sklearn_C(0.1, 0)
+
+
+@pytest.fixture(scope="module")
+def small_problem():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 5))
+    W_true = rng.normal(size=(3, 5))
+    y = (X @ W_true.T + rng.gumbel(size=(120, 3))).argmax(1)
+    return torch.tensor(X), torch.tensor(y)
+
+
+def test_softmax_regression_agrees_with_sklearn_and_across_seeds(small_problem):
+    X, y = small_problem
+    lam = 0.05
+    fits = [fit_softmax_regression(X, y, lam, seed=s) for s in range(3)]
+    clf = LogisticRegression(C=sklearn_C(lam, len(y)), tol=1e-12, max_iter=10_000).fit(X.numpy(), y.numpy())
+    W_sk = torch.tensor(clf.coef_)
+    b_sk = torch.tensor(clf.intercept_ - clf.intercept_.mean())
+    for fit in fits:
+        assert fit.grad_norm < 1e-8
+        assert abs(fit.loss - float(softmax_regression_objective(W_sk, b_sk, X, y, lam))) < 1e-10
+        torch.testing.assert_close(fit.W, W_sk, atol=1e-5, rtol=0)
+        torch.testing.assert_close(fit.b, b_sk, atol=1e-5, rtol=0)
+        assert fit.initial_loss > fit.loss + 1.0
+    # the penalty pins the gauge of W: its columns sum to zero at the optimum
+    assert fits[0].W.sum(0).abs().max() < 1e-6
+
+
+def test_objective_matches_manual_formula(small_problem):
+    X, y = small_problem
+    gen = torch.Generator().manual_seed(1)
+    W = torch.randn(3, 5, generator=gen, dtype=torch.float64)
+    b = torch.randn(3, generator=gen, dtype=torch.float64)
+    logits = X @ W.T + b
+    manual = (torch.logsumexp(logits, 1) - logits[torch.arange(len(y)), y]).mean() + 0.5 * 0.1 * (W**2).sum()
+    torch.testing.assert_close(softmax_regression_objective(W, b, X, y, 0.1), manual)
+
+
+def test_fit_bad_input(small_problem):
+    X, y = small_problem
+    with pytest.raises(ValueError, match="lam must be > 0"):
+        fit_softmax_regression(X, y, 0.0, seed=0)
+    with pytest.raises(ValueError, match="X must be"):
+        fit_softmax_regression(X[:, 0], y, 0.1, seed=0)
+
+
+def test_loss_along_line_endpoints_and_convex_case(small_problem):
+    X, y = small_problem
+    model = torch.nn.Linear(5, 3).double()
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(18, generator=gen, dtype=torch.float64)
+    b = torch.randn(18, generator=gen, dtype=torch.float64)
+    loss_fn = lambda m: torch.nn.functional.cross_entropy(m(X), y)  # noqa: E731
+    ts = np.linspace(0, 1, 21)
+    curve = loss_along_line(model, a, b, loss_fn, ts)
+    torch.nn.utils.vector_to_parameters(a, model.parameters())
+    with torch.no_grad():
+        assert curve[0] == pytest.approx(float(loss_fn(model)))
+    assert (curve[2:] - 2 * curve[1:-1] + curve[:-2]).min() > -1e-12  # convex in the parameters
+    with pytest.raises(ValueError, match="flat vectors of length 18"):
+        loss_along_line(model, a[:5], b, loss_fn, ts)
+
+
+def test_lbfgs_minimize_matches_closed_form_least_squares():
+    rng = np.random.default_rng(3)
+    A = torch.tensor(rng.normal(size=(40, 6)))
+    t = torch.tensor(rng.normal(size=40))
+    x = torch.zeros(6, dtype=torch.float64, requires_grad=True)
+    info = lbfgs_minimize([x], lambda: ((A @ x - t) ** 2).mean(), gtol=1e-12)
+    x_ref = torch.linalg.lstsq(A, t).solution
+    torch.testing.assert_close(x.detach(), x_ref, atol=1e-8, rtol=0)
+    assert info["grad_norm"] < 1e-8 and info["iterations"] > 0
+    with pytest.raises(TypeError, match="requires_grad=True"):
+        lbfgs_minimize([torch.zeros(3)], lambda: torch.zeros(()))
