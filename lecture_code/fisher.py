@@ -1,0 +1,213 @@
+"""The Fisher metric of the categorical family on the simplex (chapter 5, フィッシャー情報).
+
+Book equations: (eq-fisher-def) F = E[∇log p ∇log pᵀ]; (eq-fisher-probs) the K probabilities
+as coordinates, diag(1/π) - 11ᵀ; (eq-fisher-free) the first K-1 probabilities,
+diag(1/π_i) + (1/π_K) 11ᵀ; (eq-fisher-logits) the logits, diag(p) - p pᵀ (the Hessian of
+log-sum-exp, eq-lse); (eq-fisher-coords) the change of coordinates F' = Jᵀ F J;
+(eq-fisher-rao) the Fisher–Rao distance 2 arccos Σ √(p_i q_i) through the sphere map
+p ↦ 2√p, and its geodesics.
+
+References: Amari (1998), "Natural gradient works efficiently in learning"; Amari (2016),
+*Information Geometry and Its Applications*.
+
+Functions accept array-likes (NumPy, lists, torch tensors) and return float64 NumPy arrays:
+this module is geometry, not learning code (see :mod:`lecture_code.natgrad` for that).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .simplex import as_points, check_simplex
+
+#: The coordinate systems :func:`categorical_fisher` knows.
+COORDINATES = ("probs", "free", "logits")
+
+
+def _to_array(p, name: str) -> np.ndarray:
+    if hasattr(p, "detach"):
+        p = p.detach().cpu().numpy()
+    return as_points(p, name)
+
+
+def check_interior(p, name: str = "p") -> np.ndarray:
+    """Return ``p`` (..., K) as float64 after checking every row lies in the open simplex.
+
+    The Fisher metric diag(1/π) blows up as a coordinate reaches 0, so points on the
+    boundary (some p_i = 0) are rejected with a ``ValueError`` that says so.
+    """
+    arr = check_simplex(_to_array(p, name), name)
+    if arr.shape[-1] < 2:
+        raise ValueError(f"{name} needs K >= 2 categories, got K={arr.shape[-1]}")
+    if (arr <= 0).any():
+        raise ValueError(
+            f"{name} lies on the boundary of the simplex (smallest entry {arr.min():.3g}): "
+            "the Fisher metric is only defined where every probability is > 0"
+        )
+    return arr
+
+
+def categorical_fisher(p, coordinates: str = "logits") -> np.ndarray:
+    """The Fisher information matrix of Categorical(p) in the chosen coordinates.
+
+    Parameters
+    ----------
+    p : array_like, shape (..., K)
+        Points of the open simplex (every entry > 0, rows sum to 1).
+    coordinates : {"probs", "free", "logits"}
+        ``"probs"``: all K probabilities π, with the model p(k) = π_k / Σ_j π_j extended off
+        the simplex; F = diag(1/π) - 11ᵀ (eq-fisher-probs), singular with null vector π.
+        ``"free"``: the first K-1 probabilities, π_K = 1 - Σ π_i;
+        F = diag(1/π_i) + (1/π_K) 11ᵀ (eq-fisher-free), positive definite, shape (K-1, K-1).
+        ``"logits"``: p = softmax(z); F = diag(p) - p pᵀ (eq-fisher-logits), which is the
+        Hessian of log-sum-exp and has null vector 1 (the gauge direction).
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., K, K) or (..., K-1, K-1) for ``"free"``.
+
+    Examples
+    --------
+    >>> categorical_fisher([0.5, 0.5], "free")
+    array([[4.]])
+    """
+    if not isinstance(coordinates, str) or coordinates not in COORDINATES:
+        raise ValueError(f"coordinates must be one of {COORDINATES}, got {coordinates!r}")
+    p = check_interior(p)  # (..., K)
+    K = p.shape[-1]
+    if coordinates == "logits":
+        return _diag(p) - p[..., :, None] * p[..., None, :]  # (..., K, K)
+    if coordinates == "probs":
+        return _diag(1.0 / p) - np.ones((K, K))  # (..., K, K)
+    head, last = p[..., :-1], p[..., -1]  # (..., K-1), (...)
+    return _diag(1.0 / head) + (1.0 / last)[..., None, None] * np.ones((K - 1, K - 1))
+
+
+def _diag(v: np.ndarray) -> np.ndarray:
+    """Batched diag: (..., K) -> (..., K, K)."""
+    out = np.zeros(v.shape + (v.shape[-1],))
+    idx = np.arange(v.shape[-1])
+    out[..., idx, idx] = v
+    return out
+
+
+def sphere_map(p) -> np.ndarray:
+    """The map p ↦ √p onto the positive part of the unit sphere (eq-fisher-rao).
+
+    Σ (√p_i)² = 1, so the simplex lands on the sphere; with the factor 2 (p ↦ 2√p) the
+    Euclidean metric of the sphere of radius 2 pulls back to the Fisher metric.
+    Boundary points are allowed (they map to the sphere's boundary arcs).
+    """
+    return np.sqrt(check_simplex(_to_array(p, "p"), "p"))
+
+
+def fisher_rao_distance(p, q) -> np.ndarray:
+    """Fisher–Rao distance d(p, q) = 2 arccos Σ_i √(p_i q_i) (eq-fisher-rao).
+
+    The length of the shortest path between p and q measured with the Fisher metric: the
+    great-circle distance between 2√p and 2√q on the sphere of radius 2. Defined on the
+    closed simplex (the two vertices e_i, e_j are π apart); rows broadcast.
+
+    Examples
+    --------
+    >>> float(fisher_rao_distance([1, 0, 0], [0, 1, 0]))  # doctest: +ELLIPSIS
+    3.14159...
+    """
+    sp = sphere_map(p)
+    sq = np.sqrt(check_simplex(_to_array(q, "q"), "q"))
+    if sp.shape[-1] != sq.shape[-1]:
+        raise ValueError(f"p and q must have the same K, got {sp.shape[-1]} and {sq.shape[-1]}")
+    bc = np.clip((sp * sq).sum(axis=-1), -1.0, 1.0)  # (...)
+    return 2.0 * np.arccos(bc)
+
+
+def fisher_rao_geodesic(p, q, t) -> np.ndarray:
+    """Points γ(t) of the Fisher–Rao geodesic from p (t=0) to q (t=1) (eq-fisher-rao).
+
+    The great circle between √p and √q on the unit sphere, squared back to the simplex:
+    √γ(t) = [sin((1-t)θ) √p + sin(tθ) √q] / sin θ, cos θ = Σ √(p_i q_i).
+
+    Parameters
+    ----------
+    p, q : array_like, shape (K,)
+        End points on the closed simplex.
+    t : float or array_like, shape (T,)
+        Curve parameters; values in [0, 1] stay between p and q.
+
+    Returns
+    -------
+    numpy.ndarray, shape (K,) for a scalar ``t``, else (T, K); every row sums to 1.
+    """
+    sp = sphere_map(p)
+    sq = np.sqrt(check_simplex(_to_array(q, "q"), "q"))
+    if sp.ndim != 1 or sq.shape != sp.shape:
+        raise ValueError(f"p and q must be two 1-D points with the same K, got shapes {sp.shape} and {sq.shape}")
+    t_arr = np.asarray(t, dtype=float)
+    if t_arr.ndim > 1 or np.isnan(t_arr).any():
+        raise ValueError(f"t must be a number or a 1-D array of numbers, got shape {t_arr.shape}")
+    theta = float(np.arccos(np.clip(sp @ sq, -1.0, 1.0)))
+    tt = np.atleast_1d(t_arr)[:, None]  # (T, 1)
+    if theta < 1e-12:
+        root = np.broadcast_to(sp, (tt.shape[0], sp.size)).copy()
+    else:
+        root = (np.sin((1 - tt) * theta) * sp + np.sin(tt * theta) * sq) / np.sin(theta)  # (T, K)
+    gamma = root**2
+    gamma /= gamma.sum(axis=-1, keepdims=True)  # exact on the sphere; removes rounding only
+    return gamma[0] if t_arr.ndim == 0 else gamma
+
+
+# ------------------------------------------------- the definition, by sampling (eq-fisher-def)
+
+
+def coordinates_of(p, coordinates: str) -> np.ndarray:
+    """The coordinates θ of the interior point p: π itself, its first K-1 entries, or log p.
+
+    Logits are defined up to adding c·1 (the gauge); we return the representative log p.
+    """
+    if not isinstance(coordinates, str) or coordinates not in COORDINATES:
+        raise ValueError(f"coordinates must be one of {COORDINATES}, got {coordinates!r}")
+    p = check_interior(p)
+    return {"probs": p, "free": p[..., :-1], "logits": np.log(p)}[coordinates]
+
+
+def log_prob(theta, coordinates: str):
+    """log p(k; θ) for k = 1..K as a torch tensor (differentiable in θ), for θ (..., dim).
+
+    ``"probs"``: log(π_k / Σπ); ``"free"``: log of (θ, 1 - Σθ); ``"logits"``: log softmax(θ).
+    """
+    import torch
+
+    from .softmax import log_softmax
+
+    if coordinates == "logits":
+        return log_softmax(theta)
+    if coordinates == "probs":
+        return torch.log(theta) - torch.log(theta.sum(dim=-1, keepdim=True))
+    if coordinates == "free":
+        return torch.log(torch.cat([theta, 1 - theta.sum(dim=-1, keepdim=True)], dim=-1))
+    raise ValueError(f"coordinates must be one of {COORDINATES}, got {coordinates!r}")
+
+
+def score_matrix(p, coordinates: str) -> np.ndarray:
+    """Row k is the score ∇_θ log p(k; θ) at p, computed by automatic differentiation: (K, dim)."""
+    import torch
+
+    theta = torch.tensor(coordinates_of(p, coordinates), dtype=torch.float64)
+    if theta.dim() != 1:
+        raise ValueError(f"p must be a single point (K,), got shape {tuple(theta.shape)}")
+    jac = torch.autograd.functional.jacobian(lambda t: log_prob(t, coordinates), theta)  # (K, dim)
+    return jac.numpy()
+
+
+def monte_carlo_fisher(p, coordinates: str, n_samples: int, seed: int = 0) -> np.ndarray:
+    """(1/n) Σ_m s(k_m) s(k_m)ᵀ with k_m ~ p: the definition (eq-fisher-def) estimated by sampling.
+
+    The score s(k) comes from :func:`score_matrix` (autograd), not from the closed forms,
+    so the comparison with :func:`categorical_fisher` checks one against the other.
+    """
+    if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
+        raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
+    p = check_interior(p)
+    S = score_matrix(p, coordinates)  # (K, dim)
+    counts = np.random.default_rng(seed).multinomial(int(n_samples), p)  # how often each k was drawn
+    return S.T @ (counts[:, None] / n_samples * S)

@@ -1,0 +1,212 @@
+"""Tests for lecture_code.natgrad against torch autograd / torch.func in float64."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lecture_code.natgrad import (
+    adam_step,
+    empirical_fisher,
+    exact_layer_fisher,
+    hutchinson_diag,
+    kfac_direction,
+    kfac_factors,
+    linear_layers_io,
+    output_grad_cov,
+    per_sample_grads,
+    precondition,
+    softmax_regression_diag_fisher,
+    softmax_regression_fisher,
+    with_bias,
+)
+
+DT = torch.float64
+
+
+def problem(N=7, D=4, K=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(N, D, generator=g, dtype=DT)
+    W = torch.randn(K, D, generator=g, dtype=DT)
+    y = torch.randint(0, K, (N,), generator=g)
+    return X, W, y, torch.softmax(X @ W.T, dim=1)
+
+
+def test_with_bias():
+    X = torch.zeros(2, 3, dtype=DT)
+    assert with_bias(X).shape == (2, 4) and (with_bias(X)[:, -1] == 1).all()
+
+
+def test_per_sample_grads_match_torch_func():
+    X, W, y, P = problem()
+    ce = lambda w, x, t: torch.nn.functional.cross_entropy((x @ w.T)[None], t[None])  # noqa: E731
+    ref = torch.func.vmap(torch.func.grad(ce), in_dims=(None, 0, 0))(W, X, y)  # (N, K, D)
+    torch.testing.assert_close(per_sample_grads(X, P, y), ref.reshape(len(y), -1))
+
+
+def test_fisher_is_hessian_of_mean_cross_entropy_and_expected_outer_product():
+    X, W, y, P = problem()
+    F = softmax_regression_fisher(X, P)
+    H = torch.autograd.functional.hessian(
+        lambda w: torch.nn.functional.cross_entropy(X @ w.reshape(W.shape).T, y), W.reshape(-1)
+    )
+    torch.testing.assert_close(F, H)
+    # definition: E_x E_{y~p}[g g^T], enumerating every label
+    N, K = P.shape
+    ref = torch.zeros_like(F)
+    for k in range(K):
+        G = per_sample_grads(X, P, torch.full((N,), k))
+        ref += (P[:, k, None, None] * G[:, :, None] * G[:, None, :]).sum(0) / N
+    torch.testing.assert_close(F, ref)
+
+
+def test_empirical_fisher_is_mean_outer_product():
+    X, W, y, P = problem()
+    G = per_sample_grads(X, P, y)
+    torch.testing.assert_close(empirical_fisher(G), torch.einsum("ni,nj->ij", G, G) / len(y))
+
+
+def test_precondition_matrix_and_diagonal():
+    C = torch.tensor([[2.0, 1.0], [1.0, 3.0]], dtype=DT)
+    g = torch.tensor([1.0, -1.0], dtype=DT)
+    torch.testing.assert_close(C @ precondition(g, C, 1e-12) + 1e-12 * precondition(g, C, 1e-12), g)
+    torch.testing.assert_close(precondition(g, torch.tensor([4.0, 1.0], dtype=DT), 1.0), torch.tensor([0.2, -0.5], dtype=DT))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(1e-8, 10.0), st.floats(1e-6, 1.0), st.floats(1e-6, 1e-1))
+def test_squared_gradient_rule_steps_at_most_lr_over_two_root_delta(g, lr, delta):
+    # the rule lr * g / (g² + δ) peaks at |g| = √δ with value lr / (2√δ)
+    step = lr * precondition(torch.tensor([g], dtype=DT), torch.tensor([g * g], dtype=DT), delta).item()
+    assert step <= lr / (2 * math.sqrt(delta)) * (1 + 1e-12)
+    peak = precondition(torch.tensor([math.sqrt(delta)], dtype=DT), torch.tensor([delta], dtype=DT), delta).item()
+    assert lr * peak == pytest.approx(lr / (2 * math.sqrt(delta)))
+
+
+def test_hutchinson_exact_for_diagonal_and_converges_otherwise():
+    gen = torch.Generator().manual_seed(0)
+    Hd = torch.diag(torch.tensor([1.0, 2.0, 3.0], dtype=DT))
+    torch.testing.assert_close(hutchinson_diag(lambda U: U @ Hd.T, 3, 1, gen), torch.diagonal(Hd))
+    A = torch.randn(5, 5, generator=gen, dtype=DT)
+    H = A @ A.T
+    est = hutchinson_diag(lambda U: U @ H.T, 5, 4000, gen)
+    rel = ((est - torch.diagonal(H)).norm() / torch.diagonal(H).norm()).item()
+    assert rel < 0.1
+    assert ((hutchinson_diag(lambda U: U @ H.T, 5, 2, gen) - torch.diagonal(H)).norm() / torch.diagonal(H).norm()) > rel
+
+
+def test_hutchinson_with_torch_func_hvp():
+    X, W, y, P = problem()
+    f = lambda w: torch.nn.functional.cross_entropy(X @ w.reshape(W.shape).T, y)  # noqa: E731
+    w = W.reshape(-1)
+    hvp = torch.func.vmap(lambda v: torch.func.jvp(torch.func.grad(f), (w,), (v,))[1])
+    est = hutchinson_diag(hvp, w.numel(), 20000, torch.Generator().manual_seed(0))
+    exact = torch.diagonal(softmax_regression_fisher(X, P))
+    assert ((est - exact).norm() / exact.norm()).item() < 0.05
+
+
+def test_diag_fisher_matches_diagonals_of_the_matrices():
+    X, W, y, P = problem()
+    torch.testing.assert_close(softmax_regression_diag_fisher(X, P), torch.diagonal(softmax_regression_fisher(X, P)))
+    torch.testing.assert_close(
+        softmax_regression_diag_fisher(X, P, y), torch.diagonal(empirical_fisher(per_sample_grads(X, P, y)))
+    )
+
+
+def tiny_mlp():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 3)).double()
+
+
+def test_linear_layers_io_reproduces_forward():
+    m = tiny_mlp()
+    X = torch.randn(5, 3, dtype=DT)
+    logits, io = linear_layers_io(m, X)
+    torch.testing.assert_close(logits, m(X))
+    assert [a.shape for a, _ in io] == [(5, 4), (5, 5)]
+
+
+def test_exact_layer_fisher_matches_enumeration_over_labels():
+    m = tiny_mlp()
+    X = torch.randn(6, 3, dtype=DT)
+    blocks = [exact_layer_fisher(a, S) for a, S in output_grad_cov(m, X)]
+    lins = [m[0], m[2]]
+    P = torch.softmax(m(X), dim=1).detach()
+    refs = [torch.zeros_like(b) for b in blocks]
+    for n in range(len(X)):
+        for k in range(3):
+            loss = torch.nn.functional.cross_entropy(m(X[n : n + 1]), torch.tensor([k]))
+            grads = torch.autograd.grad(loss, [p for l in lins for p in (l.weight, l.bias)])
+            for j in range(2):
+                v = torch.cat([grads[2 * j], grads[2 * j + 1][:, None]], dim=1).reshape(-1)  # row-major (out, in+1)
+                refs[j] += P[n, k] * torch.outer(v, v) / len(X)
+    for b, r in zip(blocks, refs):
+        torch.testing.assert_close(b, r)
+
+
+def test_kfac_exact_for_one_sample_and_direction_matches_kron_solve():
+    m = tiny_mlp()
+    X = torch.randn(1, 3, dtype=DT)
+    for a, S in output_grad_cov(m, X):
+        A, G = kfac_factors(a, S)
+        torch.testing.assert_close(torch.kron(G, A), exact_layer_fisher(a, S))
+    g = torch.Generator().manual_seed(1)
+    A = torch.randn(4, 4, generator=g, dtype=DT)
+    A = A @ A.T
+    G = torch.randn(3, 3, generator=g, dtype=DT)
+    G = G @ G.T
+    gW = torch.randn(3, 4, generator=g, dtype=DT)
+    d = 0.09
+    ref = torch.linalg.solve(torch.kron(G + 0.3 * torch.eye(3, dtype=DT), A + 0.3 * torch.eye(4, dtype=DT)), gW.reshape(-1))
+    torch.testing.assert_close(kfac_direction(gW, A, G, d).reshape(-1), ref)
+    # sampled gradients (N, out) give G = mean g gᵀ
+    s = torch.randn(10, 3, generator=g, dtype=DT)
+    torch.testing.assert_close(kfac_factors(torch.ones(10, 2, dtype=DT), s)[1], s.T @ s / 10)
+
+
+def test_adam_step_matches_torch_optim_adam():
+    g0 = torch.Generator().manual_seed(3)
+    A = torch.randn(4, 4, generator=g0, dtype=DT)
+    A = A @ A.T + torch.eye(4, dtype=DT)
+    b = torch.randn(4, generator=g0, dtype=DT)
+    loss = lambda w: 0.5 * w @ A @ w - b @ w  # noqa: E731
+    w_ref = torch.zeros(4, dtype=DT, requires_grad=True)
+    opt = torch.optim.Adam([w_ref], lr=0.1)
+    w, state = torch.zeros(4, dtype=DT), {}
+    for _ in range(7):
+        opt.zero_grad()
+        loss(w_ref).backward()
+        opt.step()
+        w = adam_step(w, A @ w - b, state, lr=0.1)
+    torch.testing.assert_close(w, w_ref.detach())
+    assert state["t"] == 7
+
+
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda: precondition(torch.ones(2), torch.eye(2), 0.0), ValueError, "damping"),
+        (lambda: precondition(torch.ones(2), torch.eye(3), 1e-3), ValueError, "curvature must be"),
+        (lambda: precondition(torch.ones(2), torch.ones(3), 1e-3), ValueError, "diagonal curvature"),
+        (lambda: precondition(torch.tensor([float("nan"), 1.0]), torch.eye(2), 1e-3), ValueError, "g contains NaN"),
+        (lambda: per_sample_grads(torch.ones(2, 3), torch.ones(3, 2) / 2, torch.tensor([0, 1])), ValueError, "same number of rows"),
+        (lambda: per_sample_grads(torch.ones(2, 3), torch.ones(2, 2) / 2, torch.tensor([0, 5])), ValueError, "y must lie"),
+        (lambda: per_sample_grads(torch.ones(2, 3), torch.ones(2, 2) / 2, torch.tensor([0.0, 1.0])), ValueError, "integer class labels"),
+        (lambda: empirical_fisher(torch.ones(3)), ValueError, "G must have 2 dimensions"),
+        (lambda: kfac_factors(torch.ones(3, 2), torch.ones(3, 2, 2, 2)), ValueError, "S must be"),
+        (lambda: kfac_direction(torch.ones(2, 2), torch.eye(3), torch.eye(2), 1e-2), ValueError, "grad_W must have shape"),
+        (lambda: hutchinson_diag(lambda U: U, 3, 0, torch.Generator()), ValueError, "n_probes"),
+        (lambda: hutchinson_diag(lambda U: U[0], 3, 2, torch.Generator()), ValueError, "hvp must return shape"),
+        (lambda: hutchinson_diag("H", 3, 1, torch.Generator()), TypeError, "hvp must be"),
+        (lambda: linear_layers_io(torch.nn.Linear(2, 2), torch.ones(1, 2)), TypeError, "Sequential"),
+        (lambda: with_bias("abc"), TypeError, "X must be"),
+        (lambda: adam_step(torch.zeros(2), torch.ones(2), {}, lr=0.0), ValueError, "lr must be"),
+        (lambda: adam_step(torch.zeros(2), torch.ones(2), {}, lr=0.1, betas=(1.0, 0.9)), ValueError, "betas"),
+    ],
+)
+def test_bad_input_raises(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
