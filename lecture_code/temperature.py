@@ -1,0 +1,222 @@
+"""Temperature at work: entropy along the τ path, distillation and calibration (chapter 6).
+
+Book equations (chapter 6, 温度パラメータ):
+
+- (eq-temp-entropy-derivative) dH/dτ = Var_p(z) / τ³ with p = softmax(z/τ): entropy grows with τ;
+- (eq-temp-distill) the distillation loss of Hinton et al. (2015) with its τ² factor;
+- (eq-temp-ece) the expected calibration error of Guo et al. (2017) over equal-width bins;
+- (eq-temp-scaling) temperature scaling: the τ that minimises held-out NLL, found by Newton's
+  method on λ = 1/τ, where the NLL is convex (its second derivative is a variance).
+
+Sampling at a temperature is not repeated here: the chapter uses
+:func:`lecture_code.sampling.sample_next_token` (nanochat's sampler, chapter 9).
+
+Softmax, log-softmax and entropy come from :mod:`lecture_code.softmax`; this module only adds
+what the chapter needs on top. Tests compare each function with ``torch.nn.functional``,
+``torch.autograd``, ``scipy`` or ``sklearn``. Bad input raises ``ValueError``/``TypeError``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .softmax import as_logits, log_softmax, softmax
+
+
+def _positive(value, name: str, allow_zero: bool = False) -> float:
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise ValueError(f"{name} must be a single number, got a tensor of shape {tuple(value.shape)}")
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
+    return float(value)
+
+
+def _batch_logits(z, name: str) -> torch.Tensor:
+    z = as_logits(z, name)
+    if z.dim() != 2 or z.shape[0] == 0 or z.shape[1] < 2:
+        raise ValueError(f"{name} must have shape (N, K) with N >= 1 and K >= 2, got {tuple(z.shape)}")
+    if not torch.isfinite(z).all():
+        raise ValueError(f"{name} must be finite (no NaN or inf)")
+    return z
+
+
+def _labels(labels, n: int, k: int) -> torch.Tensor:
+    y = torch.as_tensor(labels)
+    if y.dtype.is_floating_point or y.dtype == torch.bool or y.is_complex():
+        raise TypeError(f"labels must be integer class indices, got dtype {y.dtype}")
+    if y.shape != (n,):
+        raise ValueError(f"labels must have shape ({n},) to match the logits, got {tuple(y.shape)}")
+    if ((y < 0) | (y >= k)).any():
+        raise ValueError(f"labels must lie in 0..{k - 1}, got values from {int(y.min())} to {int(y.max())}")
+    return y.long()
+
+
+def entropy_tau_derivative(z, tau: float, dim: int = -1) -> torch.Tensor:
+    """dH/dτ of p = softmax(z/τ): Var_p(z) / τ³ >= 0 (eq-temp-entropy-derivative).
+
+    With λ = 1/τ, H = LSE(λz) - λ E_p[z] and dH/dλ = -λ Var_p(z); the chain rule
+    dλ/dτ = -1/τ² gives the formula. It is zero only when all z_i are equal.
+
+    Examples
+    --------
+    >>> round(float(entropy_tau_derivative([2.0, 1.0, 0.1], 1.0)), 4)
+    0.4136
+    """
+    tau = _positive(tau, "tau")
+    z = as_logits(z)
+    p = softmax(z, temperature=tau, dim=dim)  # validates z and dim
+    mean = (p * z).sum(dim=dim, keepdim=True)
+    var = (p * (z - mean) ** 2).sum(dim=dim)
+    return var / tau**3
+
+
+def soft_target_loss(student_logits, teacher_logits, tau: float) -> torch.Tensor:
+    """τ² · KL(softmax(t/τ) ‖ softmax(s/τ)), averaged over the batch (soft part of eq-temp-distill).
+
+    The teacher is detached: only the student learns. Without the τ² factor the gradient
+    with respect to the student logits shrinks like 1/τ² for large τ (Hinton et al., 2015),
+    so the soft term would fade as τ grows; with it the size stays about the same.
+
+    Parameters
+    ----------
+    student_logits, teacher_logits : (N, K) tensors
+    tau : float > 0
+
+    Returns
+    -------
+    Scalar tensor.
+    """
+    tau = _positive(tau, "tau")
+    s = _batch_logits(student_logits, "student_logits")
+    t = _batch_logits(teacher_logits, "teacher_logits").detach()
+    if s.shape != t.shape:
+        raise ValueError(f"student_logits and teacher_logits must have the same shape, got {tuple(s.shape)} and {tuple(t.shape)}")
+    log_q = log_softmax(t, temperature=tau)  # (N, K) teacher, soft targets
+    log_p = log_softmax(s, temperature=tau)  # (N, K) student at the same temperature
+    kl = (log_q.exp() * (log_q - log_p)).sum(dim=-1)  # (N,)
+    return tau**2 * kl.mean()
+
+
+def distillation_loss(student_logits, teacher_logits, labels, tau: float, alpha: float = 0.5) -> torch.Tensor:
+    """α · τ² KL(q_τ ‖ p_τ) + (1 - α) · CE(p_1, y) (eq-temp-distill).
+
+    The hard term uses the true labels at τ = 1; the soft term is :func:`soft_target_loss`.
+    ``alpha`` must lie in [0, 1]; alpha = 0 is ordinary training on the labels.
+    """
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
+    s = _batch_logits(student_logits, "student_logits")
+    y = _labels(labels, s.shape[0], s.shape[1])
+    hard = F.cross_entropy(s, y)
+    if alpha == 0.0:
+        return hard
+    return alpha * soft_target_loss(s, teacher_logits, tau) + (1.0 - alpha) * hard
+
+
+@dataclass(frozen=True)
+class ReliabilityBins:
+    """Equal-width confidence bins ((m-1)/M, m/M] of a classifier's top-label confidence.
+
+    ``confidence`` and ``accuracy`` are the means within each bin (0 where ``count`` is 0).
+    """
+
+    edges: torch.Tensor  # (M + 1,)
+    count: torch.Tensor  # (M,)
+    confidence: torch.Tensor  # (M,)
+    accuracy: torch.Tensor  # (M,)
+
+    @property
+    def ece(self) -> float:
+        """Σ_m (n_m / N) |acc_m - conf_m| (eq-temp-ece)."""
+        n = self.count.sum()
+        return float(((self.count / n) * (self.accuracy - self.confidence).abs()).sum())
+
+
+def reliability_bins(probs, labels, n_bins: int = 10) -> ReliabilityBins:
+    """Bin the top-label confidence max_k p_k into ``n_bins`` equal bins and compare with accuracy.
+
+    Parameters
+    ----------
+    probs : (N, K) probabilities (rows in Δ^{K-1})
+    labels : (N,) integer classes
+    n_bins : number of bins M; bin m holds confidences in ((m-1)/M, m/M] (Guo et al., 2017)
+    """
+    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
+        raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
+    p = _batch_logits(probs, "probs").double()
+    if (p < 0).any() or not torch.allclose(p.sum(-1), torch.ones(p.shape[0], dtype=p.dtype), atol=1e-6):
+        raise ValueError("probs must be probabilities: non-negative rows that sum to 1 (did you pass logits?)")
+    y = _labels(labels, p.shape[0], p.shape[1])
+    conf, pred = p.max(dim=-1)  # (N,), (N,)
+    correct = (pred == y).double()  # (N,)
+    edges = torch.linspace(0.0, 1.0, n_bins + 1, dtype=torch.float64)
+    idx = torch.bucketize(conf, edges[1:-1], right=False)  # bin m: edges[m] < conf <= edges[m+1]
+    count = torch.bincount(idx, minlength=n_bins).double()
+    conf_sum = torch.bincount(idx, weights=conf, minlength=n_bins)
+    acc_sum = torch.bincount(idx, weights=correct, minlength=n_bins)
+    safe = count.clamp(min=1.0)
+    return ReliabilityBins(edges, count, conf_sum / safe, acc_sum / safe)
+
+
+def expected_calibration_error(probs, labels, n_bins: int = 10) -> float:
+    """ECE = Σ_m (n_m / N) |acc_m - conf_m| over equal-width bins (eq-temp-ece)."""
+    return reliability_bins(probs, labels, n_bins).ece
+
+
+def fit_temperature(logits, labels, max_iter: int = 100, tol: float = 1e-12) -> float:
+    """The τ minimising the NLL of softmax(z/τ) on held-out data (eq-temp-scaling), Guo et al. (2017).
+
+    Newton's method on the inverse temperature λ = 1/τ. With L(λ) = mean_n [LSE(λ z_n) - λ z_{n,y_n}],
+    L'(λ) = mean_n (E_p[z_n] - z_{n,y_n}) and L''(λ) = mean_n Var_p(z_n) >= 0, so L is convex in λ
+    and the root of L' is the minimum. A step is halved until λ stays positive and L decreases.
+
+    A finite minimiser exists exactly when at least one held-out example is misclassified
+    (z_y < max_k z_k): then L'(λ) turns positive for large λ. If every example is classified
+    correctly, L' < 0 for every λ, the NLL keeps falling as τ → 0, and ``ValueError`` is raised.
+
+    Examples
+    --------
+    >>> z = torch.tensor([[4.0, 0.0], [0.0, 4.0], [4.0, 0.0]])  # confident, and wrong once
+    >>> round(fit_temperature(z, torch.tensor([0, 1, 1])), 3)
+    5.771
+    """
+    z = _batch_logits(logits, "logits").detach().double()  # (N, K)
+    y = _labels(labels, z.shape[0], z.shape[1])
+    z_true = z.gather(1, y[:, None]).squeeze(1)  # (N,)
+    if not (z_true < z.max(dim=1).values).any():
+        raise ValueError(
+            "every held-out example is classified correctly, so the NLL keeps falling as τ → 0 and "
+            "no finite temperature minimises it: use more (or harder) held-out data"
+        )
+
+    def nll(lam):
+        return float((torch.logsumexp(lam * z, dim=-1) - lam * z_true).mean())
+
+    def derivatives(lam):
+        p = torch.softmax(lam * z, dim=-1)  # (N, K)
+        mean = (p * z).sum(-1)  # (N,)
+        var = (p * (z - mean[:, None]) ** 2).sum(-1)  # (N,)
+        return float((mean - z_true).mean()), float(var.mean())
+
+    lam = 1.0
+    for _ in range(max_iter):
+        g, h = derivatives(lam)
+        step = -g / h if h > 0 else -math.copysign(lam, g)  # Newton step (or double/halve λ)
+        while lam + step <= 0.0:  # keep λ = 1/τ positive
+            step /= 2.0
+        while nll(lam + step) > nll(lam) + 1e-4 * step * g and abs(step) > tol:  # damped Newton
+            step /= 2.0
+        lam += step
+        if abs(step) <= tol * max(1.0, lam):
+            return 1.0 / lam
+    raise ValueError(f"Newton's method did not converge in max_iter={max_iter} steps (last λ = {lam:.4g})")
+
