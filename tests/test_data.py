@@ -1,0 +1,41 @@
+"""Tests of lecture_code.data: the digits loader equals scikit-learn's, splits are reproducible."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits
+
+from lecture_code.data import load_digits_arrays, load_digits_split, make_mlp
+
+
+def test_arrays_equal_sklearn_load_digits():
+    X, y = load_digits_arrays()
+    X_ref, y_ref = load_digits(return_X_y=True)
+    np.testing.assert_array_equal(X, X_ref)
+    np.testing.assert_array_equal(y, y_ref)
+
+
+def test_split_is_reproducible_standardized_and_complete():
+    a, b = load_digits_split(seed=3), load_digits_split(seed=3)
+    assert torch.equal(a.X_train, b.X_train) and torch.equal(a.y_test, b.y_test)
+    assert a.X_train.shape == (1258, 64) and a.X_test.shape == (539, 64)
+    assert a.num_classes == 10 and a.num_features == 64
+    assert torch.allclose(a.X_train.mean(0), torch.zeros(64), atol=1e-5)
+    counts = torch.bincount(torch.cat([a.y_train, a.y_test]), minlength=10)
+    assert counts.tolist() == np.bincount(load_digits().target).tolist()
+    assert load_digits_split(dtype=torch.float64).X_train.dtype == torch.float64
+
+
+def test_make_mlp_depends_only_on_seed_and_restores_rng():
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    m1, m2 = make_mlp(64, 8, 10, seed=1), make_mlp(64, 8, 10, seed=1)
+    assert torch.equal(torch.rand(1), before)  # the global generator was not disturbed
+    for p1, p2 in zip(m1.parameters(), m2.parameters()):
+        assert torch.equal(p1, p2)
+
+
+def test_bad_fraction():
+    with pytest.raises(ValueError, match="test_fraction must lie in"):
+        load_digits_split(test_fraction=1.5)
