@@ -11,7 +11,7 @@ PORT       ?= 8000
 # -W: any Sphinx warning fails the build; -n: nitpicky references; --keep-going: report them all.
 JB_FLAGS   := -W -n --keep-going
 
-.PHONY: help venv book test unit notebooks figures figures-check build-book browser chromium lab serve bench clean
+.PHONY: help venv book test test-checks test-book unit notebooks figures figures-check build-book browser chromium lab serve bench clean
 
 help:
 	@echo "make book     build the HTML book into $(HTML) (executes every notebook, cached)"
@@ -54,11 +54,18 @@ chromium:
 browser: $(STAMP) chromium
 	$(PY) -m pytest -q tests/browser
 
-# The one test command (README, .ci/run). Order: cheap checks first, the browser last.
+# The one test command (README, .ci/run). Two independent chains run side by side on the
+# two cores (each is mostly single-threaded): unit tests -> figure check -> nbval, and
+# book build -> browser tests. Output is grouped per chain; any failure fails `make test`.
 test: $(STAMP) chromium
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-checks test-book
+
+test-checks: $(STAMP)
 	$(PY) -m pytest -q tests --ignore=tests/browser
 	$(PY) -m lecture_code.figures --check
 	$(PY) -m pytest -q --nbval-lax notebooks/
+
+test-book: $(STAMP)
 	$(MAKE) --no-print-directory build-book
 	$(PY) -m pytest -q tests/browser
 

@@ -39,6 +39,7 @@ def open_page(browser, site, page_path):
 
     context.route("**/*", route)
     page = context.new_page()
+    page.set_default_timeout(60_000)
     page.on("console", lambda m: m.type == "error" and not any(h in m.text for h in HARMLESS_CONSOLE)
             and errors.append(m.text))
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -49,7 +50,7 @@ def open_page(browser, site, page_path):
 def wait_for_mathjax(page):
     page.wait_for_function(
         "() => !document.querySelector('.math') || (window.MathJax && MathJax.startup && MathJax.startup.promise)",
-        timeout=20_000,
+        timeout=60_000,
     )
     page.evaluate("() => window.MathJax && MathJax.startup ? MathJax.startup.promise : null")
 
@@ -63,7 +64,7 @@ def inspect(browser, site, page_path) -> dict:
     try:
         report = {"status": response.status if response else None}
         wait_for_mathjax(page)
-        page.wait_for_load_state("networkidle")
+        page.wait_for_function("() => Array.from(document.images).every(i => i.complete)", timeout=60_000)
         report["math"] = page.locator(".math").count()
         report["typeset"] = page.locator("mjx-container").count()
         report["tex_errors"] = page.locator("mjx-merror").count()
@@ -88,14 +89,22 @@ def inspect(browser, site, page_path) -> dict:
         context.close()
 
 
+def inspect_or_record(browser, site, page_path) -> dict:
+    try:
+        return inspect(browser, site, page_path)
+    except Exception as exc:  # reported by the page's own test, not as an error of every test
+        return {"exception": f"{type(exc).__name__}: {exc}", "sliders": 0, "svgs": [], "math": 0, "typeset": 0}
+
+
 @pytest.fixture(scope="module")
 def reports(browser, site):
-    return {p: inspect(browser, site, p) for p in PAGES}
+    return {p: inspect_or_record(browser, site, p) for p in PAGES}
 
 
 @pytest.mark.parametrize("page_path", PAGES)
 def test_page_loads_offline_with_math_and_images(reports, page_path):
     r = reports[page_path]
+    assert "exception" not in r, f"{page_path}: {r.get('exception')}"
     assert r["status"] == 200, f"{page_path}: HTTP {r['status']}"
     assert r["outside"] == [], f"{page_path}: requests left 127.0.0.1: {r['outside']}"
     assert r["errors"] == [], f"{page_path}: console errors: {r['errors']}"
