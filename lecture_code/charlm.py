@@ -11,6 +11,7 @@ Book equation: (eq-ce-gather) CE = -(1/|M|) Σ_{n∈M} log_softmax(z_n)[y_n], M 
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,18 +170,36 @@ def evaluate(model: TinyCharLM, data: torch.Tensor) -> float:
     return model(x, y)[1].item()
 
 
+def _adamw_step(params, state, step: int, lr: float, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.01):
+    """One step of AdamW, written out as ``torch.optim.AdamW`` computes it on the CPU (single-tensor path).
+
+    Written out because constructing ``torch.optim.AdamW`` imports ``torch._dynamo`` (about 2 s).
+    """
+    beta1, beta2 = betas
+    bias1, bias2_sqrt = 1 - beta1**step, math.sqrt(1 - beta2**step)
+    for p, (m, v) in zip(params, state):
+        g = p.grad
+        p.mul_(1 - lr * weight_decay)  # decoupled weight decay
+        m.lerp_(g, 1 - beta1)
+        v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+        p.addcdiv_(m, (v.sqrt() / bias2_sqrt).add_(eps), value=-lr / bias1)
+
+
 def train(model: TinyCharLM, data: torch.Tensor, steps: int = 300, batch_size: int = 32, lr: float = 3e-3, seed: int = 0):
-    """AdamW on random windows; returns the list of training losses (one per step)."""
+    """AdamW (weight decay 0.01) on random windows; returns the list of training losses (one per step)."""
     gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    params = [p for p in model.parameters() if p.requires_grad]
+    state = [(torch.zeros_like(p), torch.zeros_like(p)) for p in params]  # first and second moments
     losses = []
     model.train()
-    for _ in range(steps):
+    for step in range(1, steps + 1):
         x, y = random_batch(data, batch_size, model.block_size, gen)
         _, loss = model(x, y)
-        opt.zero_grad(set_to_none=True)
+        for p in params:
+            p.grad = None
         loss.backward()
-        opt.step()
+        with torch.no_grad():
+            _adamw_step(params, state, step, lr)
         losses.append(loss.item())
     model.eval()
     return losses

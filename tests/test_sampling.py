@@ -159,3 +159,24 @@ def test_tiny_lm_loss_is_our_cross_entropy():
     assert torch.allclose(loss, cross_entropy(logits.view(-1, 11), y.view(-1)), atol=1e-6)
     with pytest.raises(ValueError, match="block_size"):
         model(torch.zeros(1, 9, dtype=torch.int64))
+
+
+def test_train_is_torch_adamw():
+    """charlm.train writes AdamW out (torch.optim imports torch._dynamo); it must match torch.optim.AdamW."""
+    from lecture_code.charlm import TinyCharLM, random_batch, train
+
+    data = torch.randint(0, 11, (400,), generator=torch.Generator().manual_seed(1))
+    ours = TinyCharLM(11, block_size=8, d=16, n_head=2, seed=0)
+    losses = train(ours, data, steps=5, batch_size=4, lr=1e-2, seed=0)
+    ref = TinyCharLM(11, block_size=8, d=16, n_head=2, seed=0)
+    opt = torch.optim.AdamW(ref.parameters(), lr=1e-2, weight_decay=0.01)
+    gen, ref_losses = torch.Generator().manual_seed(0), []
+    for _ in range(5):
+        _, loss = ref(*random_batch(data, 4, 8, gen))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        ref_losses.append(loss.item())
+    assert losses == pytest.approx(ref_losses, abs=1e-6)
+    for p, q in zip(ours.parameters(), ref.parameters()):
+        assert torch.allclose(p, q, atol=1e-6)
