@@ -93,5 +93,5 @@ def png_bytes(fig, dpi: int = 80, colors: int | None = None) -> bytes:
     image = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
     image = image.quantize(colors=colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
     out = io.BytesIO()
-    image.save(out, format="PNG", optimize=True)
+    image.save(out, format="PNG")  # optimize=True would cost ~7 ms a frame for 3% fewer bytes
     return out.getvalue()
