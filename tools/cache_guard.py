@@ -24,26 +24,41 @@ import argparse
 import ast
 import hashlib
 import json
+import re
 from pathlib import Path
 
 PACKAGE = "lecture_code"
 ALWAYS = ("lecture_code/__init__.py", "requirements.txt", "pyproject.toml")
 
 
+_MENTION = re.compile(r"lecture_code\.(\w+)")
+_FROM_PACKAGE = re.compile(r"from\s+lecture_code\s+import\s+\(?([\w\s,]+)\)?")
+
+
+def _imports_by_regex(source: str) -> set[str]:
+    """Conservative fallback for code that does not parse: every lecture_code.X it mentions."""
+    found = set(_MENTION.findall(source))
+    for names in _FROM_PACKAGE.findall(source):
+        found |= {n.split(" as ")[0].strip() for n in names.split(",") if n.strip()}
+    return found
+
+
 def _imports_of_source(source: str, current: str | None = None) -> set[str]:
-    """Names of lecture_code submodules imported by ``source`` (``current`` = importing module)."""
-    found: set[str] = set()
+    """Names of lecture_code submodules imported by ``source`` (``current`` = importing module).
+
+    ``source`` is a whole module or a whole notebook cell (multi-line imports need the whole
+    cell). IPython magics and shell lines are dropped before parsing; code that still does not
+    parse is scanned with a regular expression instead.
+    """
     try:
         tree = ast.parse(source)
     except SyntaxError:
-        # Notebook cells may hold IPython syntax (magics); parse line by line instead.
-        found = set()
-        for line in source.splitlines():
-            try:
-                found |= _imports_of_source(line.strip(), current)
-            except RecursionError:  # pragma: no cover
-                pass
-        return found
+        python_only = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+        try:
+            tree = ast.parse(python_only)
+        except SyntaxError:
+            return _imports_by_regex(source)
+    found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
@@ -86,14 +101,11 @@ def module_closure(names: set[str], root: Path) -> set[Path]:
 def notebook_dependencies(nb_path: Path, root: Path) -> list[Path]:
     """Every file whose content can change what ``nb_path`` prints when executed."""
     nb = json.loads(nb_path.read_text(encoding="utf-8"))
-    code = "\n".join(
-        "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-        for cell in nb.get("cells", [])
-        if cell.get("cell_type") == "code"
-    )
     names = set()
-    for chunk in code.split("\n"):
-        names |= _imports_of_source(chunk)
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "code":
+            source = cell["source"]
+            names |= _imports_of_source("".join(source) if isinstance(source, list) else source)
     files = module_closure(names, root)
     files |= {root / p for p in ALWAYS if (root / p).is_file()}
     for pattern in nb.get("metadata", {}).get("lecture", {}).get("depends_on", []):
@@ -113,19 +125,21 @@ def digest(files: list[Path], root: Path) -> str:
 
 def guard(root: Path, cache_dir: Path, notebooks: list[Path] | None = None) -> list[str]:
     """Invalidate cached executions with changed dependencies; return the invalidated notebooks."""
-    import nbformat
-    from jupyter_cache import get_cache
-
     notebooks = notebooks if notebooks is not None else sorted((root / "notebooks").glob("*.ipynb"))
     state_file = cache_dir / "deps.json"
     state = json.loads(state_file.read_text()) if state_file.is_file() else {}
-    cache = get_cache(cache_dir) if cache_dir.is_dir() else None
+    digests = {nb: digest(notebook_dependencies(nb, root), root) for nb in notebooks}
+    changed = [nb for nb in notebooks if state.get(str(nb.relative_to(root))) != digests[nb]]
+    cache = None
+    if changed and cache_dir.is_dir():  # jupyter-cache is slow to import: only when needed
+        import nbformat
+        from jupyter_cache import get_cache
+
+        cache = get_cache(cache_dir)
     invalidated = []
-    for nb_path in notebooks:
+    for nb_path in changed:
         key = str(nb_path.relative_to(root))
-        new = digest(notebook_dependencies(nb_path, root), root)
-        if state.get(key) == new:
-            continue
+        new = digests[nb_path]
         if cache is not None:
             try:
                 record = cache.match_cache_notebook(nbformat.read(nb_path, as_version=4))
