@@ -107,3 +107,13 @@ def test_dirichlet_samples_are_in_simplex():
 def test_bad_input_raises_clear_errors(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_new_figure_fixed_margins_or_constrained():
+    from lecture_code.plot import new_figure
+
+    fig, ax = new_figure(4.0, 3.0, margins=dict(left=0.2, bottom=0.25))
+    assert fig.get_layout_engine() is None
+    assert ax.get_position().x0 == pytest.approx(0.2) and ax.get_position().y0 == pytest.approx(0.25)
+    fig2, axes = new_figure(6.0, 3.0, ncols=2)
+    assert fig2.get_layout_engine() is not None and len(axes) == 2
