@@ -10,10 +10,24 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.mathtext import MathTextParser
 from matplotlib.tri import Triangulation
 
 from .simplex import TRIANGLE, barycentric_to_cartesian, simplex_grid
 from .style import COLORS, use_book_style
+
+#: One math typesetter for every figure of :func:`new_figure`. matplotlib gives each renderer its
+#: own, so the same label ("$e_1$", "$10^{-3}$") was typeset again for every figure at ~7 ms each.
+_MATHTEXT = MathTextParser("path")
+
+
+class _BookCanvas(FigureCanvasAgg):
+    """An Agg canvas whose renderers share the book's math typesetter (and its cache)."""
+
+    def get_renderer(self):
+        renderer = super().get_renderer()
+        renderer.mathtext_parser = _MATHTEXT
+        return renderer
 
 
 def to_numpy(x) -> np.ndarray:
@@ -35,7 +49,7 @@ def new_figure(width: float = 4.0, height: float = 3.6, ncols: int = 1, margins:
     """
     use_book_style()
     fig = Figure(figsize=(width, height), layout=None if margins is not None else "constrained")
-    FigureCanvasAgg(fig)  # a canvas of its own keeps one renderer (and its text cache) across redraws
+    _BookCanvas(fig)  # a canvas of its own keeps one renderer (and its text cache) across redraws
     if margins is not None:
         fig.subplots_adjust(**margins)
     axes = fig.subplots(1, ncols, subplot_kw=subplot_kw or None)

@@ -117,3 +117,18 @@ def test_new_figure_fixed_margins_or_constrained():
     assert ax.get_position().x0 == pytest.approx(0.2) and ax.get_position().y0 == pytest.approx(0.25)
     fig2, axes = new_figure(6.0, 3.0, ncols=2)
     assert fig2.get_layout_engine() is not None and len(axes) == 2
+
+
+def test_new_figures_share_one_math_typesetter():
+    import io
+
+    from lecture_code.plot import new_figure
+
+    renderers = []
+    for _ in range(2):
+        fig, ax = new_figure(2.0, 2.0, margins=dict(left=0.2, bottom=0.2))
+        ax.set_xlabel("$e_1$")
+        fig.savefig(io.BytesIO(), format="png")
+        renderers.append(fig.canvas.get_renderer())
+    assert renderers[0] is not renderers[1]
+    assert renderers[0].mathtext_parser is renderers[1].mathtext_parser  # "$e_1$" is typeset once
