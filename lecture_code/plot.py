@@ -45,7 +45,8 @@ def new_figure(width: float = 4.0, height: float = 3.6, ncols: int = 1, margins:
     ``dict(left=0.1, bottom=0.15)``; fractions of the figure) the layout is fixed and a draw is
     about a third cheaper: use it for figures drawn many times (slider frames) or in chapters with a
     time budget. The figure gets its own Agg canvas, so redrawing it (a slider's next frame)
-    reuses the renderer and the typeset math instead of starting over. ``tests/browser/test_figure_layout.py`` catches margins too small for the labels.
+    reuses the renderer and the typeset math instead of starting over.
+    ``tests/browser/test_figure_layout.py`` catches margins too small for the labels.
     """
     use_book_style()
     fig = Figure(figsize=(width, height), layout=None if margins is not None else "constrained")
