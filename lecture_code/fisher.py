@@ -5,7 +5,7 @@ as coordinates, diag(1/π) - 11ᵀ; (eq-fisher-free) the first K-1 probabilities
 diag(1/π_i) + (1/π_K) 11ᵀ; (eq-fisher-logits) the logits, diag(p) - p pᵀ (the Hessian of
 log-sum-exp, eq-lse); (eq-fisher-coords) the change of coordinates F' = Jᵀ F J;
 (eq-fisher-rao) the Fisher–Rao distance 2 arccos Σ √(p_i q_i) through the sphere map
-p ↦ 2√p, and its geodesics.
+p ↦ 2√p, and its geodesics; (eq-fisher-klgrad) the gradient of KL(q ‖ p) in each coordinate system.
 
 References: Amari (1998), "Natural gradient works efficiently in learning"; Amari (2016),
 *Information Geometry and Its Applications*.
@@ -186,6 +186,31 @@ def log_prob(theta, coordinates: str):
     if coordinates == "free":
         return torch.log(torch.cat([theta, 1 - theta.sum(dim=-1, keepdim=True)], dim=-1))
     raise ValueError(f"coordinates must be one of {COORDINATES}, got {coordinates!r}")
+
+
+def kl_gradient(q, p, coordinates: str) -> np.ndarray:
+    """The gradient ∇_θ KL(q ‖ p(θ)) at the interior point p, in closed form (eq-fisher-klgrad).
+
+    It is -Σ_k q_k ∇_θ log p(k; θ), the score (:func:`score_matrix`) averaged under q:
+    ``"logits"``: p - q; ``"free"``: -q_i/π_i + q_K/π_K for i < K; ``"probs"``: 1 - q/π
+    (the model π_k / Σπ at Σπ = 1). The target q may have zeros; p may not.
+
+    Examples
+    --------
+    >>> kl_gradient([0.5, 0.5], [0.25, 0.75], "logits")
+    array([-0.25,  0.25])
+    """
+    if not isinstance(coordinates, str) or coordinates not in COORDINATES:
+        raise ValueError(f"coordinates must be one of {COORDINATES}, got {coordinates!r}")
+    p = check_interior(p)
+    q = check_simplex(_to_array(q, "q"), "q")
+    if q.shape != p.shape:
+        raise ValueError(f"q must have the shape of p {p.shape}, got {q.shape}")
+    if coordinates == "logits":
+        return p - q
+    if coordinates == "probs":
+        return 1.0 - q / p
+    return -q[..., :-1] / p[..., :-1] + (q[..., -1] / p[..., -1])[..., None]
 
 
 def score_matrix(p, coordinates: str) -> np.ndarray:

@@ -17,6 +17,8 @@ one sample is the Kronecker product C ⊗ x xᵀ with C a K×K matrix.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .softmax import softmax
@@ -30,7 +32,8 @@ def _tensor(x, name: str, ndim: int | None = None) -> torch.Tensor:
             raise TypeError(f"{name} must be a tensor or an array of numbers: {exc}") from None
     if ndim is not None and x.dim() != ndim:
         raise ValueError(f"{name} must have {ndim} dimensions, got shape {tuple(x.shape)}")
-    if x.is_floating_point() and torch.isnan(x).any():
+    # the sum is a cheap first test: it is finite unless x holds a NaN or an infinity
+    if x.is_floating_point() and not math.isfinite(x.detach().sum().item()) and torch.isnan(x).any():
         raise ValueError(f"{name} contains NaN")
     return x
 
@@ -41,11 +44,13 @@ def with_bias(X) -> torch.Tensor:
     return torch.cat([X, torch.ones(X.shape[0], 1, dtype=X.dtype)], dim=1)
 
 
-def _check_xy(X, P, y=None):
+def _check_xy(X, P, y=None, need_y=False):
     X = _tensor(X, "X", 2)
     P = _tensor(P, "P", 2)
     if P.shape[0] != X.shape[0]:
         raise ValueError(f"X and P need the same number of rows, got {X.shape[0]} and {P.shape[0]}")
+    if need_y and y is None:
+        raise ValueError(f"y must hold {X.shape[0]} integer class labels, got None")
     if y is not None:
         y = torch.as_tensor(y)
         if y.shape != (X.shape[0],) or y.is_floating_point():
@@ -60,9 +65,20 @@ def per_sample_grads(X, P, y) -> torch.Tensor:
 
     X (N, D), P = softmax(X Wᵀ) (N, K), y (N,) -> (N, K·D), flattened row-major.
     """
-    X, P, y = _check_xy(X, P, y)
+    X, P, y = _check_xy(X, P, y, need_y=True)
     R = P - torch.nn.functional.one_hot(y, P.shape[1]).to(P.dtype)  # (N, K) residuals
     return (R[:, :, None] * X[:, None, :]).reshape(X.shape[0], -1)  # (N, K·D)
+
+
+def softmax_regression_grad(X, P, y) -> torch.Tensor:
+    """Gradient of the mean cross-entropy of softmax regression, (1/N) Σₙ (pₙ - e_{yₙ}) xₙᵀ.
+
+    The mean of :func:`per_sample_grads` (eq-natgrad-persample), computed as one (K, N) @ (N, D)
+    product without the (N, K·D) matrix. X (N, D), P = softmax(X Wᵀ) (N, K), y (N,) -> (K·D,).
+    """
+    X, P, y = _check_xy(X, P, y, need_y=True)
+    R = P - torch.nn.functional.one_hot(y, P.shape[1]).to(P.dtype)  # (N, K) residuals
+    return (R.T @ X / X.shape[0]).reshape(-1)
 
 
 def softmax_regression_fisher(X, P) -> torch.Tensor:

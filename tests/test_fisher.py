@@ -12,8 +12,11 @@ from lecture_code.fisher import (
     COORDINATES,
     categorical_fisher,
     check_interior,
+    coordinates_of,
     fisher_rao_distance,
     fisher_rao_geodesic,
+    kl_gradient,
+    log_prob,
     monte_carlo_fisher,
     score_matrix,
     sphere_map,
@@ -137,6 +140,30 @@ def test_sphere_map_lands_on_the_unit_sphere():
     np.testing.assert_allclose((sphere_map(np.array([[0.2, 0.3, 0.5], [1, 0, 0]])) ** 2).sum(axis=1), 1)
 
 
+@settings(max_examples=40, deadline=None)
+@given(interior_points(), st.integers(0, 10**6))
+def test_kl_gradient_matches_autograd(p, seed):
+    # the closed forms against torch.autograd on -Σ q_k log p(k; θ), in every coordinate system;
+    # the target q is random and may put zero mass on a category
+    q = np.random.default_rng(seed).dirichlet(np.ones(p.size))
+    q[0] = 0.0
+    q /= q.sum()
+    for c in COORDINATES:
+        theta = torch.tensor(coordinates_of(p, c), requires_grad=True)
+        loss = -(torch.tensor(q) * log_prob(theta, c)).sum()
+        (expected,) = torch.autograd.grad(loss, theta)
+        np.testing.assert_allclose(kl_gradient(q, p, c), expected.numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(kl_gradient(q, p, c), -score_matrix(p, c).T @ q, rtol=1e-10, atol=1e-12)
+
+
+def test_kl_gradient_vanishes_at_the_target_and_is_batched():
+    for c in COORDINATES:
+        np.testing.assert_allclose(kl_gradient(P, P, c), 0.0, atol=1e-15)
+    batch = np.array([P, [0.6, 0.3, 0.1]])
+    assert kl_gradient(batch[::-1], batch, "free").shape == (2, 2)
+    np.testing.assert_allclose(kl_gradient(batch[::-1], batch, "logits")[1], batch[1] - batch[0])
+
+
 @pytest.mark.parametrize(
     "call, match",
     [
@@ -153,6 +180,10 @@ def test_sphere_map_lands_on_the_unit_sphere():
         (lambda: fisher_rao_geodesic(P, P, [[0.5]]), "t must be"),
         (lambda: monte_carlo_fisher(P, "logits", 0), "n_samples"),
         (lambda: score_matrix([[0.2, 0.3, 0.5]] * 2, "logits"), "single point"),
+        (lambda: kl_gradient(P, [0.5, 0.5, 0.0], "free"), "boundary"),
+        (lambda: kl_gradient([0.5, 0.5], P, "logits"), "shape of p"),
+        (lambda: kl_gradient([0.5, 0.6, -0.1], P, "logits"), "non-negative"),
+        (lambda: kl_gradient(P, P, "angles"), "coordinates must be one of"),
     ],
 )
 def test_bad_input_raises(call, match):

@@ -21,6 +21,7 @@ from lecture_code.natgrad import (
     precondition,
     softmax_regression_diag_fisher,
     softmax_regression_fisher,
+    softmax_regression_grad,
     with_bias,
 )
 
@@ -45,6 +46,15 @@ def test_per_sample_grads_match_torch_func():
     ce = lambda w, x, t: torch.nn.functional.cross_entropy((x @ w.T)[None], t[None])  # noqa: E731
     ref = torch.func.vmap(torch.func.grad(ce), in_dims=(None, 0, 0))(W, X, y)  # (N, K, D)
     torch.testing.assert_close(per_sample_grads(X, P, y), ref.reshape(len(y), -1))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_softmax_regression_grad_is_autograd_of_mean_cross_entropy(seed):
+    X, W, y, P = problem(N=11, D=5, K=4, seed=seed)
+    W = W.clone().requires_grad_(True)
+    (ref,) = torch.autograd.grad(torch.nn.functional.cross_entropy(X @ W.T, y), W)
+    torch.testing.assert_close(softmax_regression_grad(X, P, y), ref.reshape(-1), rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(softmax_regression_grad(X, P, y), per_sample_grads(X, P, y).mean(0))
 
 
 def test_fisher_is_hessian_of_mean_cross_entropy_and_expected_outer_product():
@@ -193,6 +203,8 @@ def test_adam_step_matches_torch_optim_adam():
         (lambda: precondition(torch.ones(2), torch.ones(3), 1e-3), ValueError, "diagonal curvature"),
         (lambda: precondition(torch.tensor([float("nan"), 1.0]), torch.eye(2), 1e-3), ValueError, "g contains NaN"),
         (lambda: per_sample_grads(torch.ones(2, 3), torch.ones(3, 2) / 2, torch.tensor([0, 1])), ValueError, "same number of rows"),
+        (lambda: softmax_regression_grad(torch.ones(2, 3), torch.ones(2, 2) / 2, torch.tensor([0, 2])), ValueError, "y must lie"),
+        (lambda: softmax_regression_grad(torch.ones(2, 3), torch.ones(2, 2) / 2, None), ValueError, "integer class labels"),
         (lambda: per_sample_grads(torch.ones(2, 3), torch.ones(2, 2) / 2, torch.tensor([0, 5])), ValueError, "y must lie"),
         (lambda: per_sample_grads(torch.ones(2, 3), torch.ones(2, 2) / 2, torch.tensor([0.0, 1.0])), ValueError, "integer class labels"),
         (lambda: empirical_fisher(torch.ones(3)), ValueError, "G must have 2 dimensions"),

@@ -11,6 +11,7 @@ from lecture_code.runtime import settle_imports
 def unfrozen():
     yield
     gc.unfreeze()  # leave the test process as it was
+    gc.enable()
 
 
 def test_settle_imports_freezes_what_exists(unfrozen):
@@ -21,3 +22,9 @@ def test_settle_imports_freezes_what_exists(unfrozen):
     assert not any(o is before for o in tracked)
     after = object.__new__(type("Later", (), {}))
     assert any(o is after for o in gc.get_objects())  # new objects are collected as usual
+
+
+def test_settle_imports_turns_collection_back_on(unfrozen):
+    gc.disable()  # what a chapter's import cell does first
+    settle_imports()
+    assert gc.isenabled()
