@@ -95,15 +95,26 @@ def png_bytes(fig, dpi: int = 80, colors: int | None = None) -> bytes:
 
     With ``colors`` the image is quantized to an adaptive palette of that many colours
     (median cut, no dithering): for line plots and flat colour maps this makes a frame
-    about three times smaller with no visible change.
+    about three times smaller with no visible change. The quantized path takes the pixels
+    straight from an Agg canvas instead of writing and re-reading a PNG (the same pixels as
+    ``savefig``, which the tests check; about a third less time per frame).
     """
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
     if colors is None:
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
         return buf.getvalue()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from PIL import Image
 
-    image = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    shown_dpi = fig.dpi
+    fig.dpi = dpi  # what savefig(dpi=...) does for the time of one drawing
+    try:
+        canvas.draw()
+        rgba = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+        image = rgba.convert("RGB")
+    finally:
+        fig.dpi = shown_dpi
     image = image.quantize(colors=colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
     out = io.BytesIO()
     image.save(out, format="PNG")  # optimize=True would cost ~7 ms a frame for 3% fewer bytes

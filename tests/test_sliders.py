@@ -66,3 +66,28 @@ def test_budget_is_enforced():
 def test_bad_input(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+@pytest.mark.parametrize("canvas", ["bare", "pyplot"])
+def test_quantized_frames_have_the_pixels_of_savefig(canvas):
+    # png_bytes(colors=...) draws on the Agg canvas directly; it must show what savefig writes
+    import io
+
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from PIL import Image
+
+    from lecture_code.style import png_bytes, use_book_style
+
+    use_book_style()
+    fig = draw(0.5) if canvas == "bare" else plt.figure(figsize=(2.5, 2))
+    ax = fig.axes[0] if fig.axes else fig.add_subplot()
+    ax.set_title("温度 $\\tau = 0.5$")
+    ax.legend(["曲線"])
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80)
+    expected = Image.open(buf).convert("RGB").quantize(colors=128, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    got = Image.open(io.BytesIO(png_bytes(fig, dpi=80, colors=128))).convert("RGB")
+    assert np.array_equal(np.asarray(got), np.asarray(expected.convert("RGB")))
+    assert fig.dpi == 100  # the figure's own dpi is restored after drawing a frame at 80
+    plt.close("all")
