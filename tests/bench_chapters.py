@@ -9,8 +9,9 @@ starting a fresh ``python3`` kernel plus executing every cell (nbclient, the sam
 ``make book`` and nbval use). Kernel shutdown is not counted.
 
 The speed of a shared machine drifts (on the book's machine a fixed loop took 0.4-0.9 s over one
-day), so every chapter run is paired with a reference run in the same process just before it: a
-fixed pure-Python workload (the chapters spend most of their time in the interpreter). The table
+day), so every chapter run is paired with a reference run in the same process just before and just
+after it (their mean is the reference): a fixed pure-Python workload (the chapters spend most of
+their time in the interpreter). The reference is short, so its ratio is a rough guide only. The table
 gives the median wall time over the rounds, its range, and the median ratio chapter / reference,
 which stays comparable between a fast and a slow hour. Rounds are interleaved (all chapters once,
 then again), so a slow spell spreads over all chapters instead of hitting one.
@@ -72,8 +73,9 @@ def main() -> int:
     references = []
     for _ in range(args.rounds):
         for p in paths:
-            ref = reference_workload()
+            before = reference_workload()
             t = run_chapter(p)
+            ref = (before + reference_workload()) / 2  # the machine's speed around this run
             references.append(ref)
             times[p].append(t)
             ratios[p].append(t / ref)

@@ -222,3 +222,37 @@ def test_adam_step_matches_torch_optim_adam():
 def test_bad_input_raises(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_newton_with_the_exact_fisher_reaches_sklearns_optimum_on_pooled_digits():
+    # Chapter 5's reference optimum W*, recomputed here and compared with scikit-learn (the
+    # chapter itself does not import scikit-learn, which would cost it about two seconds).
+    from sklearn.linear_model import LogisticRegression
+
+    from lecture_code.data import load_digits_split
+
+    data = load_digits_split(dtype=DT)
+
+    def pool(images):  # the chapter's 2x2 average pooling: (N, 64) -> (N, 16)
+        return torch.nn.functional.avg_pool2d(images.reshape(-1, 1, 8, 8), 2).reshape(len(images), 16)
+
+    Z = (pool(data.X_train) - pool(data.X_train).mean(0)) / pool(data.X_train).std(0)
+    X, y = with_bias(Z), data.y_train
+    (N, D), K, lam = X.shape, data.num_classes, 1e-2
+    reg = torch.full((K, D), lam, dtype=DT)
+    reg[:, -1] = 0.0  # no penalty on the bias, as in scikit-learn
+    W = torch.zeros(K, D, dtype=DT)
+    for _ in range(30):
+        P = torch.softmax(X @ W.T, dim=1)
+        g = softmax_regression_grad(X, P, y) + (reg * W).reshape(-1)
+        if g.abs().max() < 1e-12:
+            break
+        W = W - precondition(g, softmax_regression_fisher(X, P) + torch.diag(reg.reshape(-1)), 1e-8).reshape(K, D)
+        W[:, -1] -= W[:, -1].mean()
+    assert g.abs().max() < 1e-12
+    loss = torch.nn.functional.cross_entropy(X @ W.T, y) + 0.5 * (reg * W**2).sum()
+    assert round(loss.item(), 6) == 0.635333  # the value chapter 5 prints
+
+    clf = LogisticRegression(C=1 / (lam * N), tol=1e-12, max_iter=10_000).fit(Z.numpy(), y.numpy())
+    torch.testing.assert_close(W[:, :-1], torch.tensor(clf.coef_), atol=1e-5, rtol=0)
+    torch.testing.assert_close(W[:, -1], torch.tensor(clf.intercept_ - clf.intercept_.mean()), atol=1e-5, rtol=0)
