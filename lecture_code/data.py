@@ -68,6 +68,19 @@ def load_digits_split(test_fraction: float = 0.3, seed: int = 0, dtype=torch.flo
     return Split(to_x(X_tr), to_y(y_tr), to_x(X_te), to_y(y_te))
 
 
+def pool_digits(images) -> torch.Tensor:
+    """Shrink 8×8 digit images to 4×4 by averaging each 2×2 block: (N, 64) -> (N, 16).
+
+    Chapter 5 uses it to keep the Fisher matrix of softmax regression small (170 parameters
+    instead of 650). Works on any float tensor of flattened 8×8 images, standardized or not.
+    """
+    if not isinstance(images, torch.Tensor) or not images.is_floating_point():
+        raise TypeError(f"images must be a float tensor, got {type(images).__name__}")
+    if images.dim() != 2 or images.shape[1] != 64:
+        raise ValueError(f"images must have shape (N, 64) (flattened 8x8 images), got {tuple(images.shape)}")
+    return torch.nn.functional.avg_pool2d(images.reshape(-1, 1, 8, 8), 2).reshape(len(images), 16)
+
+
 def make_mlp(in_features: int, hidden: int, out_features: int, seed: int = 0) -> torch.nn.Sequential:
     """A one-hidden-layer tanh network whose initial weights depend only on ``seed``."""
     gen_state = torch.random.get_rng_state()

@@ -121,6 +121,23 @@ def fisher_rao_distance(p, q) -> np.ndarray:
     return 2.0 * np.arccos(bc)
 
 
+def kl_divergence(p, q) -> np.ndarray:
+    """KL(p ‖ q) = Σ_i p_i log(p_i / q_i) in nats, on the closed simplex; rows broadcast.
+
+    Terms with p_i = 0 contribute 0; if some q_i = 0 < p_i the divergence is +inf (q cannot
+    produce an outcome that p produces). Not symmetric, and not a distance: for nearby points
+    KL ≈ d²/2 with d = :func:`fisher_rao_distance` (the Fisher metric is KL's second-order term).
+    """
+    p = check_simplex(_to_array(p, "p"), "p")
+    q = check_simplex(_to_array(q, "q"), "q")
+    if p.shape[-1] != q.shape[-1]:
+        raise ValueError(f"p and q must have the same K, got {p.shape[-1]} and {q.shape[-1]}")
+    p, q = np.broadcast_arrays(p, q)
+    with np.errstate(divide="ignore", invalid="ignore"):  # log 0 = -inf is meant; 0·inf is discarded
+        terms = np.where(p > 0, p * (np.log(np.where(p > 0, p, 1.0)) - np.log(q)), 0.0)
+    return terms.sum(axis=-1)
+
+
 def fisher_rao_geodesic(p, q, t) -> np.ndarray:
     """Points γ(t) of the Fisher–Rao geodesic from p (t=0) to q (t=1) (eq-fisher-rao).
 
@@ -168,6 +185,30 @@ def coordinates_of(p, coordinates: str) -> np.ndarray:
         raise ValueError(f"coordinates must be one of {COORDINATES}, got {coordinates!r}")
     p = check_interior(p)
     return {"probs": p, "free": p[..., :-1], "logits": np.log(p)}[coordinates]
+
+
+def probs_of(theta, coordinates: str) -> np.ndarray:
+    """The distribution with coordinates θ: the inverse of :func:`coordinates_of`, rows (..., dim) -> (..., K).
+
+    ``"logits"``: softmax(θ); ``"free"``: (θ, 1 - Σθ); ``"probs"``: θ / Σθ (the scale-invariant
+    model). The result is not checked to lie inside the simplex: a step of an optimizer may leave
+    it, and the caller decides what to do then (e.g. stop).
+    """
+    if not isinstance(coordinates, str) or coordinates not in COORDINATES:
+        raise ValueError(f"coordinates must be one of {COORDINATES}, got {coordinates!r}")
+    if hasattr(theta, "detach"):
+        theta = theta.detach().cpu().numpy()
+    theta = np.asarray(theta, dtype=np.float64)
+    if theta.ndim == 0 or theta.shape[-1] == 0:
+        raise ValueError(f"theta must have at least one coordinate, got shape {theta.shape}")
+    if np.isnan(theta).any():
+        raise ValueError("theta contains NaN")
+    if coordinates == "logits":
+        e = np.exp(theta - theta.max(axis=-1, keepdims=True))  # the stable form (eq-stable-softmax)
+        return e / e.sum(axis=-1, keepdims=True)
+    if coordinates == "free":
+        return np.concatenate([theta, 1.0 - theta.sum(axis=-1, keepdims=True)], axis=-1)
+    return theta / theta.sum(axis=-1, keepdims=True)
 
 
 def log_prob(theta, coordinates: str):

@@ -39,3 +39,20 @@ def test_make_mlp_depends_only_on_seed_and_restores_rng():
 def test_bad_fraction():
     with pytest.raises(ValueError, match="test_fraction must lie in"):
         load_digits_split(test_fraction=1.5)
+
+
+def test_pool_digits_averages_2x2_blocks():
+    import torch
+
+    from lecture_code.data import pool_digits
+
+    images = torch.arange(2 * 64, dtype=torch.float64).reshape(2, 64)
+    pooled = pool_digits(images)
+    assert pooled.shape == (2, 16)
+    # block (0, 0) of image 0 holds pixels 0, 1, 8, 9; block (3, 3) holds 54, 55, 62, 63
+    assert pooled[0, 0] == (0 + 1 + 8 + 9) / 4 and pooled[0, 15] == (54 + 55 + 62 + 63) / 4
+    torch.testing.assert_close(pooled.mean(1), images.mean(1))  # averaging keeps the mean
+    with pytest.raises(ValueError, match="shape"):
+        pool_digits(torch.zeros(3, 16))
+    with pytest.raises(TypeError, match="float tensor"):
+        pool_digits(torch.zeros(3, 64, dtype=torch.int64))

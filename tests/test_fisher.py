@@ -15,9 +15,11 @@ from lecture_code.fisher import (
     coordinates_of,
     fisher_rao_distance,
     fisher_rao_geodesic,
+    kl_divergence,
     kl_gradient,
     log_prob,
     monte_carlo_fisher,
+    probs_of,
     score_matrix,
     sphere_map,
 )
@@ -164,6 +166,39 @@ def test_kl_gradient_vanishes_at_the_target_and_is_batched():
     np.testing.assert_allclose(kl_gradient(batch[::-1], batch, "logits")[1], batch[1] - batch[0])
 
 
+def test_kl_divergence_matches_scipy_and_handles_zeros():
+    from scipy.stats import entropy
+
+    rng = np.random.default_rng(0)
+    P, Q = rng.dirichlet(np.ones(4), size=5), rng.dirichlet(np.ones(4), size=5)
+    np.testing.assert_allclose(kl_divergence(P, Q), entropy(P, Q, axis=1), rtol=1e-12)
+    assert kl_divergence(P[0], P[0]) == 0.0
+    uniform, vertex = np.full(3, 1 / 3), np.array([1.0, 0.0, 0.0])
+    assert kl_divergence(uniform, vertex) == np.inf  # q misses outcomes that p produces
+    assert abs(kl_divergence(vertex, uniform) - np.log(3)) < 1e-15  # zero terms of p contribute 0
+    with np.errstate(all="raise"):  # no warning is left over from the zero entries
+        kl_divergence(vertex, uniform), kl_divergence(uniform, vertex)
+
+
+def test_kl_is_half_the_squared_fisher_rao_distance_nearby():
+    p = np.array([0.2, 0.3, 0.5])
+    for h in (1e-2, 1e-3):
+        q = p + h * np.array([1.0, -2.0, 1.0])
+        ratio = kl_divergence(p, q) / (fisher_rao_distance(p, q) ** 2 / 2)
+        assert abs(ratio - 1) < 30 * h  # the next term is of order h
+
+
+@settings(max_examples=40, deadline=None)
+@given(interior_points())
+def test_probs_of_inverts_coordinates_of(p):
+    for c in COORDINATES:
+        np.testing.assert_allclose(probs_of(coordinates_of(p, c), c), p, rtol=1e-12, atol=1e-15)
+    # logits are defined up to the gauge: adding c·1 gives the same distribution
+    np.testing.assert_allclose(probs_of(coordinates_of(p, "logits") + 7.0, "logits"), p, rtol=1e-12)
+    # torch input and batches
+    np.testing.assert_allclose(probs_of(torch.tensor(np.stack([p, p])[:, :-1]), "free"), np.stack([p, p]), atol=1e-15)
+
+
 @pytest.mark.parametrize(
     "call, match",
     [
@@ -184,6 +219,11 @@ def test_kl_gradient_vanishes_at_the_target_and_is_batched():
         (lambda: kl_gradient([0.5, 0.5], P, "logits"), "shape of p"),
         (lambda: kl_gradient([0.5, 0.6, -0.1], P, "logits"), "non-negative"),
         (lambda: kl_gradient(P, P, "angles"), "coordinates must be one of"),
+        (lambda: kl_divergence([0.5, 0.5], P), "same K"),
+        (lambda: kl_divergence(P, [0.5, 0.6, -0.1]), "non-negative"),
+        (lambda: probs_of([0.1, np.nan], "free"), "NaN"),
+        (lambda: probs_of(np.zeros((2, 0)), "logits"), "at least one coordinate"),
+        (lambda: probs_of([0.1, 0.2], "angles"), "coordinates must be one of"),
     ],
 )
 def test_bad_input_raises(call, match):

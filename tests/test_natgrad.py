@@ -229,14 +229,11 @@ def test_newton_with_the_exact_fisher_reaches_sklearns_optimum_on_pooled_digits(
     # chapter itself does not import scikit-learn, which would cost it about two seconds).
     from sklearn.linear_model import LogisticRegression
 
-    from lecture_code.data import load_digits_split
+    from lecture_code.data import load_digits_split, pool_digits
 
     data = load_digits_split(dtype=DT)
-
-    def pool(images):  # the chapter's 2x2 average pooling: (N, 64) -> (N, 16)
-        return torch.nn.functional.avg_pool2d(images.reshape(-1, 1, 8, 8), 2).reshape(len(images), 16)
-
-    Z = (pool(data.X_train) - pool(data.X_train).mean(0)) / pool(data.X_train).std(0)
+    pooled = pool_digits(data.X_train)  # the chapter's 4x4 images
+    Z = (pooled - pooled.mean(0)) / pooled.std(0)
     X, y = with_bias(Z), data.y_train
     (N, D), K, lam = X.shape, data.num_classes, 1e-2
     reg = torch.full((K, D), lam, dtype=DT)
