@@ -20,8 +20,10 @@ from __future__ import annotations
 import gc
 
 
-def settle_imports() -> int:
-    """Freeze every object alive now, re-enable garbage collection; return how many were frozen.
+def settle_imports() -> None:
+    """Freeze every object alive now and re-enable garbage collection.
+
+    Returns nothing, so that a notebook cell ending with this call shows no output.
 
     Call it once, at the end of the import cell. Objects frozen here are never freed, so do not
     call it again later: that would also pin whatever temporary objects exist at that moment.
@@ -30,4 +32,3 @@ def settle_imports() -> int:
     """
     gc.freeze()
     gc.enable()
-    return gc.get_freeze_count()
