@@ -19,17 +19,11 @@ import math
 
 import torch
 
+from .temperature import _positive
+
 
 def _kappa(kappa) -> float:
-    if isinstance(kappa, torch.Tensor):
-        if kappa.numel() != 1:
-            raise ValueError(f"kappa must be a single number, got a tensor of shape {tuple(kappa.shape)}")
-        kappa = kappa.item()
-    if isinstance(kappa, bool) or not isinstance(kappa, (int, float)):
-        raise TypeError(f"kappa must be a number, got {type(kappa).__name__}")
-    if not math.isfinite(kappa) or kappa < 0:
-        raise ValueError(f"kappa must be a finite number >= 0, got {kappa!r}")
-    return float(kappa)
+    return _positive(kappa, "kappa", allow_zero=True)  # the concentration: a finite number >= 0
 
 
 def _angles(theta, name: str) -> torch.Tensor:
