@@ -1,4 +1,4 @@
-"""Scaled dot-product attention written out: scores, causal mask, row-wise softmax (chapter 9).
+"""Scaled dot-product attention written out: scores, causal mask, row-wise softmax (chapter 11).
 
 Book equations: (eq-attn-scores) S = Q Kᵀ / √d, (eq-attn-mask) S_ij = -∞ for j > i,
 (eq-attn-softmax) A = softmax(S) row by row, output A V (Vaswani et al. 2017).

@@ -1,4 +1,4 @@
-"""A tiny character-level language model trained on the book's own pages (chapter 9).
+"""A tiny character-level language model trained on the book's own pages (chapter 11).
 
 It exists to make the three places where nanochat (Karpathy 2025) uses softmax visible in one
 small model: causal attention inside (``F.scaled_dot_product_attention``, as nanochat calls it),

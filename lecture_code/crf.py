@@ -1,4 +1,4 @@
-"""Linear-chain conditional random fields (chapter 7, "CRF：点からパスへ").
+"""Linear-chain conditional random fields (chapter 9, "CRF：点からパスへ").
 
 Two layers live in this file.
 

@@ -1,4 +1,4 @@
-"""The discrete–continuous interface: Gumbel-max, Gumbel-softmax and straight-through (chapter 8).
+"""The discrete–continuous interface: Gumbel-max, Gumbel-softmax and straight-through (chapter 10).
 
 Book equations: (eq-gumbel-noise) g = -log(-log u), (eq-gumbel-max) argmax_i (z_i + g_i)
 is distributed as softmax(z), (eq-gumbel-softmax) the relaxed sample softmax((z + g)/τ),
@@ -127,7 +127,7 @@ def gumbel_softmax(logits, tau, hard: bool = False, generator=None) -> torch.Ten
 
 
 # ---------------------------------------------------------------------------------------------
-# Gradient estimators for ∂/∂z E_{y ~ softmax(z)}[f(e_y)] (chapter 8, "beyond the lecture").
+# Gradient estimators for ∂/∂z E_{y ~ softmax(z)}[f(e_y)] (chapter 10, "beyond the lecture").
 # ``f`` maps a batch of points of Δ^{K-1}, shape (N, K), to values (N,); on vertices it is the
 # discrete objective, inside the simplex it is what the relaxations evaluate.
 

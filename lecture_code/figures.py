@@ -114,7 +114,7 @@ TEMPERATURE_MARKS = (0.5, 1.0, 2.0, 5.0)
 
 
 def fig_temperature() -> Figure:
-    """04_fig_temperature.svg: the path of softmax(z/τ) for z = (2.0, 1.0, 0.1) (chapter 6)."""
+    """04_fig_temperature.svg: the path of softmax(z/τ) for z = (2.0, 1.0, 0.1) (chapter 8)."""
     use_book_style()
     fig = Figure(figsize=(8.4, 3.7), layout="constrained")
     ax = fig.add_subplot(1, 2, 1)

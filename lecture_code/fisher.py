@@ -1,4 +1,4 @@
-"""The Fisher metric of the categorical family on the simplex (chapter 5, フィッシャー情報).
+"""The Fisher metric of the categorical family on the simplex (chapter 5, フィッシャー計量).
 
 Book equations: (eq-fisher-def) F = E[∇log p ∇log pᵀ]; (eq-fisher-probs) the K probabilities
 as coordinates, diag(1/π) - 11ᵀ; (eq-fisher-free) the first K-1 probabilities,

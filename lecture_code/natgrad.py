@@ -1,4 +1,4 @@
-"""Natural gradient and its approximations for small softmax models (chapter 5, 自然勾配).
+"""Natural gradient and its approximations for small softmax models (chapter 7, 自然勾配とその近似).
 
 Book equations: (eq-natgrad) Δθ = -η (F + δI)⁻¹ ∇L; (eq-natgrad-persample) the per-sample
 gradients (pₙ - e_{yₙ}) xₙᵀ of softmax regression; (eq-natgrad-fisher-sr) its exact Fisher

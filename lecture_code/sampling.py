@@ -1,4 +1,4 @@
-"""Next-token sampling as nanochat does it: temperature, top-k and (added here) top-p (chapter 9).
+"""Next-token sampling as nanochat does it: temperature, top-k and (added here) top-p (chapter 11).
 
 Book equations: (eq-sample-temperature) p = softmax(z/τ), τ = 0 meaning argmax;
 (eq-sample-topk) keep the k largest logits; (eq-sample-topp) keep the smallest set of

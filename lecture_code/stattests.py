@@ -1,4 +1,4 @@
-"""The two goodness-of-fit tests chapter 8 uses: Pearson's χ² and Kolmogorov–Smirnov.
+"""The two goodness-of-fit tests chapter 10 uses: Pearson's χ² and Kolmogorov–Smirnov.
 
 ``scipy.stats`` does all of this, but importing it costs about a second, a tenth of the
 chapter's time budget. The formulas are short, the one special function (the χ² survival

@@ -1,6 +1,6 @@
-"""Temperature at work: entropy along the τ path, distillation and calibration (chapter 6).
+"""Temperature at work: entropy along the τ path, distillation and calibration (chapter 8).
 
-Book equations (chapter 6, 温度パラメータ):
+Book equations (chapter 8, 温度パラメータ):
 
 - (eq-temp-entropy-derivative) dH/dτ = Var_p(z) / τ³ with p = softmax(z/τ): entropy grows with τ;
 - (eq-temp-distill) the distillation loss of Hinton et al. (2015) with its τ² factor;
@@ -9,7 +9,7 @@ Book equations (chapter 6, 温度パラメータ):
   method on λ = 1/τ, where the NLL is convex (its second derivative is a variance).
 
 Sampling at a temperature is not repeated here: the chapter uses
-:func:`lecture_code.sampling.sample_next_token` (nanochat's sampler, chapter 9).
+:func:`lecture_code.sampling.sample_next_token` (nanochat's sampler, chapter 11).
 
 Softmax, log-softmax and entropy come from :mod:`lecture_code.softmax`; this module only adds
 what the chapter needs on top. Tests compare each function with ``torch.nn.functional``,

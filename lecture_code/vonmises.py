@@ -1,11 +1,11 @@
-"""The von Mises distribution on the circle: softmax's continuous cousin (chapters 3 and 6).
+"""The von Mises distribution on the circle: softmax's continuous cousin (chapters 3 and 8).
 
 Book equations:
 
 - (eq-maxent-vonmises) f(θ; μ, κ) = exp(κ cos(θ − μ)) / (2π I₀(κ)), the maximum-entropy density
   on the circle with a given mean direction; written with the scaled Bessel function
   i0e(κ) = e^{−κ} I₀(κ) so that a large κ does not overflow;
-- the mass of an arc, ∫_a^b f(θ) dθ, by Simpson's rule (chapter 6 compares it with softmax over
+- the mass of an arc, ∫_a^b f(θ) dθ, by Simpson's rule (chapter 8 compares it with softmax over
   K class directions, where κ plays the role of 1/τ);
 - the mean resultant length A(κ) = E[cos(θ − μ)] = I₁(κ)/I₀(κ).
 

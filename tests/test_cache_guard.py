@@ -102,9 +102,9 @@ def test_changed_dependency_invalidates_only_the_affected_notebook(tmp_path):
 
 
 def test_multiline_imports_and_magics_are_followed():
-    deps = cache_guard.notebook_dependencies(ROOT / "notebooks" / "05_fisher_natural_gradient.ipynb", ROOT)
+    deps = cache_guard.notebook_dependencies(ROOT / "notebooks" / "07_natural_gradient.ipynb", ROOT)
     names = {p.relative_to(ROOT).as_posix() for p in deps}
-    # chapter 5 imports both with parenthesized multi-line imports
+    # chapter 7 imports both with parenthesized multi-line imports
     assert {"lecture_code/fisher.py", "lecture_code/natgrad.py", "lecture_code/softmax.py"} <= names
     cell = "%matplotlib inline\nfrom lecture_code.maxent import (\n    solve,\n    kl_to_uniform,\n)\n"
     assert cache_guard._imports_of_source(cell) == {"maxent"}

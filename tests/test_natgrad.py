@@ -248,7 +248,7 @@ def test_newton_with_the_exact_fisher_reaches_sklearns_optimum_on_pooled_digits(
         W[:, -1] -= W[:, -1].mean()
     assert g.abs().max() < 1e-12
     loss = torch.nn.functional.cross_entropy(X @ W.T, y) + 0.5 * (reg * W**2).sum()
-    assert round(loss.item(), 6) == 0.635333  # the value chapter 5 prints
+    assert round(loss.item(), 6) == 0.635333  # the value chapter 7 prints
 
     clf = LogisticRegression(C=1 / (lam * N), tol=1e-12, max_iter=10_000).fit(Z.numpy(), y.numpy())
     torch.testing.assert_close(W[:, :-1], torch.tensor(clf.coef_), atol=1e-5, rtol=0)

@@ -11,7 +11,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
 def test_there_are_notebooks():
-    assert len(NOTEBOOKS) >= 9
+    assert len(NOTEBOOKS) >= 11
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
