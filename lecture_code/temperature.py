@@ -3,10 +3,14 @@
 Book equations (chapter 8, 温度パラメータ):
 
 - (eq-temp-entropy-derivative) dH/dτ = Var_p(z) / τ³ with p = softmax(z/τ): entropy grows with τ;
+- (eq-temp-fisher-lambda) the Fisher information of the family softmax(λz) in λ = 1/τ is Var_p(z);
+- (eq-temp-path-length) the Fisher–Rao length ∫₀^∞ √I(λ) dλ of the temperature path, an e-geodesic
+  (a ray in natural coordinates) from the uniform point;
 - (eq-temp-distill) the distillation loss of Hinton et al. (2015) with its τ² factor;
 - (eq-temp-ece) the expected calibration error of Guo et al. (2017) over equal-width bins;
-- (eq-temp-scaling) temperature scaling: the τ that minimises held-out NLL, found by Newton's
-  method on λ = 1/τ, where the NLL is convex (its second derivative is a variance).
+- (eq-temp-scaling) temperature scaling: the τ that minimises held-out NLL, found by damped
+  Newton's method on λ = 1/τ, where the NLL is convex (its second derivative is the mean
+  Fisher information in λ, a variance).
 
 Sampling at a temperature is not repeated here: the chapter uses
 :func:`lecture_code.sampling.sample_next_token` (nanochat's sampler, chapter 11).
@@ -21,10 +25,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.integrate import quad
 
-from .softmax import as_logits, log_softmax, softmax
+from .softmax import _check_dim, as_logits, log_softmax, softmax
 
 
 def _positive(value, name: str, allow_zero: bool = False) -> float:
@@ -60,11 +66,61 @@ def _labels(labels, n: int, k: int) -> torch.Tensor:
     return y.long()
 
 
+def _float64_if_plain(z):
+    """Lists and NumPy arrays of real numbers become float64 (as_logits alone would make a list float32)."""
+    if isinstance(z, (torch.Tensor, str, bytes)):
+        return z
+    try:
+        arr = np.asarray(z)
+    except (TypeError, ValueError):
+        return z  # as_logits reports it
+    return arr.astype(np.float64) if arr.dtype.kind in "iuf" else z
+
+
+def fisher_information_lambda(z, lam, dim: int = -1) -> torch.Tensor:
+    """I(λ) = Var_p(z) with p = softmax(λz): the Fisher information in λ = 1/τ (eq-temp-fisher-lambda).
+
+    The family p_λ(i) = exp(λ z_i - LSE(λz)) has one parameter, the inverse temperature λ.
+    Its score is ∂_λ log p_λ(i) = z_i - E_p[z], so the definition (eq-fisher-def) gives
+    I(λ) = E_p[(z - E_p[z])²] = Var_p(z). The same variance is d²LSE(λz)/dλ², the pull-back
+    zᵀ(diag p - ppᵀ)z of the logit Fisher matrix (eq-fisher-logits), and it appears in
+    dH/dλ = -λ I(λ) (eq-temp-entropy-derivative) and in the second derivative of the
+    temperature-scaling objective (eq-temp-scaling).
+
+    Parameters
+    ----------
+    z : array_like or tensor, shape (..., K)
+        Finite logits.
+    lam : float >= 0
+        Inverse temperature; λ = 0 is the uniform distribution (τ = ∞).
+    dim : int
+        The class axis.
+
+    Returns
+    -------
+    Tensor of shape (...): one variance per distribution.
+
+    Examples
+    --------
+    >>> round(float(fisher_information_lambda([2.0, 1.0, 0.1], 1.0)), 4)
+    0.4136
+    """
+    lam = _positive(lam, "lam", allow_zero=True)
+    z = as_logits(z)
+    dim = _check_dim(z, dim, "z")
+    if not torch.isfinite(z).all():
+        raise ValueError("z must be finite (no NaN or inf): the variance of an infinite logit is undefined")
+    p = softmax(lam * (z - z.amax(dim=dim, keepdim=True)), dim=dim)  # (..., K); shifted: no overflow
+    mean = (p * z).sum(dim=dim, keepdim=True)  # (..., 1) E_p[z]
+    return (p * (z - mean) ** 2).sum(dim=dim)  # (...)
+
+
 def entropy_tau_derivative(z, tau: float, dim: int = -1) -> torch.Tensor:
     """dH/dτ of p = softmax(z/τ): Var_p(z) / τ³ >= 0 (eq-temp-entropy-derivative).
 
-    With λ = 1/τ, H = LSE(λz) - λ E_p[z] and dH/dλ = -λ Var_p(z); the chain rule
-    dλ/dτ = -1/τ² gives the formula. It is zero only when all z_i are equal.
+    With λ = 1/τ, H = LSE(λz) - λ E_p[z] and dH/dλ = -λ Var_p(z) = -λ I(λ), where I is
+    :func:`fisher_information_lambda`; the chain rule dλ/dτ = -1/τ² gives the formula.
+    It is zero only when all z_i are equal.
 
     Examples
     --------
@@ -72,11 +128,51 @@ def entropy_tau_derivative(z, tau: float, dim: int = -1) -> torch.Tensor:
     0.4136
     """
     tau = _positive(tau, "tau")
-    z = as_logits(z)
-    p = softmax(z, temperature=tau, dim=dim)  # validates z and dim
-    mean = (p * z).sum(dim=dim, keepdim=True)
-    var = (p * (z - mean) ** 2).sum(dim=dim)
-    return var / tau**3
+    return fisher_information_lambda(z, 1.0 / tau, dim=dim) / tau**3
+
+
+def path_fisher_rao_length(z) -> float:
+    """Fisher–Rao length of the temperature path {softmax(z/τ) : τ > 0} (eq-temp-path-length).
+
+    Along λ = 1/τ the Fisher metric is I(λ) = Var_{p_λ}(z) (:func:`fisher_information_lambda`),
+    so the length is L = ∫₀^∞ √I(λ) dλ, from the uniform point (λ = 0, τ = ∞) to the face of the
+    largest logits (λ → ∞, τ → 0; the vertex e_argmax when the maximum is unique). Both ends are
+    harmless: at λ = 0 the integrand is √Var_u(z) (finite), and for large λ it decays like
+    e^{-λΔ/2}, Δ the gap between the largest and the next smaller logit, so the end point is at
+    a finite distance although no finite τ reaches it. The integral is ``scipy.integrate.quad``
+    on [0, ∞). The length does not change when z is shifted or multiplied by a positive number.
+
+    Parameters
+    ----------
+    z : array_like or tensor, shape (K,)
+        Finite logits, K >= 2.
+
+    Returns
+    -------
+    float (0 when all logits are equal: the path is a single point).
+
+    Examples
+    --------
+    >>> round(path_fisher_rao_length([2.0, 1.0, 0.1]), 4)
+    2.0224
+    """
+    z = as_logits(_float64_if_plain(z))
+    if z.dim() != 1 or z.shape[0] < 2:
+        raise ValueError(f"z must be one vector of K >= 2 logits, got shape {tuple(z.shape)}")
+    if not torch.isfinite(z).all():
+        raise ValueError("z must be finite (no NaN or inf)")
+    zc = z.detach().double().numpy() - float(z.max())  # (K,), max 0
+    if np.all(zc == 0.0):
+        return 0.0
+
+    def speed(lam):  # √I(λ), in NumPy for quad's many scalar calls
+        w = np.exp(lam * zc)  # (K,)
+        p = w / w.sum()
+        mean = p @ zc
+        return math.sqrt(max(p @ (zc - mean) ** 2, 0.0))
+
+    length, _ = quad(speed, 0.0, math.inf, epsabs=1e-13, epsrel=1e-11, limit=200)
+    return float(length)
 
 
 def soft_target_loss(student_logits, teacher_logits, tau: float) -> torch.Tensor:
@@ -175,13 +271,20 @@ def expected_calibration_error(probs, labels, n_bins: int = 10) -> float:
 def fit_temperature(logits, labels, max_iter: int = 100, tol: float = 1e-12) -> float:
     """The τ minimising the NLL of softmax(z/τ) on held-out data (eq-temp-scaling), Guo et al. (2017).
 
-    Newton's method on the inverse temperature λ = 1/τ. With L(λ) = mean_n [LSE(λ z_n) - λ z_{n,y_n}],
-    L'(λ) = mean_n (E_p[z_n] - z_{n,y_n}) and L''(λ) = mean_n Var_p(z_n) >= 0, so L is convex in λ
-    and the root of L' is the minimum. A step is halved until λ stays positive and L decreases.
+    Damped Newton's method on the inverse temperature λ = 1/τ. With
+    L(λ) = mean_n [LSE(λ z_n) - λ z_{n,y_n}], L'(λ) = mean_n (E_p[z_n] - z_{n,y_n}) and
+    L''(λ) = mean_n Var_p(z_n) >= 0, the average over examples of the Fisher information in λ
+    (:func:`fisher_information_lambda`). So L is convex in λ and a root of L' is the minimum.
+    Convexity alone does not make plain Newton converge: a step is halved until λ stays
+    positive and L decreases enough (Armijo backtracking).
 
-    A finite minimiser exists exactly when at least one held-out example is misclassified
-    (z_y < max_k z_k): then L'(λ) turns positive for large λ. If every example is classified
-    correctly, L' < 0 for every λ, the NLL keeps falling as τ → 0, and ``ValueError`` is raised.
+    L' increases from L'(0) = mean_n (z̄_n - z_{n,y_n}) (z̄_n the plain mean of the logits) to
+    L'(∞) = mean_n (max_k z_{n,k} - z_{n,y_n}) >= 0, so a finite minimiser exists exactly when both
+    (i) at least one held-out example is misclassified (z_y < max_k z_k), so that L'(∞) > 0 --
+    otherwise the NLL keeps falling as τ → 0; and
+    (ii) L'(0) < 0: on average the true class's logit is above the mean logit -- otherwise the
+    NLL keeps falling as τ → ∞ (towards the uniform distribution).
+    ``ValueError`` is raised when either fails.
 
     Examples
     --------
@@ -197,6 +300,12 @@ def fit_temperature(logits, labels, max_iter: int = 100, tol: float = 1e-12) -> 
             "every held-out example is classified correctly, so the NLL keeps falling as τ → 0 and "
             "no finite temperature minimises it: use more (or harder) held-out data"
         )
+    slope_at_zero = float((z.mean(dim=1) - z_true).mean())  # L'(0)
+    if slope_at_zero >= 0:
+        raise ValueError(
+            f"the true class's logit is not above the mean logit on average (L'(0) = {slope_at_zero:.3g} >= 0), "
+            "so the NLL keeps falling as τ → ∞ and no finite temperature minimises it"
+        )
 
     def nll(lam):
         return float((torch.logsumexp(lam * z, dim=-1) - lam * z_true).mean())
@@ -204,8 +313,7 @@ def fit_temperature(logits, labels, max_iter: int = 100, tol: float = 1e-12) -> 
     def derivatives(lam):
         p = torch.softmax(lam * z, dim=-1)  # (N, K)
         mean = (p * z).sum(-1)  # (N,)
-        var = (p * (z - mean[:, None]) ** 2).sum(-1)  # (N,)
-        return float((mean - z_true).mean()), float(var.mean())
+        return float((mean - z_true).mean()), float(fisher_information_lambda(z, lam).mean())
 
     lam = 1.0
     for _ in range(max_iter):

@@ -8,15 +8,19 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.integrate import quad
 from scipy.optimize import minimize_scalar
 from sklearn.calibration import calibration_curve
 
+from lecture_code.fisher import categorical_fisher, fisher_rao_distance, fisher_rao_geodesic, sphere_map
 from lecture_code.softmax import entropy, softmax
 from lecture_code.temperature import (
     distillation_loss,
     entropy_tau_derivative,
     expected_calibration_error,
+    fisher_information_lambda,
     fit_temperature,
+    path_fisher_rao_length,
     reliability_bins,
     soft_target_loss,
 )
@@ -58,6 +62,135 @@ def test_entropy_derivative_rejects_bad_tau():
         entropy_tau_derivative([1.0, 2.0], 0.0)
     with pytest.raises(TypeError, match="tau must be a number"):
         entropy_tau_derivative([1.0, 2.0], "hot")
+
+
+# --- the temperature path seen geometrically ------------------------------------------
+
+@settings(max_examples=40, deadline=None)
+@given(
+    z=st.lists(st.floats(-5, 5), min_size=2, max_size=6),
+    lam=st.floats(0.0, 20.0),
+)
+def test_fisher_information_lambda_is_the_score_second_moment(z, lam):
+    z = torch.tensor(z, dtype=DT)
+    lam_t = torch.tensor(lam, dtype=DT, requires_grad=True)
+    log_p = torch.log_softmax(lam_t * z, dim=-1)  # (K,)
+    score = torch.stack([torch.autograd.grad(log_p[i], lam_t, retain_graph=True)[0] for i in range(len(z))])
+    from_definition = (log_p.exp() * score**2).sum()  # E[(∂_λ log p)²] (eq-fisher-def)
+    ours = fisher_information_lambda(z, lam)
+    assert torch.allclose(ours, from_definition.detach(), atol=1e-10, rtol=1e-8)
+    # the same number as the pull-back zᵀ F_z z of the logit Fisher matrix (eq-fisher-logits)
+    p = softmax(lam * (z - z.max()))
+    if (p > 0).all():
+        pullback = z.numpy() @ categorical_fisher(p, "logits") @ z.numpy()
+        assert float(ours) == pytest.approx(pullback, abs=1e-9, rel=1e-7)
+
+
+def test_fisher_information_is_the_second_derivative_of_lse_and_drives_the_entropy():
+    z = torch.tensor([2.0, 1.0, 0.1], dtype=DT)
+    for lam in (0.0, 0.3, 1.0, 4.0):
+        lam_t = torch.tensor(lam, dtype=DT, requires_grad=True)
+        (d1,) = torch.autograd.grad(torch.logsumexp(lam_t * z, -1), lam_t, create_graph=True)
+        (d2,) = torch.autograd.grad(d1, lam_t)
+        info = fisher_information_lambda(z, lam)
+        assert torch.allclose(info, d2, atol=1e-12)
+        lam_t = torch.tensor(lam, dtype=DT, requires_grad=True)
+        (dH,) = torch.autograd.grad(entropy(torch.softmax(lam_t * z, -1)), lam_t)
+        assert torch.allclose(dH, -lam * info, atol=1e-12)  # dH/dλ = -λ I(λ)
+    assert float(fisher_information_lambda(z, 1.0)) == pytest.approx(0.41360, abs=1e-5)
+
+
+def test_fisher_information_lambda_batched_and_edge_cases():
+    z = torch.tensor([[2.0, 1.0, 0.1], [1.0, 1.0, 1.0], [0.0, 3.0, -1.0]], dtype=DT)
+    info = fisher_information_lambda(z, 0.7)
+    assert info.shape == (3,) and info[1] == 0.0
+    assert torch.allclose(info, torch.stack([fisher_information_lambda(r, 0.7) for r in z]))
+    assert torch.allclose(fisher_information_lambda(z.T, 0.7, dim=0), info)
+    # λ = 0 is the uniform point: the plain (population) variance of the logits
+    assert np.allclose(fisher_information_lambda(z, 0.0).numpy(), np.var(z.numpy(), axis=1))
+    # no overflow for a huge λ: the mass sits on the argmax and the variance vanishes
+    assert float(fisher_information_lambda([1000.0, 0.0], 1e6)) == 0.0
+
+
+def test_fisher_information_lambda_bad_inputs():
+    with pytest.raises(ValueError, match="lam must be a finite number >= 0"):
+        fisher_information_lambda([1.0, 2.0], -1.0)
+    with pytest.raises(ValueError, match="lam must be a finite number >= 0"):
+        fisher_information_lambda([1.0, 2.0], float("inf"))
+    with pytest.raises(TypeError, match="lam must be a number"):
+        fisher_information_lambda([1.0, 2.0], "cold")
+    with pytest.raises(ValueError, match="z must be finite"):
+        fisher_information_lambda([1.0, float("-inf")], 1.0)
+    with pytest.raises(ValueError, match="dim=3 is out of range"):
+        fisher_information_lambda([1.0, 2.0], 1.0, dim=3)
+
+
+def test_temperature_path_is_a_ray_in_natural_coordinates():
+    # clr(softmax(z/τ)) = (z - mean z)/τ: every point is a multiple of one vector (an e-geodesic)
+    z = torch.tensor([2.0, 1.0, 0.1, -0.7], dtype=DT)
+    lams = torch.linspace(0.1, 5.0, 30, dtype=DT)
+    log_p = torch.log_softmax(lams[:, None] * z, dim=-1)  # (30, 4)
+    clr = log_p - log_p.mean(-1, keepdim=True)
+    assert torch.allclose(clr, lams[:, None] * (z - z.mean()), atol=1e-12)
+    s = torch.linalg.svdvals(clr)
+    assert s[1] / s[0] < 1e-13
+    # ... and the e-geodesic u^(1-t) q^t / Σ between u and q = softmax(z) is softmax(t z)
+    q = torch.softmax(z, -1)
+    u = torch.full_like(q, 0.25)
+    for t in (0.3, 1.0, 2.5):
+        w = u ** (1 - t) * q**t
+        assert torch.allclose(w / w.sum(), torch.softmax(t * z, -1), atol=1e-14)
+
+
+def test_path_length_matches_the_sphere_polyline():
+    z = np.array([2.0, 1.0, 0.1])
+    length = path_fisher_rao_length(z)
+    ref, _ = quad(lambda lam: float(fisher_information_lambda(z, lam)) ** 0.5, 0, 60, limit=200)
+    assert length == pytest.approx(ref, abs=1e-9)  # the tail beyond λ = 60 is ~2e-13
+    lams = np.linspace(0.0, 60.0, 60001)
+    P = softmax(torch.tensor(lams[:, None] * (z - z.max()))).numpy()  # (60001, 3)
+    chords = np.linalg.norm(np.diff(2 * sphere_map(P), axis=0), axis=1).sum()  # on the sphere of radius 2
+    assert 0 < length - chords < 3e-8  # the chords cut the corners by O(h²)
+    assert path_fisher_rao_length(z.tolist()) == length  # a list is read in float64 too
+    assert length == pytest.approx(2.022415, abs=1e-6)
+    d = float(fisher_rao_distance(np.ones(3) / 3, [1.0, 0.0, 0.0]))
+    assert length > d and length / d == pytest.approx(1.0585, abs=1e-4)  # not the shortest path
+
+
+@pytest.mark.parametrize(
+    "z, end",
+    [
+        ([5.0, 0.0], [1.0, 0.0]),  # K = 2: the simplex is a curve, every path is the geodesic
+        ([1.0, 0.0, 0.0], [1.0, 0.0, 0.0]),  # symmetric: the path lies on the median p_2 = p_3
+        ([1.0, 1.0, 0.0], [0.5, 0.5, 0.0]),  # a tie: the path ends at the midpoint of an edge
+    ],
+)
+def test_path_length_equals_the_distance_when_the_path_is_a_geodesic(z, end):
+    K = len(z)
+    u = np.ones(K) / K
+    assert path_fisher_rao_length(z) == pytest.approx(float(fisher_rao_distance(u, end)), abs=1e-9)
+    if K == 3:  # the Fisher–Rao geodesic from u to the end point is the same set of points
+        gamma = fisher_rao_geodesic(u, end, np.linspace(0, 1, 11))
+        lams = np.linspace(0, 10, 11)
+        path = softmax(torch.tensor(lams[:, None] * np.array(z))).numpy()
+        sym = (1, 2) if z[1] == z[2] else (0, 1)
+        assert np.allclose(gamma[:, sym[0]], gamma[:, sym[1]]) and np.allclose(path[:, sym[0]], path[:, sym[1]])
+
+
+def test_path_length_invariances_and_bad_inputs():
+    z = torch.tensor([2.0, 1.0, 0.1], dtype=DT)
+    base = path_fisher_rao_length(z)
+    assert path_fisher_rao_length(3.0 * z) == pytest.approx(base, abs=1e-9)  # same curve, other speed
+    assert path_fisher_rao_length(z + 7.0) == pytest.approx(base, abs=1e-9)  # the gauge
+    assert path_fisher_rao_length([1.5, 1.5, 1.5]) == 0.0
+    with pytest.raises(ValueError, match="z must be one vector"):
+        path_fisher_rao_length([[1.0, 2.0]])
+    with pytest.raises(ValueError, match="z must be one vector"):
+        path_fisher_rao_length([1.0])
+    with pytest.raises(ValueError, match="z must be finite"):
+        path_fisher_rao_length([1.0, float("nan")])
+    with pytest.raises(TypeError, match="z must be a tensor"):
+        path_fisher_rao_length("abc")
 
 
 # --- distillation -----------------------------------------------------------------------
@@ -186,10 +319,33 @@ def test_fit_temperature_rejects_separable_data():
         fit_temperature(z, torch.tensor([0, 1]))
 
 
+def test_fit_temperature_rejects_worse_than_uniform_logits():
+    # one example is misclassified (so L'(∞) > 0), but the true logits are below the mean
+    # logit on average, L'(0) > 0: the NLL falls all the way to τ → ∞
+    z = torch.tensor([[0.0, 4.0], [0.0, 4.0], [0.0, 1.0]], dtype=DT)
+    y = torch.tensor([0, 0, 1])
+    lam = torch.tensor(1e-6, dtype=DT, requires_grad=True)
+    (slope,) = torch.autograd.grad(F.cross_entropy(lam * z, y), lam)
+    assert slope > 0  # L'(0+) > 0
+    with pytest.raises(ValueError, match="not above the mean logit"):
+        fit_temperature(z, y)
+
+
+def test_fit_temperature_hessian_is_the_mean_fisher_information():
+    g = torch.Generator().manual_seed(12)
+    z = 3.0 * torch.randn(50, 4, generator=g, dtype=DT)
+    y = torch.randint(0, 4, (50,), generator=g)
+    for lam in (0.2, 1.0, 3.0):
+        lam_t = torch.tensor(lam, dtype=DT, requires_grad=True)
+        (d1,) = torch.autograd.grad(F.cross_entropy(lam_t * z, y), lam_t, create_graph=True)
+        (d2,) = torch.autograd.grad(d1, lam_t)
+        assert torch.allclose(d2, fisher_information_lambda(z, lam).mean(), atol=1e-12)
+
+
 def test_docstring_examples_run():
     import doctest
 
     import lecture_code.temperature as module
 
     result = doctest.testmod(module)
-    assert result.attempted >= 2 and result.failed == 0
+    assert result.attempted >= 4 and result.failed == 0
