@@ -8,8 +8,10 @@ most probable tokens whose probability reaches p (nucleus sampling, Holtzman et 
 ``nanochat/engine.py`` (Karpathy 2025) in the same order — top-k, divide by the temperature,
 softmax, ``torch.multinomial`` with the caller's generator, gather back the token ids — so with
 the same ``torch.Generator`` seed and no ``top_p`` it draws the same tokens (tests/test_sampling.py
-restates nanochat's order and checks this). nanochat has no ``top_p``; here it is applied after
-the temperature, to the sorted tempered probabilities, before the draw.
+restates nanochat's order and checks this). nanochat has no ``top_p``; here it only sets the
+probabilities of the tokens outside the nucleus (:func:`top_p_mask`) to 0, after the temperature,
+and the draw sees the candidates in nanochat's order (not re-sorted). ``top_p = 1`` is no
+truncation at all, so it draws exactly the tokens that ``top_p=None`` draws.
 :func:`sampling_distribution` returns the exact distribution the sampler draws from.
 """
 
@@ -46,33 +48,86 @@ def _check_options(temperature, top_k, top_p):
         if top_k < 1:
             raise ValueError(f"top_k must be >= 1 (or None for no truncation), got {top_k}")
     if top_p is not None:
-        if isinstance(top_p, bool) or not isinstance(top_p, (int, float)):
-            raise TypeError(f"top_p must be a number or None, got {type(top_p).__name__}")
-        if not 0.0 < top_p <= 1.0:
-            raise ValueError(f"top_p must lie in (0, 1] (or be None), got {top_p!r}")
+        _check_top_p(top_p)
 
 
-def _nucleus(probs: torch.Tensor, top_p: float) -> torch.Tensor:
-    """Zero all but the smallest prefix of ``probs`` (sorted descending) whose sum reaches ``top_p``; renormalize."""
-    before = probs.cumsum(dim=-1) - probs  # (B, k): mass of the strictly more probable tokens
-    keep = before < top_p  # the first token always stays
-    kept = probs * keep
-    return kept / kept.sum(dim=-1, keepdim=True)
+def _check_top_p(top_p):
+    if isinstance(top_p, bool) or not isinstance(top_p, (int, float)):
+        raise TypeError(f"top_p must be a number or None, got {type(top_p).__name__}")
+    if not 0.0 < top_p <= 1.0:
+        raise ValueError(f"top_p must lie in (0, 1] (or be None), got {top_p!r}")
+
+
+def top_p_mask(probs: torch.Tensor, top_p: float) -> torch.Tensor:
+    """Boolean mask (B, n) of the tokens that top-p keeps (eq-sample-topp), in the order of ``probs``.
+
+    Rule: with the probabilities sorted in decreasing order, p_(1) >= p_(2) >= ..., the token of
+    rank r is kept iff the mass strictly before it is below ``top_p``,
+
+        sum_{s<r} p_(s) < top_p * S,    S = sum_s p_(s)  (S = 1 up to rounding),
+
+    which is r <= N_p in (eq-sample-topp); the most probable token is always kept. ``top_p = 1``
+    keeps every token (no truncation, decided before any arithmetic).
+
+    The mass before r is not taken from a running sum of the most probable tokens: in float32
+    that sum reaches 1.0 while tokens remain (it "saturates"; with logits (10, -10, ..., -10) the
+    first probability already rounds to 1.0), then 1.0 - p_(r) rounds to 1.0 and every later
+    token is dropped, even at top_p = 1. Instead the comparison is written with the tail
+    T_r = sum_{s>=r} p_(s) = S - sum_{s<r} p_(s) as T_r > (1 - top_p) * S, and T_r is summed in
+    float64 from the least probable token up (float32 -> float64 is exact). No small term is then
+    absorbed by a large one: each T_r carries a relative error of at most about n * 2^-53
+    (n = number of tokens), so only a token whose mass before lies that close to top_p * S can
+    land on the wrong side of the cut. Ties are ranked by position (stable sort).
+
+    Parameters
+    ----------
+    probs : Tensor (B, n)
+        Non-negative probabilities (each row sums to 1 up to rounding), any order.
+    top_p : float in (0, 1]
+        Target mass of the nucleus.
+
+    Returns
+    -------
+    Tensor (B, n) of bool
+        True for the tokens in the nucleus.
+
+    Examples
+    --------
+    >>> top_p_mask(torch.tensor([[0.15, 0.5, 0.3, 0.05]]), 0.6).tolist()
+    [[False, True, True, False]]
+    """
+    if not isinstance(probs, torch.Tensor) or not probs.is_floating_point():
+        raise TypeError(f"probs must be a floating torch.Tensor of shape (B, n), got {type(probs).__name__}")
+    if probs.dim() != 2:
+        raise ValueError(f"probs must have shape (B, n), got shape {tuple(probs.shape)}")
+    if not (probs >= 0).all():  # also catches NaN
+        raise ValueError("probs must be non-negative (and not NaN)")
+    if not (probs.sum(dim=-1) > 0).all():
+        raise ValueError("every row of probs must have a positive sum")
+    _check_top_p(top_p)
+    if top_p >= 1.0:
+        return torch.ones_like(probs, dtype=torch.bool)
+    ranked, order = torch.sort(probs, dim=-1, descending=True, stable=True)  # (B, n)
+    tail = ranked.double().flip(-1).cumsum(dim=-1).flip(-1)  # (B, n): T_r, summed from the smallest up
+    keep_ranked = tail > (1.0 - top_p) * tail[:, :1]  # tail[:, 0] = S; rank 1 always passes
+    return torch.zeros_like(keep_ranked).scatter_(1, order, keep_ranked)  # back to the order of probs
 
 
 def _truncated(logits: torch.Tensor, temperature: float, top_k, top_p):
-    """(probabilities over the kept candidates, their token ids or None for the full vocabulary)."""
+    """(weights over the candidates, their token ids or None for the full vocabulary).
+
+    The weights are the tempered softmax with the tokens outside the nucleus set to 0, not
+    renormalized (``torch.multinomial`` normalizes; with nothing removed they are bit for bit
+    the probabilities nanochat draws from).
+    """
     idx = None
     vals = logits
     if top_k is not None:
         k = min(top_k, logits.size(-1))
         vals, idx = torch.topk(logits, k, dim=-1)  # (B, k), sorted descending
-    elif top_p is not None:
-        vals, idx = torch.sort(logits, dim=-1, descending=True, stable=True)  # (B, V)
-    vals = vals / temperature
-    probs = F.softmax(vals, dim=-1)  # (B, k) or (B, V)
-    if top_p is not None:
-        probs = _nucleus(probs, top_p)
+    probs = F.softmax(vals / temperature, dim=-1)  # (B, k) or (B, V)
+    if top_p is not None and top_p < 1.0:
+        probs = probs.masked_fill(~top_p_mask(probs, top_p), 0.0)  # (B, k) or (B, V)
     return probs, idx
 
 
@@ -92,7 +147,8 @@ def sample_next_token(logits, rng, temperature: float = 1.0, top_k=None, top_p=N
         Keep only the k largest logits (k is capped at V) (eq-sample-topk).
     top_p : float in (0, 1] or None
         Keep the smallest set of most probable tokens (after temperature and top-k)
-        whose probability reaches ``top_p`` (eq-sample-topp).
+        whose probability reaches ``top_p`` (eq-sample-topp; rule in :func:`top_p_mask`).
+        ``top_p=1`` removes nothing and draws the same tokens as ``top_p=None``.
 
     Examples
     --------
@@ -117,13 +173,23 @@ def sample_next_token(logits, rng, temperature: float = 1.0, top_k=None, top_p=N
 def sampling_distribution(logits, temperature: float = 1.0, top_k=None, top_p=None) -> torch.Tensor:
     """The exact distribution (B, V) that :func:`sample_next_token` draws from, on the full vocabulary.
 
-    Tokens removed by top-k / top-p get probability 0; ``temperature=0`` gives the one-hot of the argmax.
+    Tokens removed by top-k / top-p get probability 0 and the rest are renormalized;
+    ``temperature=0`` gives the one-hot of the argmax. ``top_p=1`` gives the same distribution as
+    ``top_p=None``.
+
+    Examples
+    --------
+    >>> z = torch.log(torch.tensor([[0.15, 0.5, 0.3, 0.05]]))
+    >>> sampling_distribution(z, top_p=0.6)[0].numpy().round(4).tolist()  # 0.5 and 0.3, renormalized
+    [0.0, 0.625, 0.375, 0.0]
     """
     logits = _check_logits(logits)
     _check_options(temperature, top_k, top_p)
     if temperature == 0.0:
         return F.one_hot(torch.argmax(logits, dim=-1), logits.size(-1)).to(logits.dtype)
     probs, idx = _truncated(logits, float(temperature), top_k, top_p)
+    if top_p is not None and top_p < 1.0:
+        probs = probs / probs.sum(dim=-1, keepdim=True)  # renormalize the nucleus
     if idx is None:
         return probs
     return torch.zeros_like(logits).scatter_(1, idx, probs)  # (B, V)

@@ -11,7 +11,7 @@ from scipy import stats
 
 from lecture_code.attention import attention, attention_weights, causal_mask
 from lecture_code.charlm import cross_entropy
-from lecture_code.sampling import sample_next_token, sampling_distribution
+from lecture_code.sampling import sample_next_token, sampling_distribution, top_p_mask
 
 
 def nanochat_reference(logits, rng, temperature=1.0, top_k=None):
@@ -64,10 +64,126 @@ def test_empirical_frequencies_match_exact_distribution(kwargs):
 
 def test_top_p_keeps_smallest_set_reaching_p():
     logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
-    assert (sampling_distribution(logits, top_p=0.5)[0] > 0).tolist() == [True, False, False, False]
+    assert (sampling_distribution(logits, top_p=0.45)[0] > 0).tolist() == [True, False, False, False]
     assert (sampling_distribution(logits, top_p=0.51)[0] > 0).tolist() == [True, True, False, False]
-    assert (sampling_distribution(logits, top_p=0.8)[0] > 0).tolist() == [True, True, False, False]
+    assert (sampling_distribution(logits, top_p=0.79)[0] > 0).tolist() == [True, True, False, False]
+    assert (sampling_distribution(logits, top_p=0.81)[0] > 0).tolist() == [True, True, True, False]
     assert (sampling_distribution(logits, top_p=1.0)[0] > 0).all()
+    # a mass before the token equal to top_p drops it (strict <); dyadic values make the tie exact
+    probs = torch.tensor([[0.125, 0.5, 0.25, 0.125]], dtype=torch.float64)  # any order: the mask follows it
+    assert top_p_mask(probs, 0.5).tolist() == [[False, True, False, False]]
+    assert top_p_mask(probs, 0.75).tolist() == [[False, True, True, False]]
+    assert top_p_mask(probs, 0.875).tolist() == [[True, True, True, False]]  # ties ranked by position
+    assert top_p_mask(probs, 0.8751).tolist() == [[True, True, True, True]]
+
+
+def exact_top_p_mask(probs_row: torch.Tensor, top_p: float):
+    """Reference for one row: rank by (-p, position), prefix sums in exact integer arithmetic on the
+    float values as given (no rounding anywhere), keep rank r iff sum_{s<r} p_(s) < top_p * sum_s p_(s).
+    Also returns the smallest |sum_{s<r} p_(s) - top_p * S| / S over all r (the margin of the cut)."""
+    vals = probs_row.double().tolist()  # float32 -> float64 is exact
+    order = sorted(range(len(vals)), key=lambda i: (-vals[i], i))
+    scale = 2**1200  # every float64 in [0, 1] times 2**1200 is an integer
+    ints = []
+    for i in order:
+        num, den = vals[i].as_integer_ratio()  # den is a power of two <= 2**1074
+        ints.append(num * (scale // den))
+    total = sum(ints)
+    tp_num, tp_den = float(top_p).as_integer_ratio()
+    keep, before, gap = [False] * len(vals), 0, None
+    for i, m in zip(order, ints):
+        d = abs(before * tp_den - tp_num * total)  # |before - top_p * S| * tp_den, exact
+        keep[i] = before * tp_den < tp_num * total
+        gap = d if gap is None else min(gap, d)
+        before += m
+    return torch.tensor(keep), gap / (tp_den * total)
+
+
+def naive_float32_support(probs_row: torch.Tensor, top_p: float) -> int:
+    """The rule this module used before: running float32 sum of the sorted probabilities."""
+    ranked = torch.sort(probs_row, descending=True).values
+    return int(((ranked.cumsum(0) - ranked) < top_p).sum())
+
+
+@pytest.mark.parametrize("temperature", [0.5, 1.0, 1.7])
+@pytest.mark.parametrize("top_k", [None, 5])
+def test_top_p_one_is_no_truncation(temperature, top_k):
+    """top_p = 1 draws the same tokens as top_p = None from the same generator, and gives the same distribution."""
+    rows = [torch.randn(8, 50, generator=torch.Generator().manual_seed(0)),  # unsorted rows
+            torch.tensor([[10.0] + [-10.0] * 20])]  # float32 probabilities sum to 1.0 after the first token
+    for logits in rows:
+        r1, r2 = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
+        for _ in range(20):
+            a = sample_next_token(logits, r1, temperature, top_k)
+            b = sample_next_token(logits, r2, temperature, top_k, top_p=1.0)
+            assert torch.equal(a, b)
+        assert torch.equal(sampling_distribution(logits, temperature, top_k, top_p=1.0),
+                           sampling_distribution(logits, temperature, top_k))
+        assert torch.equal(sampling_distribution(logits, temperature, top_k, top_p=1),
+                           sampling_distribution(logits, temperature, top_k))
+
+
+def test_top_p_one_keeps_every_token_of_a_vocabulary_row():
+    """A 50 000-token float32 row: the running float32 sum saturates at 1.0 and the old rule dropped
+    about 20 000 tokens at top_p = 1 (and all 20 tail tokens of [10, -10, ..., -10])."""
+    z = torch.randn(1, 50_000, generator=torch.Generator().manual_seed(0)) * 4
+    probs = F.softmax(z, dim=-1)[0]
+    assert naive_float32_support(probs, 1.0) < 40_000  # the bug this guards against is real on this row
+    assert int((sampling_distribution(z, top_p=1.0) > 0).sum()) == 50_000
+    assert top_p_mask(probs[None], 1.0).all()
+    z21 = torch.tensor([[10.0] + [-10.0] * 20])
+    assert naive_float32_support(F.softmax(z21, dim=-1)[0], 1.0) == 1
+    assert int((sampling_distribution(z21, top_p=1.0) > 0).sum()) == 21
+
+
+@pytest.mark.parametrize("top_p", [0.9, 0.99, 0.999, 0.9999, 0.99999])
+def test_top_p_cut_matches_exact_computation_on_a_vocabulary_row(top_p):
+    """The cut on a 50 000-token float32 row equals the exact one (integer arithmetic on the same
+    float32 probabilities); near top_p = 1 the old running float32 sum missed it by thousands."""
+    z = torch.randn(1, 50_000, generator=torch.Generator().manual_seed(0)) * 4
+    probs = F.softmax(z, dim=-1)  # (1, V): what the sampler draws from at temperature 1
+    ref, margin = exact_top_p_mask(probs[0], top_p)
+    assert margin > 1e-10  # no prefix mass lies within float64 rounding of the threshold
+    assert torch.equal(top_p_mask(probs, top_p)[0], ref)
+    assert torch.equal(sampling_distribution(z, top_p=top_p)[0] > 0, ref)
+    if top_p >= 0.9999:
+        assert abs(naive_float32_support(probs[0], top_p) - int(ref.sum())) > 100
+
+
+def test_top_p_cut_matches_exact_computation_when_the_head_rounds_to_one():
+    """[10, -10 x 20]: the first probability is 1.0 in float32; the tail tokens each have about 2.1e-9."""
+    z = torch.tensor([[10.0] + [-10.0] * 20])
+    probs = F.softmax(z, dim=-1)
+    assert probs[0, 0].item() == 1.0
+    for top_p in (1 - 1e-8, 1 - 2e-8, 1 - 3e-8):
+        ref, margin = exact_top_p_mask(probs[0], top_p)
+        assert margin > 1e-10 and 1 < int(ref.sum()) < 21
+        assert torch.equal(top_p_mask(probs, top_p)[0], ref)
+        assert naive_float32_support(probs[0], top_p) == 1
+
+
+@given(st.integers(0, 10_000), st.integers(2, 300), st.floats(0.05, 0.999999), st.floats(0.1, 8.0))
+@settings(max_examples=60, deadline=None)
+def test_top_p_mask_matches_exact_reference(seed, n, top_p, scale):
+    probs = F.softmax(torch.randn(1, n, generator=torch.Generator().manual_seed(seed)) * scale, dim=-1)
+    ref, margin = exact_top_p_mask(probs[0], top_p)
+    if margin > 1e-10:  # ties within float64 rounding may fall on either side
+        assert torch.equal(top_p_mask(probs, top_p)[0], ref)
+
+
+@pytest.mark.parametrize("top_k", [None, 20])
+def test_top_p_below_one_only_zeroes_weights(top_k):
+    """top-p does not re-sort the candidates: the draw is torch.multinomial on nanochat's candidates
+    (vocabulary order, or top-k order) with the tokens outside the nucleus set to 0."""
+    logits = torch.randn(6, 50, generator=torch.Generator().manual_seed(3))
+    r1, r2 = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
+    for _ in range(10):
+        ours = sample_next_token(logits, r1, 0.9, top_k, top_p=0.8)
+        vals, idx = (logits, None) if top_k is None else torch.topk(logits, top_k, dim=-1)
+        probs = F.softmax(vals / 0.9, dim=-1)
+        keep = torch.stack([exact_top_p_mask(row, 0.8)[0] for row in probs])
+        choice = torch.multinomial(probs * keep, 1, generator=r2)
+        assert torch.equal(ours, choice if idx is None else idx.gather(1, choice))
 
 
 @given(st.integers(1, 12), st.floats(0.1, 3.0))
@@ -97,6 +213,16 @@ def test_bad_options_raise():
         sample_next_token(z, 42)
     with pytest.raises(ValueError, match="NaN"):
         sampling_distribution(torch.tensor([[0.0, float("nan")]]))
+    with pytest.raises(TypeError, match="probs"):
+        top_p_mask([[0.5, 0.5]], 0.9)
+    with pytest.raises(ValueError, match=r"\(B, n\)"):
+        top_p_mask(torch.tensor([0.5, 0.5]), 0.9)
+    with pytest.raises(ValueError, match="non-negative"):
+        top_p_mask(torch.tensor([[1.5, -0.5]]), 0.9)
+    with pytest.raises(ValueError, match="positive sum"):
+        top_p_mask(torch.zeros(1, 3), 0.9)
+    with pytest.raises(ValueError, match="top_p"):
+        top_p_mask(torch.tensor([[0.5, 0.5]]), 1.01)
 
 
 @pytest.mark.parametrize("causal", [True, False])
