@@ -10,8 +10,19 @@ Reference: Jaynes (1957), "Information theory and statistical mechanics"; Cover 
 (2006), ch. 12. The Lagrange multiplier λ is an inverse temperature: softmax(λ f) = softmax(f / τ)
 with τ = 1/λ.
 
+Several features and the conditional problem (same chapter): (eq-maxent-vector-solution)
+p = softmax(F λ) for features f_i ∈ R^M stacked in F (K, M); (eq-maxent-vector-dual)
+g(λ) = LSE(F λ) - λᵀ f̄; (eq-maxent-class-features) φ(x, k) = e_k ⊗ x̃ with x̃ = (x, 1);
+(eq-maxent-cond-dual) g(λ) = (1/N) Σ_n LSE(Φ_n λ) - λᵀ φ̄ (+ (ρ/2)‖λ‖²), which for the class
+features is the mean cross-entropy of multinomial logistic regression (Berger, Della Pietra &
+Della Pietra 1996); (eq-maxent-moment) at its minimum the model's feature expectations equal the
+empirical ones (minus ρλ with the L2 term).
+
 Inputs are array-likes or tensors; distributions come back as float64 torch tensors, built
-with :func:`lecture_code.softmax.softmax` (the solver does not re-implement it).
+with :func:`lecture_code.softmax.softmax` (the solver does not re-implement it). The dual of the
+feature problems is minimized by ``scipy.optimize.minimize`` (trust-region Newton); whether the
+constraints can be met by strictly positive probabilities (the condition for finite multipliers)
+is decided first by a linear program (``scipy.optimize.linprog``).
 """
 
 from __future__ import annotations
@@ -21,9 +32,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy.optimize import brentq
+from scipy import sparse
+from scipy.optimize import brentq, linprog, minimize
 
-from .softmax import entropy, logsumexp, softmax
+from .softmax import entropy, logsumexp, softmax, softmax_jacobian
 
 #: Largest |λ| the bracket search tries before declaring f̄ numerically at an endpoint.
 LAMBDA_MAX = 1e8
@@ -205,3 +217,322 @@ def constraint_segment(f, fbar) -> np.ndarray:
         if not any(np.allclose(p, q, atol=1e-12) for q in out):
             out.append(np.clip(p, 0.0, 1.0))
     return np.array(out).reshape(-1, 3)
+
+
+# ---------------------------------------------------------------------------------------------
+# Several features and the conditional problem: p = softmax(F λ), p(k | x) = softmax(W x̃)_k
+# ---------------------------------------------------------------------------------------------
+
+#: Smallest "min_{n,k} p(k | x_n)" a linear program must reach for the constraints to count as
+#: met by strictly positive probabilities (finite multipliers); below it the maximizer has zeros.
+POSITIVITY_TOL = 1e-7  # above the feasibility tolerance of the LP solver (HiGHS: 1e-7)
+
+
+@dataclass(frozen=True)
+class FeatureMaxEntSolution:
+    """The maximizer of the feature-constrained problem and its multipliers.
+
+    ``p`` is (K,) for :func:`solve_maxent_features` and (N, K) (row n = p(· | x_n)) for
+    :func:`solve_conditional_maxent`. ``lam`` (M,) has no component along the directions of λ that
+    change no probability (for class features: Σ_k w_k = 0), so it is unique. ``dual`` is the
+    minimum of the dual; with ``l2 = 0`` it equals the maximum (mean) entropy.
+    """
+
+    p: torch.Tensor
+    lam: torch.Tensor
+    dual: float
+    grad_norm: float
+    iterations: int
+
+    @property
+    def entropy(self) -> float:
+        """H(p), or for the conditional problem the mean (1/N) Σ_n H(p(· | x_n))."""
+        return float(entropy(self.p).mean())
+
+
+_SHAPES = {"X": "(N, D)", "F": "(K, M)", "P": "(N, K)", "Phi": "(N, K, M)"}
+
+
+def _as_feature_tensor(Phi, name: str, ndim: int) -> torch.Tensor:
+    """``Phi`` as a finite float64 tensor with ``ndim`` axes, none empty, or a clear error naming ``name``."""
+    if isinstance(Phi, (str, bytes)):
+        raise TypeError(f"{name} must be an array of numbers, got {type(Phi).__name__}")
+    try:
+        t = torch.as_tensor(np.asarray(Phi.detach().cpu() if hasattr(Phi, "detach") else Phi, dtype=float))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be an array of numbers: {exc}") from None
+    if t.ndim != ndim or 0 in t.shape:
+        shape = _SHAPES.get(name, "(M,)" if ndim == 1 else f"{ndim} axes")
+        raise ValueError(f"{name} must be a non-empty array of shape {shape}, got shape {tuple(t.shape)}")
+    if not torch.isfinite(t).all():
+        raise ValueError(f"{name} must be finite (no NaN or inf)")
+    return t.to(torch.float64)
+
+
+def _as_l2(l2) -> float:
+    l2 = _as_scalar(l2, "l2")
+    if l2 < 0:
+        raise ValueError(f"l2 must be >= 0, got {l2!r}")
+    return l2
+
+
+def _as_labels(y, N: int, K: int) -> torch.Tensor:
+    y = torch.as_tensor(np.asarray(y.detach().cpu() if hasattr(y, "detach") else y))
+    if y.shape != (N,):
+        raise ValueError(f"y must have shape (N,) = ({N},), got {tuple(y.shape)}")
+    if y.dtype.is_floating_point or y.dtype == torch.bool or y.is_complex():
+        raise TypeError(f"y must hold integer class labels, got dtype {y.dtype}")
+    if N and (y.min() < 0 or y.max() >= K):
+        raise ValueError(f"y must hold labels in 0..{K - 1}, got values in [{int(y.min())}, {int(y.max())}]")
+    return y.to(torch.int64)
+
+
+def class_features(X, num_classes: int, bias: bool = True) -> torch.Tensor:
+    """φ(x, k) = e_k ⊗ x̃ for every row x of X and every class k (eq-maxent-class-features).
+
+    With x̃ = (x, 1) (``bias=True``) the multiplier λ = vec(W) (row-major, ``lam.reshape(K, D + 1)``)
+    gives λᵀ φ(x, k) = w_kᵀ x + b_k: the logits of a linear layer.
+
+    Parameters
+    ----------
+    X : array_like, shape (N, D)
+        Inputs.
+    num_classes : int
+        K >= 2.
+    bias : bool
+        Append the constant 1 to every input.
+
+    Returns
+    -------
+    torch.Tensor, shape (N, K, K * (D + bias)), float64
+        ``Phi[n, k]`` is φ(x_n, k): x̃_n in block k, zeros elsewhere.
+    """
+    X = _as_feature_tensor(X, "X", 2)
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 2:
+        raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}")
+    K = int(num_classes)
+    if bias:
+        X = torch.cat([X, torch.ones(len(X), 1, dtype=X.dtype)], dim=1)  # (N, D + 1)
+    N, D = X.shape
+    eye = torch.eye(K, dtype=X.dtype)  # (K, K)
+    return (eye[None, :, :, None] * X[:, None, None, :]).reshape(N, K, K * D)  # (N, K, K*D)
+
+
+def empirical_moments(Phi, y) -> torch.Tensor:
+    """φ̄ = (1/N) Σ_n φ(x_n, y_n), the left side of (eq-maxent-moment). Shape (M,)."""
+    Phi = _as_feature_tensor(Phi, "Phi", 3)
+    y = _as_labels(y, Phi.shape[0], Phi.shape[1])
+    return Phi[torch.arange(len(y)), y].mean(0)  # (M,)
+
+
+def model_moments(Phi, P) -> torch.Tensor:
+    """(1/N) Σ_n Σ_k p(k | x_n) φ(x_n, k), the right side of (eq-maxent-moment). Shape (M,).
+
+    ``P`` (N, K) holds the model's conditional distributions, row n = p(· | x_n).
+    """
+    Phi = _as_feature_tensor(Phi, "Phi", 3)
+    P = _as_feature_tensor(P, "P", 2)
+    if P.shape != Phi.shape[:2]:
+        raise ValueError(f"P must have shape (N, K) = {tuple(Phi.shape[:2])}, got {tuple(P.shape)}")
+    return torch.einsum("nk,nkm->m", P, Phi) / len(P)  # (M,)
+
+
+def feature_dual(Phi, target, lam, l2: float = 0.0) -> float:
+    """g(λ) = (1/N) Σ_n LSE(Φ_n λ) - λᵀ φ̄ + (ρ/2)‖λ‖² (eq-maxent-cond-dual), ρ = ``l2``.
+
+    ``Phi`` (N, K, M), ``target`` = φ̄ (M,), ``lam`` (M,). With N = 1 this is the dual
+    (eq-maxent-vector-dual) of one distribution with features F = Phi[0].
+    """
+    Phi = _as_feature_tensor(Phi, "Phi", 3)
+    target = _as_feature_tensor(target, "target", 1)
+    lam = _as_feature_tensor(lam, "lam", 1)
+    if target.shape != Phi.shape[2:] or lam.shape != Phi.shape[2:]:
+        raise ValueError(f"target and lam must have shape (M,) = ({Phi.shape[2]},), got {tuple(target.shape)} and {tuple(lam.shape)}")
+    l2 = _as_l2(l2)
+    return float(logsumexp(Phi @ lam).mean() - lam @ target + 0.5 * l2 * (lam @ lam))
+
+
+def positivity_margin(Phi, target) -> float | None:
+    """How far inside the simplex the constraints of (eq-maxent-moment) can be met; None if they cannot.
+
+    The largest t such that some conditional distributions p(· | x_n) with every p(k | x_n) >= t
+    satisfy Σ_k p(k | x_n) = 1 and (1/N) Σ_n Φ_nᵀ p(· | x_n) = φ̄ — a linear program in the N·K
+    probabilities and t (``scipy.optimize.linprog``, HiGHS). A positive margin means the
+    constraints hold for some strictly positive p: then the maximizer is interior and the dual
+    has a minimizer (finite λ). A margin of 0 means every feasible p has zeros: the maximizer lies
+    on the boundary of the simplex (λ = ∞ in some direction), like f̄ = max f for one feature.
+
+    Parameters
+    ----------
+    Phi : array_like, shape (N, K, M)
+        Features φ(x_n, k); for a single distribution with features F (K, M) pass ``F[None]``.
+    target : array_like, shape (M,)
+        Required expectation φ̄.
+
+    Returns
+    -------
+    float or None
+        The margin t* in [0, 1/K], or None when no probabilities meet the constraints at all.
+    """
+    Phi = _as_feature_tensor(Phi, "Phi", 3)
+    target = _as_feature_tensor(target, "target", 1)
+    if target.shape != Phi.shape[2:]:
+        raise ValueError(f"target must have shape (M,) = ({Phi.shape[2]},), got {tuple(target.shape)}")
+    N, K, M = Phi.shape
+    rows = sparse.kron(sparse.eye(N), np.ones((1, K)))  # (N, N*K): Σ_k p_nk
+    moments = sparse.csr_matrix(Phi.reshape(N * K, M).numpy().T / N)  # (M, N*K)
+    A_eq = sparse.hstack([sparse.vstack([rows, moments]), sparse.csr_matrix((N + M, 1))])
+    b_eq = np.concatenate([np.ones(N), target.numpy()])
+    A_ub = sparse.hstack([-sparse.eye(N * K), np.ones((N * K, 1))])  # t - p_nk <= 0
+    c = np.zeros(N * K + 1)
+    c[-1] = -1.0
+    res = linprog(c, A_ub=A_ub, b_ub=np.zeros(N * K), A_eq=A_eq, b_eq=b_eq,
+                  bounds=[(0, None)] * (N * K) + [(None, 1.0 / K)], method="highs")
+    if res.status == 2:
+        return None
+    if res.status != 0:
+        raise RuntimeError(f"the feasibility linear program failed: {res.message}")
+    margin = float(-res.fun)
+    return margin if margin > 0 else 0.0  # (no -0.0)
+
+
+def _minimize_dual(Phi: torch.Tensor, target: torch.Tensor, l2: float, gtol: float, maxiter: int):
+    """Minimize (eq-maxent-cond-dual) over the λ that change some probability (Newton, trust region)."""
+    N, K, M = Phi.shape
+    # Directions v with Φ_n v ∈ span(1) for every n change no p (the gauge); drop them.
+    centred = (Phi - Phi.mean(dim=1, keepdim=True)).reshape(N * K, M)  # (N*K, M)
+    _, S, Vh = torch.linalg.svd(centred, full_matrices=False)
+    keep = S > S.max() * max(centred.shape) * torch.finfo(S.dtype).eps
+    B = Vh[keep].T  # (M, r), orthonormal columns
+    PhiB = Phi @ B  # (N, K, r)
+    tB = target @ B  # (r,)
+
+    def parts(mu):
+        mu = torch.as_tensor(mu, dtype=torch.float64)
+        Z = PhiB @ mu  # (N, K) logits
+        P = softmax(Z)  # (N, K)
+        value = logsumexp(Z).mean() - mu @ tB + 0.5 * l2 * (mu @ mu)
+        grad = torch.einsum("nk,nkr->r", P, PhiB) / N - tB + l2 * mu  # (r,)
+        return value, grad, P
+
+    def fun(mu):
+        value, grad, _ = parts(mu)
+        return float(value), grad.numpy()
+
+    def hess(mu):
+        _, _, P = parts(mu)
+        J = softmax_jacobian(p=P)  # (N, K, K) = diag(p_n) - p_n p_nᵀ
+        H = (PhiB.transpose(1, 2) @ J @ PhiB).sum(0) / N  # (r, r) = mean of Φ_nᵀ J_n Φ_n
+        return (H + l2 * torch.eye(len(H), dtype=H.dtype)).numpy()
+
+    res = minimize(fun, np.zeros(B.shape[1]), jac=True, hess=hess, method="trust-exact",
+                   options={"gtol": gtol, "maxiter": maxiter})
+    mu, steps = torch.as_tensor(res.x, dtype=torch.float64), int(res.nit)
+    value, grad, P = parts(mu)
+    # Near the optimum g changes by less than its rounding error, which stops the trust region
+    # early; a few plain Newton steps on ∇g = 0 (the moment equations) finish the job.
+    for _ in range(5):
+        if grad.abs().max() <= gtol:
+            break
+        trial = mu - torch.linalg.solve(torch.as_tensor(hess(mu)), grad)
+        t_value, t_grad, t_P = parts(trial)
+        if not t_grad.abs().max() < grad.abs().max():
+            break
+        mu, value, grad, P, steps = trial, t_value, t_grad, t_P, steps + 1
+    return FeatureMaxEntSolution(P, B @ mu, float(value), float(grad.abs().max()), steps)
+
+
+def _solve(Phi, target, l2, gtol, maxiter, what, hint=""):
+    if l2 == 0.0:
+        slack = positivity_margin(Phi, target)
+        if slack is None:
+            raise ValueError(f"{what} is infeasible: no probabilities have these feature expectations")
+        if slack <= POSITIVITY_TOL:
+            raise ValueError(
+                f"{what} can only be met with some probabilities exactly 0 (best min p = {slack:.1e}): "
+                f"the maximizer lies on the boundary of the simplex and no finite λ exists{hint}"
+            )
+    sol = _minimize_dual(Phi, target, l2, gtol, maxiter)
+    if not sol.grad_norm <= 1e3 * gtol * max(1.0, float(target.abs().max())):
+        raise RuntimeError(f"the dual did not converge: |∇g| = {sol.grad_norm:.1e} after {sol.iterations} steps")
+    return sol
+
+
+def solve_maxent_features(F, fbar, gtol: float = 1e-12, maxiter: int = 200) -> FeatureMaxEntSolution:
+    """Maximize H(p) subject to Σ p_i = 1 and Σ p_i f_i = f̄ ∈ R^M (eq-maxent-vector-solution).
+
+    The maximizer is p = softmax(F λ) with λ minimizing the convex dual
+    g(λ) = LSE(F λ) - λᵀ f̄ (eq-maxent-vector-dual); its gradient Fᵀ p - f̄ vanishes exactly when
+    the constraints hold.
+
+    Parameters
+    ----------
+    F : array_like, shape (K, M)
+        Row i is the feature vector f_i of category i.
+    fbar : array_like, shape (M,)
+        Required expectation; must be reachable with strictly positive probabilities.
+    gtol : float
+        Stopping tolerance on the dual gradient (the constraint residual).
+    maxiter : int
+        Newton steps allowed.
+
+    Returns
+    -------
+    FeatureMaxEntSolution
+        ``p`` (K,), ``lam`` (M,) (minimal norm), ``dual`` = max H.
+
+    Raises
+    ------
+    ValueError
+        If no distribution has mean f̄, or only distributions with some p_i = 0 do (then the
+        maximizer lies on a face of the simplex and no finite λ exists).
+
+    Examples
+    --------
+    >>> F = [[i, i * i] for i in range(1, 7)]  # a die: fix the mean and the mean square
+    >>> sol = solve_maxent_features(F, [3.5, 13.5])
+    >>> sol.p.numpy().round(4), sol.lam.numpy().round(4)  # a discrete bell, λ₂ < 0
+    (array([0.0334, 0.1497, 0.3169, 0.3169, 0.1497, 0.0334]), array([ 2.6239, -0.3748]))
+    """
+    F = _as_feature_tensor(F, "F", 2)
+    fbar = _as_feature_tensor(fbar, "fbar", 1)
+    if fbar.shape != F.shape[1:]:
+        raise ValueError(f"fbar must have shape (M,) = ({F.shape[1]},), got {tuple(fbar.shape)}")
+    sol = _solve(F[None], fbar, 0.0, gtol, maxiter, f"fbar={fbar.tolist()}")
+    return FeatureMaxEntSolution(sol.p[0], sol.lam, sol.dual, sol.grad_norm, sol.iterations)
+
+
+def solve_conditional_maxent(Phi, y, l2: float = 0.0, gtol: float = 1e-12, maxiter: int = 200) -> FeatureMaxEntSolution:
+    """Conditional maximum entropy with the empirical feature expectations (eq-maxent-cond-dual).
+
+    Maximize the mean entropy (1/N) Σ_n H(p(· | x_n)) subject to
+    (1/N) Σ_n Σ_k p(k | x_n) φ(x_n, k) = (1/N) Σ_n φ(x_n, y_n) (eq-maxent-moment). The solution is
+    p(· | x_n) = softmax(Φ_n λ); λ minimizes the dual, which for :func:`class_features` is the mean
+    cross-entropy of multinomial logistic regression (Berger et al. 1996). With ``l2`` = ρ > 0 the
+    dual gets (ρ/2)‖λ‖² and the condition becomes empirical - model = ρ λ.
+
+    Parameters
+    ----------
+    Phi : array_like, shape (N, K, M)
+        ``Phi[n, k]`` = φ(x_n, k).
+    y : array_like of int, shape (N,)
+        Observed classes.
+    l2 : float
+        ρ >= 0. With ρ = 0 the empirical moments must be reachable with strictly positive
+        probabilities (checked by a linear program), otherwise no finite λ exists.
+
+    Returns
+    -------
+    FeatureMaxEntSolution
+        ``p`` (N, K), ``lam`` (M,) (no gauge component), ``dual`` = g(λ*).
+
+    Raises
+    ------
+    ValueError
+        If ρ = 0 and the constraints force some p(k | x_n) = 0 (e.g. linearly separable classes).
+    """
+    Phi = _as_feature_tensor(Phi, "Phi", 3)
+    y = _as_labels(y, Phi.shape[0], Phi.shape[1])
+    l2 = _as_l2(l2)
+    return _solve(Phi, empirical_moments(Phi, y), l2, gtol, maxiter, "the empirical feature expectation",
+                  hint=" (the classes are separable by the features); pass l2 > 0 for the regularized problem")
