@@ -1,7 +1,7 @@
 """The Fisher metric of the categorical family on the simplex (chapter 5, フィッシャー計量).
 
 Book equations: (eq-fisher-def) F = E[∇log p ∇log pᵀ]; (eq-fisher-probs) the K probabilities
-as coordinates, diag(1/π) - 11ᵀ; (eq-fisher-free) the first K-1 probabilities,
+as coordinates, diag(1/π) - 11ᵀ; (eq-fisher-free) the first K-1 probabilities π̃,
 diag(1/π_i) + (1/π_K) 11ᵀ; (eq-fisher-logits) the logits, diag(p) - p pᵀ (the Hessian of
 log-sum-exp, eq-lse); (eq-fisher-coords) the change of coordinates F' = Jᵀ F J;
 (eq-fisher-rao) the Fisher–Rao distance 2 arccos Σ √(p_i q_i) through the sphere map
@@ -142,7 +142,7 @@ def fisher_rao_geodesic(p, q, t) -> np.ndarray:
     """Points γ(t) of the Fisher–Rao geodesic from p (t=0) to q (t=1) (eq-fisher-rao).
 
     The great circle between √p and √q on the unit sphere, squared back to the simplex:
-    √γ(t) = [sin((1-t)θ) √p + sin(tθ) √q] / sin θ, cos θ = Σ √(p_i q_i).
+    √γ(t) = [sin((1-t)ω) √p + sin(tω) √q] / sin ω, cos ω = Σ √(p_i q_i) (ω is half the distance).
 
     Parameters
     ----------
@@ -162,12 +162,12 @@ def fisher_rao_geodesic(p, q, t) -> np.ndarray:
     t_arr = np.asarray(t, dtype=float)
     if t_arr.ndim > 1 or np.isnan(t_arr).any():
         raise ValueError(f"t must be a number or a 1-D array of numbers, got shape {t_arr.shape}")
-    theta = float(np.arccos(np.clip(sp @ sq, -1.0, 1.0)))
+    omega = float(np.arccos(np.clip(sp @ sq, -1.0, 1.0)))
     tt = np.atleast_1d(t_arr)[:, None]  # (T, 1)
-    if theta < 1e-12:
+    if omega < 1e-12:
         root = np.broadcast_to(sp, (tt.shape[0], sp.size)).copy()
     else:
-        root = (np.sin((1 - tt) * theta) * sp + np.sin(tt * theta) * sq) / np.sin(theta)  # (T, K)
+        root = (np.sin((1 - tt) * omega) * sp + np.sin(tt * omega) * sq) / np.sin(omega)  # (T, K)
     gamma = root**2
     gamma /= gamma.sum(axis=-1, keepdims=True)  # exact on the sphere; removes rounding only
     return gamma[0] if t_arr.ndim == 0 else gamma
@@ -177,7 +177,7 @@ def fisher_rao_geodesic(p, q, t) -> np.ndarray:
 
 
 def coordinates_of(p, coordinates: str) -> np.ndarray:
-    """The coordinates θ of the interior point p: π itself, its first K-1 entries, or log p.
+    """The coordinates ξ of the interior point p: π itself, its first K-1 entries π̃, or log p.
 
     Logits are defined up to adding c·1 (the gauge); we return the representative log p.
     """
@@ -187,52 +187,52 @@ def coordinates_of(p, coordinates: str) -> np.ndarray:
     return {"probs": p, "free": p[..., :-1], "logits": np.log(p)}[coordinates]
 
 
-def probs_of(theta, coordinates: str) -> np.ndarray:
-    """The distribution with coordinates θ: the inverse of :func:`coordinates_of`, rows (..., dim) -> (..., K).
+def probs_of(xi, coordinates: str) -> np.ndarray:
+    """The distribution with coordinates ξ: the inverse of :func:`coordinates_of`, rows (..., dim) -> (..., K).
 
-    ``"logits"``: softmax(θ); ``"free"``: (θ, 1 - Σθ); ``"probs"``: θ / Σθ (the scale-invariant
+    ``"logits"``: softmax(ξ); ``"free"``: (ξ, 1 - Σξ); ``"probs"``: ξ / Σξ (the scale-invariant
     model). The result is not checked to lie inside the simplex: a step of an optimizer may leave
     it, and the caller decides what to do then (e.g. stop).
     """
     if not isinstance(coordinates, str) or coordinates not in COORDINATES:
         raise ValueError(f"coordinates must be one of {COORDINATES}, got {coordinates!r}")
-    if hasattr(theta, "detach"):
-        theta = theta.detach().cpu().numpy()
-    theta = np.asarray(theta, dtype=np.float64)
-    if theta.ndim == 0 or theta.shape[-1] == 0:
-        raise ValueError(f"theta must have at least one coordinate, got shape {theta.shape}")
-    if np.isnan(theta).any():
-        raise ValueError("theta contains NaN")
+    if hasattr(xi, "detach"):
+        xi = xi.detach().cpu().numpy()
+    xi = np.asarray(xi, dtype=np.float64)
+    if xi.ndim == 0 or xi.shape[-1] == 0:
+        raise ValueError(f"xi must have at least one coordinate, got shape {xi.shape}")
+    if np.isnan(xi).any():
+        raise ValueError("xi contains NaN")
     if coordinates == "logits":
-        e = np.exp(theta - theta.max(axis=-1, keepdims=True))  # the stable form (eq-stable-softmax)
+        e = np.exp(xi - xi.max(axis=-1, keepdims=True))  # the stable form (eq-stable-softmax)
         return e / e.sum(axis=-1, keepdims=True)
     if coordinates == "free":
-        return np.concatenate([theta, 1.0 - theta.sum(axis=-1, keepdims=True)], axis=-1)
-    return theta / theta.sum(axis=-1, keepdims=True)
+        return np.concatenate([xi, 1.0 - xi.sum(axis=-1, keepdims=True)], axis=-1)
+    return xi / xi.sum(axis=-1, keepdims=True)
 
 
-def log_prob(theta, coordinates: str):
-    """log p(k; θ) for k = 1..K as a torch tensor (differentiable in θ), for θ (..., dim).
+def log_prob(xi, coordinates: str):
+    """log p(k; ξ) for k = 1..K as a torch tensor (differentiable in ξ), for ξ (..., dim).
 
-    ``"probs"``: log(π_k / Σπ); ``"free"``: log of (θ, 1 - Σθ); ``"logits"``: log softmax(θ).
+    ``"probs"``: log(π_k / Σπ); ``"free"``: log of (ξ, 1 - Σξ); ``"logits"``: log softmax(ξ).
     """
     import torch
 
     from .softmax import log_softmax
 
     if coordinates == "logits":
-        return log_softmax(theta)
+        return log_softmax(xi)
     if coordinates == "probs":
-        return torch.log(theta) - torch.log(theta.sum(dim=-1, keepdim=True))
+        return torch.log(xi) - torch.log(xi.sum(dim=-1, keepdim=True))
     if coordinates == "free":
-        return torch.log(torch.cat([theta, 1 - theta.sum(dim=-1, keepdim=True)], dim=-1))
+        return torch.log(torch.cat([xi, 1 - xi.sum(dim=-1, keepdim=True)], dim=-1))
     raise ValueError(f"coordinates must be one of {COORDINATES}, got {coordinates!r}")
 
 
 def kl_gradient(q, p, coordinates: str) -> np.ndarray:
-    """The gradient ∇_θ KL(q ‖ p(θ)) at the interior point p, in closed form (eq-fisher-klgrad).
+    """The gradient ∇_ξ KL(q ‖ p(ξ)) at the interior point p, in closed form (eq-fisher-klgrad).
 
-    It is -Σ_k q_k ∇_θ log p(k; θ), the score (:func:`score_matrix`) averaged under q:
+    It is -Σ_k q_k ∇_ξ log p(k; ξ), the score (:func:`score_matrix`) averaged under q:
     ``"logits"``: p - q; ``"free"``: -q_i/π_i + q_K/π_K for i < K; ``"probs"``: 1 - q/π
     (the model π_k / Σπ at Σπ = 1). The target q may have zeros; p may not.
 
@@ -255,13 +255,13 @@ def kl_gradient(q, p, coordinates: str) -> np.ndarray:
 
 
 def score_matrix(p, coordinates: str) -> np.ndarray:
-    """Row k is the score ∇_θ log p(k; θ) at p, computed by automatic differentiation: (K, dim)."""
+    """Row k is the score ∇_ξ log p(k; ξ) at p, computed by automatic differentiation: (K, dim)."""
     import torch
 
-    theta = torch.tensor(coordinates_of(p, coordinates), dtype=torch.float64)
-    if theta.dim() != 1:
-        raise ValueError(f"p must be a single point (K,), got shape {tuple(theta.shape)}")
-    jac = torch.autograd.functional.jacobian(lambda t: log_prob(t, coordinates), theta)  # (K, dim)
+    xi = torch.tensor(coordinates_of(p, coordinates), dtype=torch.float64)
+    if xi.dim() != 1:
+        raise ValueError(f"p must be a single point (K,), got shape {tuple(xi.shape)}")
+    jac = torch.autograd.functional.jacobian(lambda t: log_prob(t, coordinates), xi)  # (K, dim)
     return jac.numpy()
 
 

@@ -1,13 +1,16 @@
 """Natural gradient and its approximations for small softmax models (chapter 7, 自然勾配とその近似).
 
-Book equations: (eq-natgrad) Δθ = -η (F + δI)⁻¹ ∇L; (eq-natgrad-persample) the per-sample
+Book equations: (eq-natgrad) Δξ = -η (F + δI)⁻¹ ∇L; (eq-natgrad-persample) the per-sample
 gradients (pₙ - e_{yₙ}) xₙᵀ of softmax regression; (eq-natgrad-fisher-sr) its exact Fisher
 (1/N) Σₙ (diag pₙ - pₙpₙᵀ) ⊗ xₙxₙᵀ; (eq-natgrad-ef) the empirical Fisher (1/N) Σₙ gₙgₙᵀ;
 (eq-natgrad-kfac) the K-FAC block G ⊗ A of a linear layer; (eq-natgrad-hutchinson) the Hutchinson estimate
 E[u ⊙ Hu] of diag H used by Sophia; Adam's update written out for comparison.
+Chapter 5 (フィッシャー計量) uses the two functions for any conditional model p(y | x; ξ) =
+softmax(z(x; ξ)): :func:`conditional_fisher` (def-fisher-conditional, from the definition) and
+:func:`gauss_newton` (eq-fisher-ggn, the generalized Gauss–Newton form Jᵀ F_z J).
 
-References: Amari (1998); Martens & Grosse (2015) for K-FAC; Kunstner, Balles & Hennig (2019)
-on the empirical Fisher; Liu et al. (2023) for Sophia.
+References: Amari (1998); Martens (2020) for Fisher = generalized Gauss–Newton; Martens & Grosse
+(2015) for K-FAC; Kunstner, Balles & Hennig (2019) on the empirical Fisher; Liu et al. (2023) for Sophia.
 
 Parameters of softmax regression are a matrix W of shape (K, D) acting on inputs x (D,)
 (append a constant 1 with :func:`with_bias` to get an intercept). Flattened parameter
@@ -144,10 +147,10 @@ def precondition(g, curvature, damping: float) -> torch.Tensor:
     return torch.linalg.solve(C + damping * torch.eye(g.numel(), dtype=C.dtype), g)
 
 
-def adam_step(theta, g, state: dict, lr: float, betas=(0.9, 0.999), eps: float = 1e-8) -> torch.Tensor:
+def adam_step(xi, g, state: dict, lr: float, betas=(0.9, 0.999), eps: float = 1e-8) -> torch.Tensor:
     """One Adam update (Kingma & Ba, 2015), written out to show its preconditioner:
 
-    m ← β₁m + (1-β₁)g,  v ← β₂v + (1-β₂)g²,  θ ← θ - lr · m̂ / (√v̂ + ε),
+    m ← β₁m + (1-β₁)g,  v ← β₂v + (1-β₂)g²,  ξ ← ξ - lr · m̂ / (√v̂ + ε),
     with the bias corrections m̂ = m/(1-β₁ᵗ), v̂ = v/(1-β₂ᵗ). ``state`` (a dict, initially
     empty) keeps t, m, v between calls. The divisor is √v̂ — a square root of an average of
     squared mini-batch gradients, not a Fisher matrix. Agrees with ``torch.optim.Adam``.
@@ -164,7 +167,7 @@ def adam_step(theta, g, state: dict, lr: float, betas=(0.9, 0.999), eps: float =
     state["v"] = b2 * state["v"] + (1 - b2) * g * g
     m_hat = state["m"] / (1 - b1 ** state["t"])
     v_hat = state["v"] / (1 - b2 ** state["t"])
-    return theta - lr * m_hat / (v_hat.sqrt() + eps)
+    return xi - lr * m_hat / (v_hat.sqrt() + eps)
 
 
 def hutchinson_diag(hvp, dim: int, n_probes: int, generator: torch.Generator, dtype=torch.float64):
@@ -183,6 +186,91 @@ def hutchinson_diag(hvp, dim: int, n_probes: int, generator: torch.Generator, dt
     if tuple(HU.shape) != (n_probes, dim):
         raise ValueError(f"hvp must return shape {(n_probes, dim)}, got {tuple(HU.shape)}")
     return (U * HU).mean(dim=0)
+
+
+# ------------------------------------------- the Fisher of a conditional model (chapter 5)
+
+
+def _model_logits(logits_fn, xi, X) -> torch.Tensor:
+    """Validate a conditional model z(x; ξ) and return its logits (N, K) at ξ."""
+    if not callable(logits_fn):
+        raise TypeError("logits_fn must be a function (xi, X) -> logits of shape (N, K)")
+    xi = _tensor(xi, "xi", 1)
+    if not xi.is_floating_point():
+        raise TypeError(f"xi must be a floating-point parameter vector, got dtype {xi.dtype}")
+    X = _tensor(X, "X", 2)
+    Z = logits_fn(xi, X)
+    if not isinstance(Z, torch.Tensor) or Z.dim() != 2 or Z.shape[0] != X.shape[0] or Z.shape[1] < 2:
+        shape = tuple(Z.shape) if isinstance(Z, torch.Tensor) else type(Z).__name__
+        raise ValueError(f"logits_fn must return logits of shape (N={X.shape[0]}, K>=2), got {shape}")
+    if not torch.isfinite(Z).all():
+        raise ValueError("logits_fn returned a NaN or an infinite logit")
+    return Z
+
+
+def _jacobian_rows(fn, xi) -> torch.Tensor:
+    """∂fn(ξ)/∂ξ for fn: (P,) -> (N, K), as (N, K, P); one backward pass per output entry."""
+    return torch.autograd.functional.jacobian(fn, xi)
+
+
+def conditional_fisher(logits_fn, xi, X) -> torch.Tensor:
+    """The Fisher matrix of the conditional model p(y | x; ξ) = softmax(z(x; ξ)), from its definition.
+
+    F(ξ) = (1/N) Σₙ E_{y ~ p(·|xₙ; ξ)}[s sᵀ] with the score s = ∇_ξ log p(y | xₙ; ξ)
+    (def-fisher-conditional): the inputs are the data's, the labels are drawn from the model
+    (the empirical Fisher, eq-natgrad-ef, uses the data's labels instead). The expectation over
+    y is exact (a sum over the K labels); the scores come from automatic differentiation.
+
+    Parameters
+    ----------
+    logits_fn : callable
+        ``logits_fn(xi, X)`` returns the logits z(xₙ; ξ) of every input as a tensor (N, K),
+        differentiable in ``xi``.
+    xi : torch.Tensor, shape (P,)
+        The parameters ξ as one flat vector.
+    X : torch.Tensor, shape (N, D)
+        The inputs xₙ.
+
+    Returns
+    -------
+    torch.Tensor, shape (P, P): symmetric positive semidefinite.
+
+    Examples
+    --------
+    >>> import torch
+    >>> X = torch.zeros(1, 1, dtype=torch.float64)
+    >>> conditional_fisher(lambda xi, X: xi.expand(len(X), 2), torch.zeros(2, dtype=torch.float64), X)
+    tensor([[ 0.2500, -0.2500],
+            [-0.2500,  0.2500]], dtype=torch.float64)
+    """
+    Z = _model_logits(logits_fn, xi, X)
+    P = softmax(Z.detach())  # (N, K): p(y | xₙ)
+    S = _jacobian_rows(lambda t: torch.log_softmax(logits_fn(t, X), dim=-1), xi)  # (N, K, P) scores
+    return torch.einsum("nk,nkp,nkq->pq", P, S, S) / X.shape[0]
+
+
+def gauss_newton(logits_fn, xi, X) -> torch.Tensor:
+    """The generalized Gauss–Newton matrix (1/N) Σₙ Jₙᵀ (diag pₙ - pₙpₙᵀ) Jₙ (eq-fisher-ggn).
+
+    Jₙ = ∂z(xₙ; ξ)/∂ξ is the Jacobian of the logits and diag p - p pᵀ the Hessian of the
+    cross-entropy in the logits (eq-fisher-logits). For softmax outputs it equals the Fisher
+    matrix :func:`conditional_fisher` (Martens, 2020, §9); the Hessian of the mean cross-entropy
+    adds (1/N) Σₙ Σ_k (pₙₖ - [yₙ = k]) ∇²zₙₖ, which vanishes when z is linear in ξ.
+    Same arguments as :func:`conditional_fisher`; returns (P, P).
+
+    Examples
+    --------
+    >>> import torch
+    >>> X = torch.zeros(1, 1, dtype=torch.float64)
+    >>> gauss_newton(lambda xi, X: xi.expand(len(X), 2), torch.zeros(2, dtype=torch.float64), X)
+    tensor([[ 0.2500, -0.2500],
+            [-0.2500,  0.2500]], dtype=torch.float64)
+    """
+    Z = _model_logits(logits_fn, xi, X)
+    P = softmax(Z.detach())  # (N, K)
+    C = torch.diag_embed(P) - P[:, :, None] * P[:, None, :]  # (N, K, K): F_z at every input
+    J = _jacobian_rows(lambda t: logits_fn(t, X), xi)  # (N, K, P)
+    return torch.einsum("nkp,nkl,nlq->pq", J, C, J) / X.shape[0]
 
 
 # ---------------------------------------------------------------------------- K-FAC

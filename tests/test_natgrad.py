@@ -8,9 +8,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lecture_code.fisher import categorical_fisher
 from lecture_code.natgrad import (
     adam_step,
+    conditional_fisher,
     empirical_fisher,
+    gauss_newton,
     exact_layer_fisher,
     hutchinson_diag,
     kfac_direction,
@@ -195,6 +198,74 @@ def test_adam_step_matches_torch_optim_adam():
     assert state["t"] == 7
 
 
+def flat_mlp(D=3, H=4, K=3):
+    """z(x; ξ) = W2 tanh(W1 x + b1) + b2 with all weights in one flat vector ξ; returns (fn, P)."""
+
+    def fn(xi, X):
+        W1, b1 = xi[: H * D].reshape(H, D), xi[H * D : H * D + H]
+        o = H * D + H
+        W2, b2 = xi[o : o + K * H].reshape(K, H), xi[o + K * H :]
+        return torch.tanh(X @ W1.T + b1) @ W2.T + b2
+
+    return fn, H * D + H + K * H + K
+
+
+def linear_model(xi, X):
+    """Softmax regression z = W x̃ with x̃ = (x, 1) and W = ξ as a (K, D+1) matrix (K = 3)."""
+    Xb = with_bias(X)
+    return Xb @ xi.reshape(3, Xb.shape[1]).T
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_conditional_fisher_equals_gauss_newton_and_monte_carlo(seed):
+    g = torch.Generator().manual_seed(seed)
+    fn, P = flat_mlp()
+    X, xi = torch.randn(9, 3, generator=g, dtype=DT), torch.randn(P, generator=g, dtype=DT)
+    F, G = conditional_fisher(fn, xi, X), gauss_newton(fn, xi, X)
+    torch.testing.assert_close(F, G, atol=1e-12, rtol=1e-10)
+    assert torch.linalg.eigvalsh(G).min() > -1e-12  # positive semidefinite
+    # the definition by sampling: labels drawn from the model, scores by autograd on torch's cross-entropy
+    Xr = X.repeat(4000, 1)
+    y = torch.multinomial(torch.softmax(fn(xi, Xr), dim=1).detach(), 1, generator=g)[:, 0]
+    def log_lik(t, x, label):  # log p(label | x; t) for one sample
+        return -torch.nn.functional.cross_entropy(fn(t, x[None]), label[None])
+
+    S = torch.func.vmap(torch.func.grad(log_lik), in_dims=(None, 0, 0))(xi, Xr, y)  # (N·4000, P) scores
+    F_mc = S.T @ S / len(y)
+    assert ((F_mc - F).norm() / F.norm()).item() < 0.05
+
+
+def test_conditional_fisher_without_inputs_is_the_categorical_fisher():
+    # logits that do not depend on x: the model is Categorical(softmax(ξ)) and F is F_z (eq-fisher-logits)
+    xi = torch.tensor([0.3, -1.2, 2.0], dtype=DT)
+    X = torch.zeros(5, 1, dtype=DT)
+    F = conditional_fisher(lambda t, X: t.expand(len(X), 3), xi, X)
+    np.testing.assert_allclose(F.numpy(), categorical_fisher(torch.softmax(xi, 0).numpy(), "logits"), atol=1e-14)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_gauss_newton_plus_residual_is_the_hessian(seed):
+    g = torch.Generator().manual_seed(seed)
+    fn, P = flat_mlp()
+    X, xi = torch.randn(10, 3, generator=g, dtype=DT), torch.randn(P, generator=g, dtype=DT)
+    y = torch.randint(0, 3, (10,), generator=g)
+    H = torch.autograd.functional.hessian(lambda t: torch.nn.functional.cross_entropy(fn(t, X), y), xi)
+    R = (torch.softmax(fn(xi, X), 1) - torch.nn.functional.one_hot(y, 3)).detach()  # (N, K) residuals p - e_y
+    residual = torch.autograd.functional.hessian(lambda t: (R * fn(t, X)).sum() / len(X), xi)
+    torch.testing.assert_close(H, gauss_newton(fn, xi, X) + residual, atol=1e-12, rtol=1e-10)
+    assert (H - gauss_newton(fn, xi, X)).norm() > 0.1 * H.norm()  # the MLP's Hessian is not its Fisher
+
+
+def test_gauss_newton_of_a_linear_model_is_the_hessian_and_softmax_regression_fisher():
+    X, _, y, _ = problem(N=8, D=4, K=3, seed=3)
+    xi = torch.randn(3 * 5, generator=torch.Generator().manual_seed(4), dtype=DT)
+    G = gauss_newton(linear_model, xi, X)
+    H = torch.autograd.functional.hessian(lambda t: torch.nn.functional.cross_entropy(linear_model(t, X), y), xi)
+    torch.testing.assert_close(G, H, atol=1e-13, rtol=1e-10)
+    Pm = torch.softmax(linear_model(xi, X), 1)
+    torch.testing.assert_close(G, softmax_regression_fisher(with_bias(X), Pm), atol=1e-13, rtol=1e-10)
+
+
 @pytest.mark.parametrize(
     "call, exc, match",
     [
@@ -217,6 +288,12 @@ def test_adam_step_matches_torch_optim_adam():
         (lambda: with_bias("abc"), TypeError, "X must be"),
         (lambda: adam_step(torch.zeros(2), torch.ones(2), {}, lr=0.0), ValueError, "lr must be"),
         (lambda: adam_step(torch.zeros(2), torch.ones(2), {}, lr=0.1, betas=(1.0, 0.9)), ValueError, "betas"),
+        (lambda: gauss_newton("z", torch.zeros(2, dtype=DT), torch.zeros(1, 1)), TypeError, "logits_fn must be"),
+        (lambda: gauss_newton(lambda t, X: t[None], torch.zeros(2, 2, dtype=DT), torch.zeros(1, 1)), ValueError, "xi must have 1"),
+        (lambda: gauss_newton(lambda t, X: t[None], torch.zeros(2, dtype=torch.int64), torch.zeros(1, 1)), TypeError, "floating-point"),
+        (lambda: conditional_fisher(lambda t, X: t, torch.zeros(2, dtype=DT), torch.zeros(1, 1)), ValueError, "shape \\(N=1"),
+        (lambda: conditional_fisher(lambda t, X: t[:1][None], torch.zeros(2, dtype=DT), torch.zeros(1, 1)), ValueError, "K>=2"),
+        (lambda: gauss_newton(lambda t, X: t[None] / 0, torch.ones(2, dtype=DT), torch.zeros(1, 1)), ValueError, "infinite"),
     ],
 )
 def test_bad_input_raises(call, exc, match):
@@ -225,7 +302,7 @@ def test_bad_input_raises(call, exc, match):
 
 
 def test_newton_with_the_exact_fisher_reaches_sklearns_optimum_on_pooled_digits():
-    # Chapter 5's reference optimum W*, recomputed here and compared with scikit-learn (the
+    # Chapter 7's reference optimum W*, recomputed here and compared with scikit-learn (the
     # chapter itself does not import scikit-learn, which would cost it about two seconds).
     from sklearn.linear_model import LogisticRegression
 
