@@ -117,8 +117,11 @@ def fisher_rao_distance(p, q) -> np.ndarray:
     sq = np.sqrt(check_simplex(_to_array(q, "q"), "q"))
     if sp.shape[-1] != sq.shape[-1]:
         raise ValueError(f"p and q must have the same K, got {sp.shape[-1]} and {sq.shape[-1]}")
-    bc = np.clip((sp * sq).sum(axis=-1), -1.0, 1.0)  # (...)
-    return 2.0 * np.arccos(bc)
+    # The angle between the unit vectors √p and √q is 2 arcsin(|√p - √q| / 2): the same value as
+    # arccos Σ √(p_i q_i), but accurate for nearby points, where arccos of a number near 1 loses
+    # half the digits (d = 1e-6 would come out with a relative error of about 1e-3).
+    chord = np.linalg.norm(sp - sq, axis=-1)  # (...)
+    return 4.0 * np.arcsin(np.minimum(chord / 2.0, 1.0))
 
 
 def kl_divergence(p, q) -> np.ndarray:
