@@ -96,7 +96,7 @@ def to_expectation(theta, gauge: str = "centred") -> np.ndarray:
     Returns
     -------
     numpy.ndarray, shape (..., K); rows sum to 1. (Logit gaps beyond ~745 underflow to a
-    probability of exactly 0 in float64, chapter 5.)
+    probability of exactly 0 in float64, chapter 2.)
     """
     gauge = _check_gauge(gauge)
     arr = _finite(theta, "theta")

@@ -5,7 +5,7 @@ as coordinates, diag(1/π) - 11ᵀ; (eq-fisher-free) the first K-1 probabilities
 diag(1/π_i) + (1/π_K) 11ᵀ; (eq-fisher-logits) the logits, diag(p) - p pᵀ (the Hessian of
 log-sum-exp, eq-lse); (eq-fisher-coords) the change of coordinates F' = Jᵀ F J;
 (eq-fisher-rao) the Fisher–Rao distance 2 arccos Σ √(p_i q_i) through the sphere map
-p ↦ 2√p, and its geodesics; (eq-fisher-klgrad) the gradient of KL(q ‖ p) in each coordinate system.
+p ↦ 2√p, and its geodesics; (eq-fisher-klgrad, chapter 7) the gradient of KL(q ‖ p) in each coordinate system.
 
 References: Amari (1998), "Natural gradient works efficiently in learning"; Amari (2016),
 *Information Geometry and Its Applications*.

@@ -120,6 +120,30 @@ def test_bregman_of_lse_is_kl_with_swapped_arguments(args):
     np.testing.assert_allclose(bregman_lse(t1 + c, t2 - c), bregman_lse(t1, t2), atol=1e-10)  # gauge invariant
 
 
+@settings(max_examples=30)
+@given(st.integers(2, 6).flatmap(lambda K: st.tuples(logits(K), st.floats(-5, 5))))
+def test_bregman_of_lse_vanishes_exactly_along_the_gauge(args):
+    # LSE is linear along 1 (not strictly convex on R^K): D_LSE(θ + c1, θ) = 0 although θ + c1 ≠ θ
+    t, c = args
+    assert bregman_lse(t + c, t) == pytest.approx(0.0, abs=1e-10)
+
+
+@settings(max_examples=30)
+@given(st.integers(2, 6).flatmap(lambda K: st.tuples(interior_points(K), interior_points(K))))
+def test_bregman_swap_in_free_coordinates(pq):
+    # ex-dual-bregman-swap: with the strictly convex pair LSE(θ, 0) and -H(π̃, 1 - Σπ̃),
+    # D_f(θ1, θ2) = D_f*(π̃2, π̃1) = KL(p2 ‖ p1); the gradients come from torch autograd.
+    p1, p2 = pq
+    t1, t2 = (torch.tensor(to_natural(x, "free")) for x in (p1, p2))
+    pi1, pi2 = (torch.tensor(x[:-1]) for x in (p1, p2))
+    grad_f = torch.autograd.functional.jacobian(torch_lse_free, t2)
+    d_f = torch_lse_free(t1) - torch_lse_free(t2) - grad_f @ (t1 - t2)
+    grad_fstar = torch.autograd.functional.jacobian(torch_neg_entropy_free, pi1)
+    d_fstar = torch_neg_entropy_free(pi2) - torch_neg_entropy_free(pi1) - grad_fstar @ (pi2 - pi1)
+    np.testing.assert_allclose(d_f.item(), d_fstar.item(), atol=1e-10)
+    np.testing.assert_allclose(d_f.item(), rel_entr(p2, p1).sum(), atol=1e-10)
+
+
 def test_bregman_boundary_and_batches():
     e1 = np.array([1.0, 0.0, 0.0])
     np.testing.assert_allclose(bregman(e1, Q), -np.log(Q[0]), atol=1e-15)  # p may have zeros
