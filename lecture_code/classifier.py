@@ -1,14 +1,21 @@
 """Classification heads for chapter 2: cosine logits versus an ordinary linear layer.
 
-Book equations: (eq-softmax-inner-product) z_k = w_kᵀx = ‖w_k‖ ‖x‖ cos θ_k, and
-(eq-softmax-cosine-logits) z_k = s cos θ_k when both x and w_k are scaled to unit length.
+Book equations: (eq-softmax-inner-product) z_k = w_kᵀx = ‖w_k‖ ‖x‖ cos ω_k, and
+(eq-softmax-cosine-logits) z_k = s cos ω_k when both x and w_k are scaled to unit length
+(ω_k is the angle between x and w_k); (eq-softmax-scale-bound) and (eq-softmax-etf-bound) for
+the largest probability a cosine head with scale s can give.
 
 - :class:`NormalizedClassifier` follows the lecture's implementation note (a normalized
   classifier, as in nGPT-style and ArcFace-style heads; Deng et al., 2019): inputs and weight rows
   are L2-normalized, so every logit lies in [-s, s] and the scale s acts as an inverse
   temperature.
 - :class:`LinearClassifier` is the usual unnormalized head z = W x + b, for contrast.
-- :func:`fit` trains either head by full-batch gradient descent on the cross-entropy (small data only).
+- :func:`fit` trains either head by full-batch gradient descent on the cross-entropy (small data only);
+  :func:`fit_with` does the same with any ``torch.optim`` optimizer and records the gauge
+  components Σ_k w_k and Σ_k b_k after every step (:func:`gauge_sums`).
+- :func:`max_prob_bound`, :func:`etf_max_prob` and :func:`simplex_etf`: the scale bound of a
+  cosine head, reached only when all other class vectors equal -x, and the value for the
+  symmetric (simplex-ETF) arrangement of the class vectors.
 - :func:`fit_bias` fits a bias-only softmax model under an L2 penalty with a chosen gauge
   (which bias component, if any, is pinned to 0): the chapter's demonstration that the
   penalized optimum depends on the gauge although the model family does not.
@@ -17,6 +24,7 @@ Book equations: (eq-softmax-inner-product) z_k = w_kᵀx = ‖w_k‖ ‖x‖ cos
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -80,7 +88,7 @@ class NormalizedClassifier(nn.Module):
         self.weight = nn.Parameter(_init_weight(num_classes, in_features, seed))  # (K, d)
 
     def cosines(self, x: torch.Tensor) -> torch.Tensor:
-        """cos θ_k between each input and each class vector, shape (..., K), values in [-1, 1].
+        """cos ω_k between each input and each class vector, shape (..., K), values in [-1, 1].
 
         A zero input has no direction; ``F.normalize`` maps it to 0, so all its cosines are 0.
         """
@@ -105,7 +113,7 @@ class NormalizedClassifier(nn.Module):
 
 
 class LinearClassifier(nn.Module):
-    """The unnormalized head z = W x + b, whose logits mix ‖w_k‖, ‖x‖ and cos θ_k (eq-softmax-inner-product).
+    """The unnormalized head z = W x + b, whose logits mix ‖w_k‖, ‖x‖ and cos ω_k (eq-softmax-inner-product).
 
     Same interface as :class:`NormalizedClassifier` (``bias=False`` drops b).
     """
@@ -142,7 +150,9 @@ def _check_labels(y, n: int, num_classes: int) -> torch.Tensor:
 
 def fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor, steps: int = 200, lr: float = 0.5,
         weight_decay: float = 0.0) -> list[float]:
-    """Full-batch gradient descent θ ← θ - η(∇L + λθ) on the mean cross-entropy; return the loss per step.
+    """Full-batch gradient descent ξ ← ξ - η(∇L + ρξ) on the mean cross-entropy; return the loss per step.
+
+    ``lr`` is η and ``weight_decay`` is ρ (an L2 penalty ρ‖ξ‖²/2 on every parameter ξ).
 
     Plain gradient descent (no optimizer state, no ``torch.optim``) keeps every step visible
     and deterministic. Meant for small data such as the digits (≈1300 × 64): 200 steps of a
@@ -166,6 +176,88 @@ def fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor, steps: int = 200, lr
                 q -= lr * (g + weight_decay * q)
         losses.append(loss.item())
     return losses
+
+
+def gauge_sums(model: nn.Module) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The gauge components of a head: (Σ_k w_k, Σ_k b_k), shapes (d,) and () (None without a bias).
+
+    Adding c·1 to the bias, or 1aᵀ to the weight (W ↦ W + 1aᵀ, the same vector a added to every
+    class vector), shifts every logit by the same amount (c, resp. aᵀx), so softmax does not see it.
+    These two sums are the only parts of (W, b) that such a shift changes.
+    """
+    if not isinstance(getattr(model, "weight", None), torch.Tensor) or model.weight.dim() != 2:
+        raise TypeError("model must have a 2-D weight of shape (K, d), like LinearClassifier")
+    with torch.no_grad():
+        w_sum = model.weight.sum(dim=0).clone()  # (d,)
+        bias = getattr(model, "bias", None)
+        b_sum = bias.sum().clone() if isinstance(bias, torch.Tensor) else None
+    return w_sum, b_sum
+
+
+@dataclass
+class TrainLog:
+    """What :func:`fit_with` records after every step: the mean cross-entropy *before* the step,
+    Σ_k w_k (steps, d) and Σ_k b_k (steps,) *after* it (``bias_sum`` is None without a bias)."""
+
+    loss: list[float]
+    weight_sum: torch.Tensor
+    bias_sum: torch.Tensor | None
+
+
+def fit_with(model: nn.Module, X: torch.Tensor, y: torch.Tensor, optimizer: torch.optim.Optimizer,
+             steps: int = 100) -> TrainLog:
+    """Full-batch training on the mean cross-entropy with any ``torch.optim`` optimizer.
+
+    The loop is the standard one (zero_grad, backward, step). After every step it records the gauge
+    components of :func:`gauge_sums`: (stochastic) gradient descent, with or without momentum,
+    leaves them unchanged because the cross-entropy gradient has no component along 1
+    (eq-softmax-ce-grad); Adam rescales each coordinate and moves them; weight decay shrinks them.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A head with ``weight`` (K, d) and optionally ``bias`` (K,), e.g. :class:`LinearClassifier`.
+    X : torch.Tensor (N, d)
+        Inputs, same dtype as the model.
+    y : torch.Tensor (N,)
+        int64 class labels in 0..K-1.
+    optimizer : torch.optim.Optimizer
+        Built on ``model.parameters()``.
+    steps : int
+        Number of optimizer steps.
+
+    Returns
+    -------
+    TrainLog
+
+    Examples
+    --------
+    >>> X = torch.randn(30, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    >>> y = (X[:, 0] > 0).long()
+    >>> head = LinearClassifier(4, 2, seed=0).double()
+    >>> log = fit_with(head, X, y, torch.optim.SGD(head.parameters(), lr=0.5), steps=20)
+    >>> abs(log.bias_sum).max().item() < 1e-14  # Σ_k b_k stays at its initial value 0
+    True
+    """
+    if not isinstance(X, torch.Tensor) or X.dim() != 2:
+        raise ValueError(f"X must be a tensor of shape (N, d), got {getattr(X, 'shape', type(X).__name__)}")
+    gauge_sums(model)  # validates the model's weight
+    _check_labels(y, X.shape[0], model.weight.shape[0])
+    _positive_int(steps, "steps")
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+    losses, w_sums, b_sums = [], [], []
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(X), y)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+        w_sum, b_sum = gauge_sums(model)
+        w_sums.append(w_sum)
+        b_sums.append(b_sum)
+    bias_sum = torch.stack(b_sums) if b_sums[0] is not None else None  # (steps,)
+    return TrainLog(losses, torch.stack(w_sums), bias_sum)  # weight_sum: (steps, d)
 
 
 def fit_bias(y: torch.Tensor, num_classes: int, l2: float = 0.0, fixed: int | None = None,
@@ -211,3 +303,50 @@ def fit_bias(y: torch.Tensor, num_classes: int, l2: float = 0.0, fixed: int | No
             t /= 2  # backtracking: Newton steps from far away can overshoot
         b = b - t * step
     return b
+
+
+def _check_scale_and_classes(scale, num_classes) -> tuple[float, int]:
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale < 0:
+        raise ValueError(f"scale must be a finite number >= 0, got {scale!r}")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+    return float(scale), num_classes
+
+
+def max_prob_bound(scale: float, num_classes: int) -> float:
+    """The largest probability any class can get from a cosine head, e^s / (e^s + (K-1)e^{-s}) (eq-softmax-scale-bound).
+
+    The logits lie in [-s, s]; the bound needs the correct logit at s and all K-1 others at -s,
+    i.e. every other class vector equal to -x: K-1 classes on one point, which no working
+    classifier comes close to. See :func:`etf_max_prob` for the symmetric arrangement.
+    """
+    s, K = _check_scale_and_classes(scale, num_classes)
+    return 1.0 / (1.0 + (K - 1) * math.exp(-2.0 * s))
+
+
+def etf_max_prob(scale: float, num_classes: int) -> float:
+    """p_max = e^s / (e^s + (K-1)e^{-s/(K-1)}) for class vectors in the simplex-ETF arrangement (eq-softmax-etf-bound).
+
+    With the K unit class vectors of :func:`simplex_etf` (pairwise cosine -1/(K-1)), an input along
+    one class vector has logits s for its class and -s/(K-1) for every other one.
+    """
+    s, K = _check_scale_and_classes(scale, num_classes)
+    return 1.0 / (1.0 + (K - 1) * math.exp(-s * K / (K - 1)))
+
+
+def simplex_etf(num_classes: int, dim: int, dtype=torch.float64) -> torch.Tensor:
+    """K unit vectors in R^d with every pairwise cosine equal to -1/(K-1) (a simplex equiangular tight frame).
+
+    They are the centred one-hot vectors e_k - 1/K, written in an orthonormal basis of the plane
+    Σ_i v_i = 0 (dimension K-1), normalized, and padded with zeros to ``dim`` >= K-1 coordinates.
+    Returns a (K, dim) tensor; its rows sum to the zero vector.
+    """
+    _, K = _check_scale_and_classes(0.0, num_classes)
+    if isinstance(dim, bool) or not isinstance(dim, int) or dim < K - 1:
+        raise ValueError(f"dim must be an integer >= num_classes - 1 = {K - 1}, got {dim!r}")
+    centred = torch.eye(K, dtype=torch.float64) - 1.0 / K  # (K, K), rows e_k - 1/K
+    basis = torch.linalg.qr(centred[:, : K - 1]).Q  # (K, K-1), orthonormal basis of {v : Σ v_i = 0}
+    coords = F.normalize(centred @ basis, dim=1)  # (K, K-1), unit rows
+    out = torch.zeros(K, dim, dtype=torch.float64)
+    out[:, : K - 1] = coords
+    return out.to(dtype)

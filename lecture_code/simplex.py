@@ -1,7 +1,8 @@
 """The probability simplex Δ^{K-1} and its 2-D picture (chapter 1, 確率単体).
 
 Book equations: (eq-simplex) for the definition, (eq-interior) for the open interior,
-(eq-barycentric) for the map from barycentric coordinates to the plane.
+(eq-barycentric) for the map from barycentric coordinates to the plane, (eq-label-smoothing)
+for the smoothed targets of label smoothing (a point on the segment from a vertex to the centre).
 
 All functions accept array-likes and return NumPy arrays: this module is geometry and
 plotting support, not learning code.
@@ -151,3 +152,30 @@ def distance_to_boundary(p) -> np.ndarray:
     if K < 2:
         raise ValueError("the boundary distance needs K >= 2 (Δ^0 is a single point)")
     return arr.min(axis=-1) * np.sqrt(K / (K - 1))
+
+
+def smooth_labels(y, num_classes: int, eps: float) -> np.ndarray:
+    """Label-smoothing targets (1 - eps) e_y + eps/K · 1, shape (N, K) (eq-label-smoothing).
+
+    Each row lies on the segment from the vertex e_y (eps = 0) to the centre 1/K (eps = 1).
+    The cross-entropy against these rows is what ``torch.nn.functional.cross_entropy(...,
+    label_smoothing=eps)`` computes (a test checks it).
+
+    Parameters
+    ----------
+    y : array-like of int (N,)
+        Class labels in 0..K-1.
+    num_classes : int
+        K.
+    eps : float
+        Smoothing weight in [0, 1].
+    """
+    E = vertices(num_classes)  # validates K
+    labels = np.asarray(y)
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise TypeError(f"y must be a 1-D array of integer labels, got {labels.dtype} with shape {labels.shape}")
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(f"labels in y must lie in 0..{num_classes - 1}, got {labels.min()}..{labels.max()}")
+    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating)) or not 0.0 <= eps <= 1.0:
+        raise ValueError(f"eps must be a number in [0, 1], got {eps!r}")
+    return (1.0 - eps) * E[labels] + eps / num_classes  # (N, K)

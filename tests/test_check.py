@@ -10,7 +10,13 @@ from lecture_code.check import cmp, rounded, vs_source
 def test_cmp_passes_and_reports(capsys):
     cmp("same", torch.tensor([1.0, 2.0]), np.array([1.0, 2.0]))
     out = capsys.readouterr().out
-    assert "exact: True" in out and "close: True" in out
+    assert "完全一致: はい" in out and "許容誤差内: はい" in out
+
+
+def test_cmp_reports_close_but_not_exact(capsys):
+    cmp("rounding", [0.1 + 0.2], [0.3])
+    out = capsys.readouterr().out
+    assert "完全一致: いいえ" in out and "許容誤差内: はい" in out and "最大の差: 5.6e-17" in out
 
 
 def test_cmp_fails_on_disagreement():

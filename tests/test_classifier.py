@@ -10,7 +10,17 @@ from scipy.special import log_softmax as scipy_log_softmax
 from scipy.special import softmax as scipy_softmax
 from sklearn.metrics.pairwise import cosine_similarity
 
-from lecture_code.classifier import LinearClassifier, NormalizedClassifier, fit, fit_bias
+from lecture_code.classifier import (
+    LinearClassifier,
+    NormalizedClassifier,
+    etf_max_prob,
+    fit,
+    fit_bias,
+    fit_with,
+    gauge_sums,
+    max_prob_bound,
+    simplex_etf,
+)
 
 F64 = torch.float64
 
@@ -103,7 +113,7 @@ def test_linear_head_matches_formula_and_decomposition():
     x = _x(dtype=F64)
     W, b = head.weight.detach(), head.bias.detach()
     torch.testing.assert_close(head(x), x @ W.T + b)
-    # without the bias the logit is ‖w_k‖ ‖x‖ cos θ_k
+    # without the bias the logit is ‖w_k‖ ‖x‖ cos ω_k
     nobias = LinearClassifier(8, 5, bias=False, seed=2).double()
     cos = torch.tensor(cosine_similarity(x.numpy(), W.numpy()))
     torch.testing.assert_close(nobias(x), x.norm(dim=1, keepdim=True) * W.norm(dim=1) * cos)
@@ -203,3 +213,113 @@ def _scipy_optimum_for(y, K, l2):
     res = minimize(lambda b: -(f * scipy_log_softmax(b)).sum() + l2 * (b**2).sum(), np.zeros(K),
                    method="BFGS", options={"gtol": 1e-10})
     return res.x
+
+
+# --- fit_with: torch.optim and the gauge ------------------------------------------------------
+
+
+def _toy(seed=4):
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(80, 3, generator=gen, dtype=F64)
+    y = torch.randint(0, 5, (80,), generator=gen)
+    return x, y
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_sgd_keeps_both_gauge_components(momentum):
+    x, y = _toy()
+    head = LinearClassifier(3, 5, seed=1).double()
+    w0, b0 = gauge_sums(head)
+    log = fit_with(head, x, y, torch.optim.SGD(head.parameters(), lr=0.3, momentum=momentum), steps=150)
+    assert (log.bias_sum - b0).abs().max() < 1e-13
+    assert (log.weight_sum - w0).abs().max() < 1e-13
+    assert log.loss[-1] < 0.9 * log.loss[0]
+
+
+@pytest.mark.parametrize("make", [lambda p: torch.optim.Adam(p, lr=0.05),
+                                  lambda p: torch.optim.AdamW(p, lr=0.05, weight_decay=0.01)])
+def test_adam_moves_the_gauge(make):
+    x, y = _toy()
+    head = LinearClassifier(3, 5, seed=1).double()
+    w0, b0 = gauge_sums(head)
+    log = fit_with(head, x, y, make(head.parameters()), steps=150)
+    assert (log.bias_sum - b0).abs().max() > 1e-2
+    assert (log.weight_sum - w0).abs().max() > 1e-2
+
+
+def test_sgd_weight_decay_shrinks_the_gauge_geometrically():
+    x, y = _toy()
+    head = LinearClassifier(3, 5, seed=1).double()
+    with torch.no_grad():  # move to another gauge: the same model, different sums
+        head.bias.add_(2.0)
+        head.weight.add_(torch.tensor([0.5, -1.0, 0.3], dtype=F64))
+    w0, b0 = gauge_sums(head)
+    lr, rho, steps = 0.2, 0.05, 100
+    log = fit_with(head, x, y, torch.optim.SGD(head.parameters(), lr=lr, weight_decay=rho), steps=steps)
+    decay = (1 - lr * rho) ** torch.arange(1, steps + 1, dtype=F64)
+    torch.testing.assert_close(log.bias_sum, b0 * decay, atol=1e-12, rtol=0)
+    torch.testing.assert_close(log.weight_sum, decay[:, None] * w0, atol=1e-12, rtol=0)
+
+
+def test_gauge_shift_does_not_change_predictions():
+    x, _ = _toy()
+    head = LinearClassifier(3, 5, seed=1).double()
+    z = head(x)
+    with torch.no_grad():
+        head.bias.add_(1.5)
+        head.weight.add_(torch.tensor([0.5, -1.0, 0.3], dtype=F64))  # W ↦ W + 1aᵀ
+    torch.testing.assert_close(torch.softmax(head(x), -1), torch.softmax(z, -1), atol=1e-14, rtol=0)
+
+
+def test_fit_with_errors_and_no_bias():
+    x, y = _toy()
+    head = LinearClassifier(3, 5, bias=False).double()
+    log = fit_with(head, x, y, torch.optim.SGD(head.parameters(), lr=0.1), steps=3)
+    assert log.bias_sum is None and log.weight_sum.shape == (3, 3) and len(log.loss) == 3
+    with pytest.raises(TypeError, match="optimizer"):
+        fit_with(head, x, y, "sgd", steps=1)
+    with pytest.raises(ValueError, match="steps"):
+        fit_with(head, x, y, torch.optim.SGD(head.parameters(), lr=0.1), steps=0)
+    with pytest.raises(TypeError, match="weight"):
+        gauge_sums(torch.nn.Identity())
+
+
+# --- the scale bounds and the simplex ETF ----------------------------------------------------
+
+
+def test_max_prob_bound_is_the_softmax_of_the_extreme_logits():
+    for s, K in ((1.0, 10), (3.0, 4), (0.0, 7)):
+        z = torch.tensor([s] + [-s] * (K - 1), dtype=F64)
+        assert abs(max_prob_bound(s, K) - torch.softmax(z, 0)[0].item()) < 1e-15
+
+
+@pytest.mark.parametrize("K,d", [(3, 2), (10, 9), (10, 64), (4, 7)])
+def test_simplex_etf_geometry(K, d):
+    E = simplex_etf(K, d)
+    assert E.shape == (K, d)
+    G = E @ E.T
+    torch.testing.assert_close(G, (1 + 1 / (K - 1)) * torch.eye(K, dtype=F64) - 1 / (K - 1), atol=1e-14, rtol=0)
+    assert E.sum(dim=0).abs().max() < 1e-14
+
+
+def test_etf_max_prob_matches_a_head_with_etf_weights():
+    K, s = 10, 1.0
+    head = NormalizedClassifier(64, K, scale=s).double()
+    E = simplex_etf(K, 64)
+    with torch.no_grad():
+        head.weight.copy_(E)
+    p = torch.softmax(head(3.0 * E), dim=-1)  # inputs along each class vector
+    torch.testing.assert_close(p.diagonal(), torch.full((K,), etf_max_prob(s, K), dtype=F64), atol=1e-14, rtol=0)
+    assert round(etf_max_prob(1.0, 10), 4) == 0.2524 and etf_max_prob(1.0, 10) < max_prob_bound(1.0, 10)
+    # for this arrangement, inputs along a class vector are the most confident ones
+    x = torch.randn(4000, 64, generator=torch.Generator().manual_seed(0), dtype=F64)
+    assert torch.softmax(head(x), -1).max() < etf_max_prob(s, K)
+
+
+def test_bound_errors():
+    with pytest.raises(ValueError, match="scale"):
+        max_prob_bound(-1.0, 10)
+    with pytest.raises(ValueError, match="num_classes"):
+        etf_max_prob(1.0, 1)
+    with pytest.raises(ValueError, match="dim"):
+        simplex_etf(10, 8)

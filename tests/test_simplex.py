@@ -132,3 +132,35 @@ def test_new_figures_share_one_math_typesetter():
         renderers.append(fig.canvas.get_renderer())
     assert renderers[0] is not renderers[1]
     assert renderers[0].mathtext_parser is renderers[1].mathtext_parser  # "$e_1$" is typeset once
+
+
+# --- label smoothing --------------------------------------------------------------------------
+
+
+def test_smooth_labels_matches_torch_label_smoothing():
+    import torch
+
+    gen = torch.Generator().manual_seed(0)
+    z = torch.randn(7, 4, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, 4, (7,), generator=gen)
+    for eps in (0.0, 0.1, 0.5, 1.0):
+        target = torch.tensor(sx.smooth_labels(y.numpy(), 4, eps))
+        ours = -(target * torch.log_softmax(z, dim=1)).sum(dim=1).mean()
+        ref = torch.nn.functional.cross_entropy(z, y, label_smoothing=eps)
+        assert abs(ours.item() - ref.item()) < 1e-14
+
+
+def test_smooth_labels_lie_on_the_segment_to_the_centre():
+    T = sx.smooth_labels([0, 2], 3, 0.3)
+    assert sx.in_interior(T).all()
+    np.testing.assert_allclose(T[0], 0.7 * np.eye(3)[0] + 0.3 * np.full(3, 1 / 3), atol=1e-15)
+    np.testing.assert_array_equal(sx.smooth_labels([1], 3, 0.0), [[0.0, 1.0, 0.0]])
+
+
+def test_smooth_labels_errors():
+    with pytest.raises(ValueError, match="eps"):
+        sx.smooth_labels([0], 3, 1.5)
+    with pytest.raises(ValueError, match="0..2"):
+        sx.smooth_labels([3], 3, 0.1)
+    with pytest.raises(TypeError, match="integer"):
+        sx.smooth_labels([0.5], 3, 0.1)
