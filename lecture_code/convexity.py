@@ -3,9 +3,12 @@
 Book equations: (eq-lse-bounds) max z ≤ LSE(z) ≤ max z + log K; (eq-lse-hessian)
 ∇²LSE(z) = diag(p) - p pᵀ with p = softmax(z); (eq-lse-eig) its largest eigenvalue is at
 most 1/2; (eq-lse-ce) the cross-entropy -z_y + LSE(z), convex in the logits;
-(eq-lse-softreg) L2-regularized softmax regression J(W, b) = mean CE + (λ/2)‖W‖²_F, convex
-in (W, b); (eq-lse-sklearn-c) its match with scikit-learn's C, λ = 1/(C N);
-(eq-lse-descent) the descent lemma for gradient descent with step 1/L.
+(eq-lse-softreg) L2-regularized softmax regression 𝓛(W, b) = mean CE + (ρ/2)‖W‖²_F, convex
+in (W, b); (eq-lse-sklearn-c) its match with scikit-learn's C, ρ = 1/(C N);
+(eq-lse-descent-lemma) and (eq-lse-descent) the descent lemma for gradient descent with step 1/L;
+(eq-lse-param-lipschitz) the Lipschitz constant of ∇𝓛 in (W, b), at most ½ λ_max(X̃ᵀX̃/N) + ρ,
+with the Hessian of 𝓛 (the logit Hessian pulled back through the linear map to the logits).
+The L2 strength is ρ, as in chapter 3 (λ is the book's Lagrange multiplier / inverse temperature).
 
 Reference: Boyd & Vandenberghe (2004), *Convex Optimization*, §3.1.5 (log-sum-exp) and §9.3
 (gradient descent under a Lipschitz gradient).
@@ -14,7 +17,8 @@ Learning code uses torch (float64 where the point is agreement to many digits); 
 cross-entropy is ``torch.nn.functional.cross_entropy``; L-BFGS steps come from
 ``scipy.optimize.minimize`` with torch autograd gradients (:func:`lbfgs_minimize`).
 The hand-written pieces are the ones the chapter is about: the Hessian diag(p) - p pᵀ, the
-gradient step on the logits and the loss along a straight line in parameter space.
+gradient step on the logits, the gradient-descent run on (W, b), the margins that certify linear
+separability and the loss along a straight line in parameter space.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .natgrad import softmax_regression_fisher, with_bias
 from .softmax import as_logits, logsumexp, softmax
 
 
@@ -92,25 +97,172 @@ def gradient_descent_on_logits(z0, q, lr: float, steps: int) -> torch.Tensor:
     return torch.stack(losses)  # (steps + 1,)
 
 
-def softmax_regression_objective(W, b, X, y, lam: float) -> torch.Tensor:
-    """J(W, b) = (1/N) Σ_n CE(W x_n + b, y_n) + (λ/2) ‖W‖²_F (eq-lse-softreg); b is not penalized.
+def softmax_regression_objective(W, b, X, y, rho: float) -> torch.Tensor:
+    """𝓛(W, b) = (1/N) Σ_n CE(W x_n + b, y_n) + (ρ/2) ‖W‖²_F (eq-lse-softreg); b is not penalized.
 
-    Shapes: W (K, D), b (K,), X (N, D), y (N,) int64.
+    Shapes: W (K, D), b (K,), X (N, D), y (N,) int64. ``rho`` = 0 is plain cross-entropy.
     """
     logits = X @ W.T + b  # (N, K)
-    return F.cross_entropy(logits, y) + 0.5 * lam * (W * W).sum()
+    return F.cross_entropy(logits, y) + 0.5 * rho * (W * W).sum()
 
 
-def sklearn_C(lam: float, n_samples: int) -> float:
-    """The scikit-learn ``C`` with the same optimum as (eq-lse-softreg): C = 1/(λ N) (eq-lse-sklearn-c).
+def sklearn_C(rho: float, n_samples: int) -> float:
+    """The scikit-learn ``C`` with the same optimum as (eq-lse-softreg): C = 1/(ρ N) (eq-lse-sklearn-c).
 
-    ``LogisticRegression`` minimizes (1/2)‖W‖² + C Σ_n CE_n; dividing by C N gives J(W, b).
+    ``LogisticRegression`` minimizes (1/2)‖W‖² + C Σ_n CE_n; dividing by C N gives 𝓛(W, b).
     """
-    if not lam > 0 or not math.isfinite(lam):
-        raise ValueError(f"lam must be a finite number > 0, got {lam!r}")
+    if not rho > 0 or not math.isfinite(rho):
+        raise ValueError(f"rho must be a finite number > 0, got {rho!r}")
     if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
         raise ValueError(f"n_samples must be a positive int, got {n_samples!r}")
-    return 1.0 / (lam * n_samples)
+    return 1.0 / (rho * n_samples)
+
+
+def _design(X, name: str = "X") -> torch.Tensor:
+    X = torch.as_tensor(X, dtype=torch.float64) if not isinstance(X, torch.Tensor) else X
+    if X.dim() != 2 or X.shape[0] == 0:
+        raise ValueError(f"{name} must have shape (N, D) with N >= 1, got {tuple(X.shape)}")
+    if not torch.isfinite(X).all():
+        raise ValueError(f"{name} must be finite (no NaN or inf)")
+    return X
+
+
+def _rho(rho) -> float:
+    if isinstance(rho, bool) or not isinstance(rho, (int, float)) or not math.isfinite(rho) or rho < 0:
+        raise ValueError(f"rho must be a finite number >= 0, got {rho!r}")
+    return float(rho)
+
+
+def classification_margins(W, b, X, y) -> torch.Tensor:
+    """z_{n,y_n} - max_{k≠y_n} z_{n,k} with z_n = W x_n + b: the margin of each example, (N,).
+
+    A linear classifier whose margins are all > 0 classifies every example correctly, and its
+    existence proves that the data are linearly separable. Then the unregularized loss
+    (ρ = 0 in eq-lse-softreg) has no minimizer: scaling (W, b) by s > 1 lowers every example's
+    cross-entropy, which tends to 0 as s → ∞ without reaching it.
+
+    Parameters
+    ----------
+    W : tensor (K, D)
+    b : tensor (K,)
+    X : tensor (N, D)
+    y : integer tensor (N,)
+
+    Returns
+    -------
+    Tensor (N,): positive where example n is classified correctly with room to spare.
+    """
+    X = _design(X)
+    y = torch.as_tensor(y)
+    if y.shape != X.shape[:1] or y.is_floating_point():
+        raise ValueError(f"y must hold {X.shape[0]} integer class labels, got shape {tuple(y.shape)}")
+    logits = X @ W.T + b  # (N, K)
+    true = logits.gather(1, y[:, None]).squeeze(1)  # (N,)
+    others = logits.scatter(1, y[:, None], -math.inf)  # (N, K), the true class masked out
+    return true - others.amax(dim=1)
+
+
+def softmax_regression_hessian(W, b, X, rho: float) -> torch.Tensor:
+    """Hessian of 𝓛(W, b) (eq-lse-softreg): (1/N) Σ_n (diag p_n - p_n p_nᵀ) ⊗ x̃_n x̃_nᵀ + ρ I_W.
+
+    x̃_n = (x_n, 1). The logits z_n = W x_n + b are linear in (W, b), so the Hessian is the
+    logit Hessian (eq-lse-hessian) pulled back through that linear map -- the generalized
+    Gauss–Newton matrix, here equal to the Fisher matrix (:func:`lecture_code.natgrad.softmax_regression_fisher`)
+    -- plus ρ on the entries of W (b is not penalized). Coordinates are ordered class by class,
+    (w_1, b_1, w_2, b_2, ...): row-major for the (K, D + 1) matrix [W | b].
+
+    Parameters
+    ----------
+    W : tensor (K, D)
+    b : tensor (K,)
+    X : tensor (N, D)
+    rho : float >= 0
+        The L2 strength of (eq-lse-softreg).
+
+    Returns
+    -------
+    Tensor of shape (K·(D+1), K·(D+1)).
+    """
+    X, rho = _design(X), _rho(rho)
+    K, D = W.shape
+    if X.shape[1] != D or b.shape != (K,):
+        raise ValueError(f"W (K, D), b (K,) and X (N, D) do not fit: {tuple(W.shape)}, {tuple(b.shape)}, {tuple(X.shape)}")
+    P = softmax(X @ W.T + b)  # (N, K)
+    H = softmax_regression_fisher(with_bias(X), P)  # (K(D+1), K(D+1))
+    reg = torch.full((K, D + 1), rho, dtype=H.dtype)
+    reg[:, -1] = 0.0  # the intercepts are not penalized
+    return H + torch.diag(reg.reshape(-1))
+
+
+def softmax_regression_lipschitz_bound(X, rho: float) -> float:
+    """Upper bound ½ λ_max(X̃ᵀX̃/N) + ρ on the Lipschitz constant of ∇𝓛 (eq-lse-param-lipschitz).
+
+    For a direction V = [V_W | v_b] (K × (D+1)) the Hessian's quadratic form is
+    (1/N) Σ_n (V x̃_n)ᵀ (diag p_n - p_n p_nᵀ)(V x̃_n) + ρ‖V_W‖² ≤ ½ (1/N) Σ_n ‖V x̃_n‖² + ρ‖V‖²
+    ≤ (½ λ_max(X̃ᵀX̃/N) + ρ) ‖V‖², using the logit bound 1/2 (eq-lse-eig). Gradient descent on
+    (eq-lse-softreg) with the step 1/L then never increases 𝓛, from any start.
+
+    Parameters
+    ----------
+    X : tensor (N, D)
+        Inputs; a column of ones for the intercepts is appended here.
+    rho : float >= 0
+
+    Returns
+    -------
+    float: the bound L.
+
+    Examples
+    --------
+    >>> X = torch.tensor([[1.0, 0.0], [-1.0, 0.0]], dtype=torch.float64)
+    >>> softmax_regression_lipschitz_bound(X, 0.1)  # X̃ᵀX̃/N = I, so ½ · 1 + 0.1
+    0.6
+    """
+    X, rho = _design(X), _rho(rho)
+    Xt = torch.cat([X, torch.ones(X.shape[0], 1, dtype=X.dtype)], dim=1)  # (N, D + 1)
+    return 0.5 * float(torch.linalg.eigvalsh(Xt.T @ Xt / X.shape[0])[-1]) + rho
+
+
+def gradient_descent_softmax_regression(X, y, rho: float, lr: float, steps: int) -> torch.Tensor:
+    """Full-batch gradient descent on (eq-lse-softreg) from W = 0, b = 0; returns 𝓛 at steps 0..steps.
+
+    The gradient comes from autograd; the update is the plain step (W, b) ← (W, b) - lr ∇𝓛.
+    With lr ≤ 1/L, L from :func:`softmax_regression_lipschitz_bound`, the returned losses never
+    increase (eq-lse-descent).
+
+    Parameters
+    ----------
+    X : tensor (N, D)
+    y : integer tensor (N,) with classes 0..K-1
+    rho : float >= 0
+    lr : float > 0
+        The step size η.
+    steps : int >= 0
+
+    Returns
+    -------
+    Tensor (steps + 1,): 𝓛 before each step and after the last one.
+    """
+    X, rho = _design(X), _rho(rho)
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
+        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"steps must be a non-negative int, got {steps!r}")
+    y = torch.as_tensor(y, dtype=torch.int64)
+    if y.shape != X.shape[:1]:
+        raise ValueError(f"y must have shape ({X.shape[0]},), got {tuple(y.shape)}")
+    K = int(y.max()) + 1
+    W = torch.zeros(K, X.shape[1], dtype=X.dtype, requires_grad=True)
+    b = torch.zeros(K, dtype=X.dtype, requires_grad=True)
+    losses = []
+    for _ in range(steps + 1):
+        loss = softmax_regression_objective(W, b, X, y, rho)
+        losses.append(loss.detach())
+        gW, gb = torch.autograd.grad(loss, (W, b))
+        with torch.no_grad():
+            W -= lr * gW
+            b -= lr * gb
+    return torch.stack(losses)  # (steps + 1,)
 
 
 @dataclass(frozen=True)
@@ -164,15 +316,15 @@ def lbfgs_minimize(params, loss_fn, gtol: float = 1e-9, max_iter: int = 2000) ->
 
 
 def fit_softmax_regression(
-    X, y, lam: float, seed: int, init_scale: float = 3.0, gtol: float = 1e-9, max_iter: int = 2000
+    X, y, rho: float, seed: int, init_scale: float = 3.0, gtol: float = 1e-9, max_iter: int = 2000
 ) -> SoftmaxRegressionFit:
     """Minimize (eq-lse-softreg) with L-BFGS in float64 from a random start drawn with ``seed``.
 
     The objective does not change when the same constant is added to every b_k (softmax forgets
     the direction 1), so the returned intercepts are centred to make fits comparable.
     """
-    if not lam > 0:
-        raise ValueError(f"lam must be > 0 for a unique optimum, got {lam!r}")
+    if not rho > 0:
+        raise ValueError(f"rho must be > 0 for a unique optimum, got {rho!r}")
     X = torch.as_tensor(X, dtype=torch.float64)
     y = torch.as_tensor(y, dtype=torch.int64)
     if X.dim() != 2 or y.shape != X.shape[:1]:
@@ -181,8 +333,8 @@ def fit_softmax_regression(
     gen = torch.Generator().manual_seed(seed)
     W = (init_scale * torch.randn(K, X.shape[1], generator=gen, dtype=torch.float64)).requires_grad_()
     b = (init_scale * torch.randn(K, generator=gen, dtype=torch.float64)).requires_grad_()
-    initial = float(softmax_regression_objective(W.detach(), b.detach(), X, y, lam))
-    info = lbfgs_minimize([W, b], lambda: softmax_regression_objective(W, b, X, y, lam), gtol=gtol, max_iter=max_iter)
+    initial = float(softmax_regression_objective(W.detach(), b.detach(), X, y, rho))
+    info = lbfgs_minimize([W, b], lambda: softmax_regression_objective(W, b, X, y, rho), gtol=gtol, max_iter=max_iter)
     W, b = W.detach(), b.detach()
     return SoftmaxRegressionFit(W, b - b.mean(), info["loss"], initial, info["grad_norm"], info["iterations"])
 

@@ -6,7 +6,9 @@ Book equations (chapter 8, 温度パラメータ):
 - (eq-temp-fisher-lambda) the Fisher information of the family softmax(λz) in λ = 1/τ is Var_p(z);
 - (eq-temp-path-length) the Fisher–Rao length ∫₀^∞ √I(λ) dλ of the temperature path, an e-geodesic
   (a ray in natural coordinates) from the uniform point;
-- (eq-temp-distill) the distillation loss of Hinton et al. (2015) with its τ² factor;
+- (eq-temp-distill) the distillation loss of Hinton et al. (2015) with its τ² factor, and two
+  controls for it: the teacher's non-target logits shuffled per image, and label smoothing with the
+  teacher's true-class mass;
 - (eq-temp-ece) the expected calibration error of Guo et al. (2017) over equal-width bins;
 - (eq-temp-scaling) temperature scaling: the τ that minimises held-out NLL, found by damped
   Newton's method on λ = 1/τ, where the NLL is convex (its second derivative is the mean
@@ -216,6 +218,95 @@ def distillation_loss(student_logits, teacher_logits, labels, tau: float, alpha:
     if alpha == 0.0:
         return hard
     return alpha * soft_target_loss(s, teacher_logits, tau) + (1.0 - alpha) * hard
+
+
+def shuffle_non_target(logits, labels, generator: torch.Generator) -> torch.Tensor:
+    """Permute the K - 1 non-target logits of each row at random; the true class's logit stays.
+
+    A control for knowledge distillation (eq-temp-distill): at any temperature the shuffled
+    soft target keeps the true class's probability and the entropy of the teacher's target
+    (the multiset of the probabilities is the same), and loses only *which* wrong classes the
+    teacher finds similar. Each row gets its own permutation, drawn from ``generator``.
+
+    Parameters
+    ----------
+    logits : (N, K) tensor
+        Teacher logits.
+    labels : (N,) integer tensor
+        True classes.
+    generator : torch.Generator
+        Source of the permutations (pass a seeded one for reproducible results).
+
+    Returns
+    -------
+    (N, K) tensor of the same dtype: row n is a permutation of ``logits[n]`` that fixes
+    position ``labels[n]``.
+
+    Examples
+    --------
+    >>> v = torch.tensor([[3.0, 1.0, 0.0, -1.0]])
+    >>> w = shuffle_non_target(v, torch.tensor([0]), torch.Generator().manual_seed(0))
+    >>> w[0, 0].item(), sorted(w[0].tolist()) == sorted(v[0].tolist())
+    (3.0, True)
+    """
+    z = _batch_logits(logits, "logits")
+    y = _labels(labels, z.shape[0], z.shape[1])
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    N, K = z.shape
+    # the columns of the K - 1 other classes, in order, for each row: (N, K - 1)
+    cols = torch.arange(K).expand(N, K)
+    others = cols[cols != y[:, None]].reshape(N, K - 1)
+    keys = torch.rand(N, K - 1, generator=generator)  # a random order of the others in each row
+    shuffled = others.gather(1, keys.argsort(dim=1))  # (N, K - 1)
+    out = z.clone()
+    out.scatter_(1, others, z.gather(1, shuffled))  # logit of others[j] ← logit of shuffled[j]
+    return out
+
+
+def label_smoothing_logits(labels, num_classes: int, true_mass: float, tau: float, dtype=torch.float64) -> torch.Tensor:
+    """Logits τ·log q whose softmax at temperature τ is the smoothed label q (a distillation control).
+
+    q puts ``true_mass`` on the true class and (1 - true_mass)/(K - 1) on every other class:
+    ordinary label smoothing with ε = (1 - true_mass)·K/(K - 1), i.e. q = (1 - ε) e_y + ε/K
+    (``torch.nn.functional.cross_entropy(..., label_smoothing=ε)``). Passing these logits as the
+    "teacher" to :func:`soft_target_loss` or :func:`distillation_loss` with the same τ trains the
+    student towards q with exactly the loss used for real soft targets (eq-temp-distill): the
+    target has the teacher's true-class mass but carries no similarity between classes.
+
+    Parameters
+    ----------
+    labels : (N,) integer tensor
+    num_classes : int >= 2
+    true_mass : float in [1/K, 1)
+        Probability of the true class (1/K is the uniform target; 1 would need an infinite logit).
+    tau : float > 0
+    dtype : torch dtype of the result
+
+    Returns
+    -------
+    (N, K) tensor.
+
+    Examples
+    --------
+    >>> v = label_smoothing_logits(torch.tensor([1]), 3, 0.5, tau=2.0)
+    >>> softmax(v, 2.0).tolist()
+    [[0.25, 0.5, 0.25]]
+    """
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}")
+    if isinstance(true_mass, bool) or not isinstance(true_mass, (int, float)) or not (
+        1.0 / num_classes <= true_mass < 1.0
+    ):
+        raise ValueError(f"true_mass must be a number in [1/K, 1) = [{1 / num_classes:.4g}, 1), got {true_mass!r}")
+    tau = _positive(tau, "tau")
+    y = torch.as_tensor(labels)
+    if y.dim() != 1:
+        raise ValueError(f"labels must be a 1-D tensor of class indices, got shape {tuple(y.shape)}")
+    y = _labels(y, y.shape[0], num_classes)
+    q = torch.full((y.shape[0], num_classes), (1.0 - true_mass) / (num_classes - 1), dtype=dtype)
+    q[torch.arange(y.shape[0]), y] = true_mass  # (N, K) smoothed labels
+    return tau * q.log()
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,18 @@ from hypothesis import strategies as st
 from sklearn.linear_model import LogisticRegression
 
 from lecture_code.convexity import (
+    classification_margins,
     cross_entropy_on_logits,
     fit_softmax_regression,
     gradient_descent_on_logits,
+    gradient_descent_softmax_regression,
     hessian_max_eigenvalue,
     lbfgs_minimize,
     loss_along_line,
     lse_hessian,
     sklearn_C,
+    softmax_regression_hessian,
+    softmax_regression_lipschitz_bound,
     softmax_regression_objective,
 )
 from lecture_code.softmax import softmax
@@ -92,7 +96,7 @@ def test_gradient_descent_step_matches_autograd_and_descent_lemma():
 
 def test_sklearn_C_mapping_and_errors():
     assert sklearn_C(0.01, 200) == pytest.approx(0.5)
-    with pytest.raises(ValueError, match="lam must be"):
+    with pytest.raises(ValueError, match="rho must be"):
         sklearn_C(0.0, 10)
     with pytest.raises(ValueError, match="n_samples must be"):
         sklearn_C(0.1, 0)
@@ -136,7 +140,7 @@ def test_objective_matches_manual_formula(small_problem):
 
 def test_fit_bad_input(small_problem):
     X, y = small_problem
-    with pytest.raises(ValueError, match="lam must be > 0"):
+    with pytest.raises(ValueError, match="rho must be > 0"):
         fit_softmax_regression(X, y, 0.0, seed=0)
     with pytest.raises(ValueError, match="X must be"):
         fit_softmax_regression(X[:, 0], y, 0.1, seed=0)
@@ -170,3 +174,100 @@ def test_lbfgs_minimize_matches_closed_form_least_squares():
     assert info["grad_norm"] < 1e-8 and info["iterations"] > 0
     with pytest.raises(TypeError, match="requires_grad=True"):
         lbfgs_minimize([torch.zeros(3)], lambda: torch.zeros(()))
+
+
+# --- parameter space: Hessian, Lipschitz bound, gradient descent, margins --------------------
+
+def _random_Wb(K, D, seed, scale=1.0):
+    gen = torch.Generator().manual_seed(seed)
+    return (scale * torch.randn(K, D, generator=gen, dtype=torch.float64),
+            scale * torch.randn(K, generator=gen, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.1])
+def test_softmax_regression_hessian_matches_autograd(small_problem, rho):
+    X, y = small_problem
+    W, b = _random_Wb(3, 5, seed=2)
+
+    def objective(theta):  # theta: rows (w_k, b_k), row-major (K, D + 1)
+        M = theta.reshape(3, 6)
+        return softmax_regression_objective(M[:, :-1], M[:, -1], X, y, rho)
+
+    theta = torch.cat([W, b[:, None]], dim=1).reshape(-1)
+    H_auto = torch.autograd.functional.hessian(objective, theta)
+    torch.testing.assert_close(softmax_regression_hessian(W, b, X, rho), H_auto, atol=1e-12, rtol=1e-10)
+
+
+def test_lipschitz_bound_dominates_the_hessian_everywhere(small_problem):
+    X, y = small_problem
+    rho = 0.05
+    L = softmax_regression_lipschitz_bound(X, rho)
+    Xt = torch.cat([X, torch.ones(len(X), 1, dtype=X.dtype)], dim=1)
+    assert L == pytest.approx(0.5 * np.linalg.eigvalsh((Xt.T @ Xt / len(X)).numpy())[-1] + rho, rel=1e-12)
+    for seed, scale in [(0, 0.0), (1, 0.3), (2, 1.0), (3, 5.0)]:
+        W, b = _random_Wb(3, 5, seed, scale)
+        top = float(torch.linalg.eigvalsh(softmax_regression_hessian(W, b, X, rho))[-1])
+        assert 0 < top <= L + 1e-12
+    # at W = 0 every p_n is uniform: the largest eigenvalue is λ_max(X̃ᵀX̃/N)/K (+ ρ on the W part)
+    zero = softmax_regression_hessian(torch.zeros(3, 5, dtype=torch.float64), torch.zeros(3, dtype=torch.float64), X, 0.0)
+    assert float(torch.linalg.eigvalsh(zero)[-1]) == pytest.approx((L - rho) * 2 / 3, rel=1e-10)
+
+
+def test_gradient_descent_with_step_one_over_L_is_monotone(small_problem):
+    X, y = small_problem
+    rho = 0.05
+    L = softmax_regression_lipschitz_bound(X, rho)
+    losses = gradient_descent_softmax_regression(X, y, rho, lr=1 / L, steps=200)
+    assert losses.shape == (201,)
+    assert (losses.diff() <= 1e-15).all()
+    assert losses[0] == pytest.approx(math.log(3), abs=1e-15)  # W = 0: uniform predictions
+    best = fit_softmax_regression(X, y, rho, seed=0).loss
+    assert -1e-12 < float(losses[-1]) - best < 1e-3
+    # one step by hand: ∇_W = (P - Y)ᵀX/N + ρW, ∇_b = mean(P - Y), at W = 0
+    P = torch.full((len(y), 3), 1 / 3, dtype=torch.float64)
+    R = P - torch.nn.functional.one_hot(y, 3).double()
+    W1, b1 = -(1 / L) * (R.T @ X / len(y)), -(1 / L) * R.mean(0)
+    assert float(losses[1]) == pytest.approx(float(softmax_regression_objective(W1, b1, X, y, rho)), abs=1e-14)
+
+
+def test_parameter_space_bad_input(small_problem):
+    X, y = small_problem
+    with pytest.raises(ValueError, match="rho must be"):
+        softmax_regression_lipschitz_bound(X, -1.0)
+    with pytest.raises(ValueError, match="X must have shape"):
+        softmax_regression_lipschitz_bound(X[:, 0], 0.1)
+    with pytest.raises(ValueError, match="lr must be"):
+        gradient_descent_softmax_regression(X, y, 0.1, lr=0.0, steps=3)
+    with pytest.raises(ValueError, match="steps must be"):
+        gradient_descent_softmax_regression(X, y, 0.1, lr=0.1, steps=-1)
+    W, b = _random_Wb(3, 5, 0)
+    with pytest.raises(ValueError, match="do not fit"):
+        softmax_regression_hessian(W, b, X[:, :4], 0.1)
+    with pytest.raises(ValueError, match="integer class labels"):
+        classification_margins(W, b, X, y.double())
+
+
+def test_margins_certify_separability_and_the_missing_minimizer():
+    # two well-separated clusters per class: a W with all margins > 0 exists
+    gen = torch.Generator().manual_seed(0)
+    centres = torch.tensor([[4.0, 0.0], [-4.0, 0.0], [0.0, 4.0]], dtype=torch.float64)
+    y = torch.arange(3).repeat_interleave(20)
+    X = centres[y] + 0.3 * torch.randn(60, 2, generator=gen, dtype=torch.float64)
+    W, b = centres.clone(), torch.zeros(3, dtype=torch.float64)
+    m = classification_margins(W, b, X, y)
+    logits = X @ W.T + b
+    manual = torch.stack([logits[n, y[n]] - max(logits[n, k] for k in range(3) if k != y[n]) for n in range(60)])
+    torch.testing.assert_close(m, manual)
+    assert m.min() > 0
+    # scaling a separating classifier lowers the unregularized loss towards 0, never reaching it
+    losses = [float(softmax_regression_objective(s * W, s * b, X, y, 0.0)) for s in (0.05, 0.1, 0.2, 0.4)]  # (larger s: 0 in float64)
+    assert all(a > c > 0 for a, c in zip(losses, losses[1:]))
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import lecture_code.convexity as module
+
+    result = doctest.testmod(module)
+    assert result.attempted >= 2 and result.failed == 0

@@ -20,8 +20,10 @@ from lecture_code.temperature import (
     expected_calibration_error,
     fisher_information_lambda,
     fit_temperature,
+    label_smoothing_logits,
     path_fisher_rao_length,
     reliability_bins,
+    shuffle_non_target,
     soft_target_loss,
 )
 
@@ -251,6 +253,74 @@ def test_distillation_bad_inputs():
         soft_target_loss(s[0], t[0], 2.0)
     with pytest.raises(ValueError, match="must be finite"):
         soft_target_loss(torch.full_like(s, float("nan")), t, 2.0)
+
+
+# --- controls for distillation ----------------------------------------------------------
+
+@pytest.mark.parametrize("k", [2, 3, 10])
+def test_shuffle_non_target_keeps_the_true_logit_and_the_multiset(k):
+    v = logits(n=200, k=k, seed=9)
+    y = torch.arange(200) % k
+    w = shuffle_non_target(v, y, torch.Generator().manual_seed(0))
+    assert w.dtype == v.dtype and w.shape == v.shape
+    assert torch.equal(w.gather(1, y[:, None]), v.gather(1, y[:, None]))  # true class untouched
+    assert torch.equal(w.sort(dim=1).values, v.sort(dim=1).values)  # a permutation of each row
+    for tau in (1.0, 10.0):  # hence the same true-class probability and entropy at every τ
+        p, q = softmax(v, tau), softmax(w, tau)
+        assert torch.allclose(entropy(p), entropy(q), atol=1e-12)
+        assert torch.allclose(p.gather(1, y[:, None]), q.gather(1, y[:, None]), atol=1e-15)
+    if k == 2:
+        assert torch.equal(w, v)  # one other class: nothing to permute
+    else:
+        assert (w != v).any(dim=1).double().mean() > 0.3  # most rows change
+        again = shuffle_non_target(v, y, torch.Generator().manual_seed(0))
+        assert torch.equal(again, w)  # reproducible from the seed
+
+
+def test_shuffle_non_target_is_uniform_over_positions():
+    # the largest of the other logits should land on each of the K - 1 positions equally often
+    v = torch.tensor([[5.0, 3.0, 0.0, -1.0]], dtype=DT).expand(6000, -1)
+    y = torch.zeros(6000, dtype=torch.long)
+    w = shuffle_non_target(v, y, torch.Generator().manual_seed(1))
+    counts = torch.bincount(w[:, 1:].argmax(1), minlength=3).double() / 6000
+    assert torch.allclose(counts, torch.full((3,), 1 / 3, dtype=DT), atol=0.03)
+
+
+def test_label_smoothing_logits_match_torch_label_smoothing():
+    y = torch.tensor([0, 3, 2, 2, 1])
+    K, mass, tau = 4, 0.55, 10.0
+    v = label_smoothing_logits(y, K, mass, tau)
+    q = softmax(v, tau)
+    assert torch.allclose(q.sum(-1), torch.ones(5, dtype=DT), atol=1e-15)
+    assert torch.allclose(q.gather(1, y[:, None]).squeeze(1), torch.full((5,), mass, dtype=DT), atol=1e-15)
+    # cross-entropy to q = torch's label smoothing with ε = (1 - mass)·K/(K - 1)
+    eps = (1 - mass) * K / (K - 1)
+    s = logits(n=5, k=K, seed=10)
+    ours = -(q * torch.log_softmax(s, -1)).sum(-1).mean()
+    assert torch.allclose(ours, F.cross_entropy(s, y, label_smoothing=eps), atol=1e-12)
+    # as the teacher in the distillation loss: τ²·KL(q ‖ softmax(s/τ))
+    ref = F.kl_div(F.log_softmax(s / tau, -1), q.log(), reduction="batchmean", log_target=True)
+    assert torch.allclose(soft_target_loss(s, v, tau), tau**2 * ref, atol=1e-12)
+    # mass 1/K: the uniform target
+    assert torch.allclose(softmax(label_smoothing_logits(y, K, 0.25, 2.0), 2.0), torch.full((5, K), 0.25, dtype=DT))
+
+
+def test_distillation_controls_bad_inputs():
+    v, y = logits(n=4, k=3), torch.tensor([0, 1, 2, 0])
+    with pytest.raises(TypeError, match="generator must be a torch.Generator"):
+        shuffle_non_target(v, y, 0)
+    with pytest.raises(ValueError, match="labels must lie in 0..2"):
+        shuffle_non_target(v, y + 1, torch.Generator())
+    with pytest.raises(ValueError, match="true_mass must be a number in"):
+        label_smoothing_logits(y, 3, 1.0, 2.0)
+    with pytest.raises(ValueError, match="true_mass must be a number in"):
+        label_smoothing_logits(y, 3, 0.2, 2.0)
+    with pytest.raises(ValueError, match="num_classes must be"):
+        label_smoothing_logits(y, 1, 0.5, 2.0)
+    with pytest.raises(ValueError, match="tau must be"):
+        label_smoothing_logits(y, 3, 0.5, 0.0)
+    with pytest.raises(ValueError, match="1-D tensor"):
+        label_smoothing_logits(y[None], 3, 0.5, 2.0)
 
 
 # --- calibration ------------------------------------------------------------------------
