@@ -4,7 +4,10 @@ Book equations: (eq-natgrad) Δξ = -η (F + δI)⁻¹ ∇L; (eq-natgrad-persamp
 gradients (pₙ - e_{yₙ}) xₙᵀ of softmax regression; (eq-natgrad-fisher-sr) its exact Fisher
 (1/N) Σₙ (diag pₙ - pₙpₙᵀ) ⊗ xₙxₙᵀ; (eq-natgrad-ef) the empirical Fisher (1/N) Σₙ gₙgₙᵀ;
 (eq-natgrad-kfac) the K-FAC block G ⊗ A of a linear layer; (eq-natgrad-hutchinson) the Hutchinson estimate
-E[u ⊙ Hu] of diag H used by Sophia; Adam's update written out for comparison.
+E[u ⊙ Hu] of diag H used by Sophia-H; (eq-natgrad-gnb) Sophia-G's Gauss–Newton–Bartlett estimate
+B ĝ ⊙ ĝ of diag F; Adam's update written out for comparison. The second half of the module holds
+the chapter's experiments (the pooled-digits problem, full-batch, mini-batch and MLP training loops)
+and :data:`SWEEPS`, the comparisons the chapter shows under the protocol of lecture_code.experiments.
 Chapter 5 (フィッシャー計量) uses the two functions for any conditional model p(y | x; ξ) =
 softmax(z(x; ξ)): :func:`conditional_fisher` (def-fisher-conditional, from the definition) and
 :func:`gauss_newton` (eq-fisher-ggn, the generalized Gauss–Newton form Jᵀ F_z J).
@@ -21,6 +24,7 @@ one sample is the Kronecker product C ⊗ x xᵀ with C a K×K matrix.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
@@ -360,3 +364,370 @@ def kfac_direction(grad_W, A, G, damping: float) -> torch.Tensor:
     if grad_W.shape != (G.shape[0], A.shape[0]):
         raise ValueError(f"grad_W must have shape {(G.shape[0], A.shape[0])}, got {tuple(grad_W.shape)}")
     return torch.linalg.solve(Ga, torch.linalg.solve(Aa, grad_W.T).T)
+
+
+# ------------------------------------------------- the chapter's experiments (chapter 7)
+#
+# The problems and training loops that chapter 7 compares under one protocol
+# (lecture_code.experiments.lr_sweep): the chapter, tests/test_natgrad.py and the benchmark
+# tests/bench_natgrad.py all call these, so a number in the chapter and in its stored sweep
+# come from the same code. First-order baselines (SGD, Adam) use torch.optim; a preconditioned
+# method writes its step ΔW = -η (C + δI)⁻¹∇ out, because that formula is what the chapter teaches.
+
+
+@dataclass(frozen=True)
+class SoftmaxRegression:
+    """Softmax regression with an L2 penalty (λ/2)‖W_{:, :-1}‖² on the weights, not on the bias.
+
+    ``X`` (N, D) carries the bias as its last column (:func:`with_bias`), ``y`` (N,) the labels,
+    ``num_classes`` K; W has shape (K, D). The objective is (eq-lse-softreg) of chapter 4.
+    ``X_test``/``y_test`` are held-out data (optional).
+    """
+
+    X: torch.Tensor
+    y: torch.Tensor
+    num_classes: int
+    lam: float
+    X_test: torch.Tensor | None = None
+    y_test: torch.Tensor | None = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(K, D): the shape of W."""
+        return self.num_classes, self.X.shape[1]
+
+    @property
+    def reg(self) -> torch.Tensor:
+        """λ on every weight and 0 on the bias column, (K, D)."""
+        r = torch.full(self.shape, self.lam, dtype=self.X.dtype)
+        r[:, -1] = 0.0
+        return r
+
+    def objective(self, W, rows=None) -> torch.Tensor:
+        """Mean cross-entropy (over ``rows`` if given) plus (λ/2)‖W_{:, :-1}‖²; differentiable."""
+        X, y = (self.X, self.y) if rows is None else (self.X[rows], self.y[rows])
+        return torch.nn.functional.cross_entropy(X @ W.T, y) + 0.5 * (self.reg * W * W).sum()
+
+    def objective_along(self, Ws) -> torch.Tensor:
+        """The full-data objective at every iterate of a path at once: (S, K, D) -> (S,)."""
+        S, (K, _), N = len(Ws), self.shape, len(self.y)
+        logits = torch.einsum("nd,skd->snk", self.X, Ws).reshape(S * N, K)  # every (iterate, image) pair is a row
+        ce = torch.nn.functional.cross_entropy(logits, self.y.repeat(S), reduction="none").reshape(S, N).mean(1)
+        return ce + 0.5 * (self.reg * Ws**2).sum((1, 2))
+
+    def gradient(self, W) -> torch.Tensor:
+        """The objective's gradient in closed form: the mean of (eq-natgrad-persample) plus λ ⊙ W, (K, D)."""
+        P = softmax(self.X @ W.T)  # (N, K)
+        return softmax_regression_grad(self.X, P, self.y).reshape(self.shape) + self.reg * W
+
+    def hessian(self, W) -> torch.Tensor:
+        """The objective's Hessian F + diag(λ) (eq-natgrad-fisher-sr plus the penalty), (K·D, K·D)."""
+        return softmax_regression_fisher(self.X, softmax(self.X @ W.T)) + torch.diag(self.reg.reshape(-1))
+
+
+def pooled_digits_problem(lam: float = 1e-2, split_seed: int = 0) -> SoftmaxRegression:
+    """Chapter 7's problem: digits pooled to 4×4 (:func:`lecture_code.data.pool_digits`), re-standardized,
+    a bias column appended (D = 17, K = 10, 170 parameters), float64, penalty ``lam``.
+
+    ``split_seed`` picks the random train/test split (:func:`lecture_code.data.load_digits_split`);
+    the chapter's data is split 0, and other splits give repeated runs of a deterministic method.
+    """
+    from .data import load_digits_split, pool_digits
+
+    if not (isinstance(lam, (int, float)) and lam > 0 and math.isfinite(lam)):
+        raise ValueError(f"lam must be a finite number > 0, got {lam!r}")
+    data = load_digits_split(seed=split_seed, dtype=torch.float64)
+    train, test = pool_digits(data.X_train), pool_digits(data.X_test)  # (N, 16)
+    mu, sd = train.mean(0), train.std(0)
+    return SoftmaxRegression(
+        with_bias((train - mu) / sd), data.y_train, data.num_classes, float(lam),
+        with_bias((test - mu) / sd), data.y_test,
+    )
+
+
+def newton_optimum(problem: SoftmaxRegression, damping: float = 1e-8, tol: float = 1e-12, max_iter: int = 50):
+    """Newton's method with a backtracking line search, from W = 0 until max|∇| < ``tol``.
+
+    Direction d = (F + λ + δI)⁻¹∇ (the Hessian of the objective, so this is also the natural
+    gradient); step W ← W - t d with t = 1, 1/2, 1/4, ... until the objective falls by at least
+    10⁻⁴ t ∇·d (Armijo). A unit step alone can cycle on this problem (it does on some splits).
+    The bias shift 1cᵀ common to all classes is a flat direction of the objective, so the tiny
+    ``damping`` keeps the solve well posed and every iterate is re-centred (Σ_k b_k = 0, the gauge
+    of chapter 2): rounding error along the flat direction would otherwise be divided by δ.
+    Returns (W*, iterations, max|∇| at W*, number of steps that needed t < 1).
+    """
+    W, short = torch.zeros(problem.shape, dtype=problem.X.dtype), 0
+    for it in range(1, max_iter + 1):
+        g = problem.gradient(W).reshape(-1)
+        d = precondition(g, problem.hessian(W), damping).reshape(problem.shape)
+        f0, slope, t = problem.objective(W).item(), (g @ d.reshape(-1)).item(), 1.0
+        while problem.objective(W - t * d).item() > f0 - 1e-4 * t * slope and t > 1e-10:
+            t /= 2
+        short += t < 1
+        W = W - t * d
+        W[:, -1] -= W[:, -1].mean()
+        grad_max = problem.gradient(W).abs().max().item()
+        if grad_max < tol:
+            return W, it, grad_max, short
+    raise RuntimeError(f"Newton's method did not reach max|grad| < {tol} in {max_iter} steps (last {grad_max:.1e})")
+
+
+#: Full-batch methods of chapter 7 and the damping δ each adds to its curvature.
+FULL_BATCH_DAMPING = {"gd": None, "natural": 1e-4, "empirical": 1e-4, "diag_empirical": 1e-3, "adam": None}
+
+
+def full_batch_run(problem: SoftmaxRegression, method: str, lr: float, n_iter: int = 40, damping: float | None = None):
+    """Full-batch training of ``problem`` from W = 0 (deterministic: repeat it on other splits).
+
+    ``method``: "gd" (torch.optim.SGD), "adam" (torch.optim.Adam), or the preconditioned step
+    W ← W - lr (C + δI)⁻¹∇ (eq-natgrad) with C = F + λ ("natural"), F̃ + λ ("empirical",
+    eq-natgrad-ef) or diag F̃ ("diag_empirical"). ``damping`` δ defaults to
+    :data:`FULL_BATCH_DAMPING`. Returns (objective at every iterate (n_iter + 1,), final W).
+    """
+    if method not in FULL_BATCH_DAMPING:
+        raise ValueError(f"method must be one of {sorted(FULL_BATCH_DAMPING)}, got {method!r}")
+    if not lr > 0:
+        raise ValueError(f"lr must be > 0, got {lr!r}")
+    delta = FULL_BATCH_DAMPING[method] if damping is None else damping
+    W = torch.zeros(problem.shape, dtype=problem.X.dtype, requires_grad=True)
+    opt = {"gd": torch.optim.SGD, "adam": torch.optim.Adam}.get(method)
+    opt = opt([W], lr=lr) if opt else None
+    losses = []
+    for _ in range(n_iter):
+        W.grad = None
+        loss = problem.objective(W)
+        loss.backward()
+        losses.append(loss.item())
+        if opt is not None:
+            opt.step()
+            continue
+        with torch.no_grad():
+            P = softmax(problem.X @ W.T)  # (N, K)
+            if method == "natural":
+                C = problem.hessian(W)  # F + λ
+            elif method == "empirical":
+                C = empirical_fisher(per_sample_grads(problem.X, P, problem.y)) + torch.diag(problem.reg.reshape(-1))
+            else:
+                C = softmax_regression_diag_fisher(problem.X, P, problem.y)  # a vector: diag F̃
+            W -= lr * precondition(W.grad.reshape(-1), C, delta).reshape(problem.shape)
+    with torch.no_grad():
+        losses.append(problem.objective(W).item())
+    return torch.tensor(losses, dtype=torch.float64), W.detach()
+
+
+#: Mini-batch rules of chapter 7: how each turns the mini-batch gradient ḡ into a step.
+MINIBATCH_RULES = ("sgd", "adam", "lecture", "diag_empirical", "diag_fisher")
+
+
+def minibatch_run(problem: SoftmaxRegression, rule: str, lr: float, seed: int = 0, damping: float = 1e-4,
+                  n_steps: int = 120, batch: int = 64):
+    """Mini-batch training from W = 0 with batches of ``batch`` rows drawn with replacement (``seed``).
+
+    ``rule``: "sgd" / "adam" (torch.optim), or the written-out step ΔW = -lr ḡ / (c + δ) per component with
+    c = ḡ² (the lecture's ``natural_gradient_step``: the square of the same mini-batch gradient),
+    c = (1/B) Σ_b g_b² (the empirical Fisher's diagonal on the batch, "diag_empirical") or
+    c = (1/B) Σ_b E_{y~p_b}[g_b²] (the Fisher's diagonal, "diag_fisher"); ḡ includes λ ⊙ W.
+    Returns (full-data objective at every iterate (n_steps + 1,), |ḡ| (n_steps, K·D), |ΔW| (n_steps, K·D)).
+    """
+    if rule not in MINIBATCH_RULES:
+        raise ValueError(f"rule must be one of {MINIBATCH_RULES}, got {rule!r}")
+    if not lr > 0:
+        raise ValueError(f"lr must be > 0, got {lr!r}")
+    gen = torch.Generator().manual_seed(seed)
+    N = len(problem.y)
+    W = torch.zeros(problem.shape, dtype=problem.X.dtype, requires_grad=True)
+    opt = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}.get(rule)
+    opt = opt([W], lr=lr) if opt else None
+    path, grads, steps = [W.detach().clone()], [], []
+    for _ in range(n_steps):
+        rows = torch.randint(0, N, (batch,), generator=gen)
+        W.grad = None
+        problem.objective(W, rows).backward()
+        g = W.grad.reshape(-1)  # ḡ
+        if opt is not None:
+            opt.step()
+        else:
+            with torch.no_grad():
+                if rule == "lecture":
+                    c = g**2
+                else:
+                    Xb, Pb = problem.X[rows], softmax(problem.X[rows] @ W.T)
+                    c = softmax_regression_diag_fisher(Xb, Pb, problem.y[rows] if rule == "diag_empirical" else None)
+                W -= lr * precondition(g, c, damping).reshape(problem.shape)
+        new = W.detach().clone()
+        grads.append(g.abs())
+        steps.append((new - path[-1]).abs().reshape(-1))
+        path.append(new)
+    return problem.objective_along(torch.stack(path)), torch.stack(grads), torch.stack(steps)
+
+
+def gnb_diag(logits_fn, xi, X, generator: torch.Generator, n_draws: int = 1) -> torch.Tensor:
+    """Sophia-G's Gauss–Newton–Bartlett estimate B · ĝ ⊙ ĝ, one row per draw (eq-natgrad-gnb).
+
+    For each draw, labels ŷ_b ~ p(· | x_b; ξ) are sampled from the model for the B inputs X and
+    ĝ = ∇_ξ (1/B) Σ_b -log p(ŷ_b | x_b; ξ). Because E_ŷ[∇ log p(ŷ|x)] = 0, the cross terms vanish
+    and E[B ĝ ⊙ ĝ] = diag of the generalized Gauss–Newton matrix = diag of the Fisher matrix
+    (:func:`gauss_newton`, :func:`conditional_fisher`) on these inputs (Liu et al., 2023).
+    Same ``logits_fn``, ``xi``, ``X`` as :func:`conditional_fisher`; returns (n_draws, P).
+    """
+    if not isinstance(n_draws, int) or isinstance(n_draws, bool) or n_draws < 1:
+        raise ValueError(f"n_draws must be a positive integer, got {n_draws!r}")
+    Z = _model_logits(logits_fn, xi, X)
+    B, K = Z.shape
+    P = softmax(Z.detach())  # (B, K)
+    labels = torch.multinomial(P, n_draws, replacement=True, generator=generator).T  # (S, B): ŷ ~ p(·|x_b)
+    J = _jacobian_rows(lambda t: logits_fn(t, X), xi.detach())  # (B, K, P): ∂z_b/∂ξ, one backward pass per logit
+    R = P - torch.nn.functional.one_hot(labels, K).to(P.dtype)  # (S, B, K): ∂(-log p_ŷ)/∂z_b
+    g_hat = R.reshape(n_draws, B * K) @ J.reshape(B * K, -1) / B  # (S, P): the mini-batch gradient per draw
+    return B * g_hat**2
+
+
+def train_mlp(X, y, method: str, lr: float, seed: int = 0, n_steps: int = 40, batch: int = 128,
+              damping: float = 1e-2, hidden: int = 16, record: bool = True):
+    """Train ``make_mlp(D, hidden, K, seed)`` (float64) on (X, y) with mini-batches drawn with ``seed``.
+
+    ``method``: "sgd" / "adam" (torch.optim), or "kfac": each Linear layer (weights with the bias
+    as last column) steps by -lr times the K-FAC direction (:func:`kfac_direction`), with G from
+    one set of labels sampled from the model per batch (a second backward pass). Returns the full-data training loss at every step
+    (n_steps + 1,) if ``record``, else only the final loss (1,).
+    """
+    from .data import make_mlp
+
+    if method not in ("sgd", "adam", "kfac"):
+        raise ValueError(f"method must be 'sgd', 'adam' or 'kfac', got {method!r}")
+    if not lr > 0:
+        raise ValueError(f"lr must be > 0, got {lr!r}")
+    X = _tensor(X, "X", 2)
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(X.dtype)  # draw the initial weights in X's dtype, whatever the caller's default
+    try:
+        model = make_mlp(X.shape[1], hidden, int(y.max()) + 1, seed=seed)
+    finally:
+        torch.set_default_dtype(default)
+    layers = [m for m in model if isinstance(m, torch.nn.Linear)]
+    opt = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}.get(method)
+    opt = opt(model.parameters(), lr=lr) if opt else None
+    gen = torch.Generator().manual_seed(seed)
+    ce = torch.nn.functional.cross_entropy
+    losses = []
+    for _ in range(n_steps):
+        if record:
+            with torch.no_grad():
+                losses.append(ce(model(X), y).item())
+        rows = torch.randint(0, len(y), (batch,), generator=gen)
+        model.zero_grad(set_to_none=True)
+        logits, io = linear_layers_io(model, X[rows])
+        ce(logits, y[rows]).backward(retain_graph=method == "kfac")
+        if method == "kfac":
+            y_model = torch.multinomial(softmax(logits.detach()), 1, generator=gen)[:, 0]  # labels from the model
+            g_out = torch.autograd.grad(ce(logits, y_model, reduction="sum"), [s for _, s in io])
+            with torch.no_grad():
+                for layer, (a, _), g in zip(layers, io, g_out):
+                    A, G = kfac_factors(a, g)
+                    d = kfac_direction(torch.cat([layer.weight.grad, layer.bias.grad[:, None]], dim=1), A, G, damping)
+                    layer.weight -= lr * d[:, :-1]
+                    layer.bias -= lr * d[:, -1]
+        else:
+            opt.step()
+    with torch.no_grad():
+        losses.append(ce(model(X), y).item())
+    return torch.tensor(losses, dtype=torch.float64)
+
+
+# ------------------------------------------- chapter 7's comparisons under one protocol
+#
+# Each entry: the loss the table reports, steps per run, the seeds, and per method (the label
+# the chapter's table shows) the run's keyword arguments and the starting grid of learning rates
+# (lecture_code.experiments.lr_sweep widens it). tests/bench_natgrad.py runs the sweeps and stores
+# them in notebooks/data/ch07_sweeps.csv; the chapter reads that file and re-runs a few points.
+
+SWEEPS = {
+    "full_batch": {  # softmax regression, full batch from W = 0; seeds = train/test splits
+        "loss": "40 反復後の L − L*",
+        "steps": 40,
+        "seeds": (0, 1, 2, 3, 4),
+        "methods": {
+            "勾配降下": dict(method="gd", grid=[1.0, 3.0, 9.0]),
+            "自然勾配": dict(method="natural", grid=[1 / 3, 1.0]),
+            "経験的フィッシャー": dict(method="empirical", grid=[1 / 9, 1 / 3, 1.0]),
+            "対角経験的フィッシャー": dict(method="diag_empirical", grid=[1 / 27, 1 / 9, 1 / 3]),
+            "Adam": dict(method="adam", grid=[1 / 81, 1 / 27, 1 / 9]),
+        },
+    },
+    "minibatch": {  # softmax regression, batches of 64 from W = 0 on split 0; seeds = batch sequences
+        "loss": "最後の 20 ステップの平均 L − L*",
+        "steps": 120,
+        "seeds": (0, 1, 2, 3, 4),
+        "methods": {
+            "SGD": dict(rule="sgd", grid=[1 / 3, 1.0, 3.0]),
+            "Adam": dict(rule="adam", grid=[1 / 81, 1 / 27, 1 / 9]),
+            "資料の規則 δ=1e-4": dict(rule="lecture", damping=1e-4, grid=[0.01 / 27, 0.01 / 9, 0.01 / 3, 0.01]),
+            "資料の規則 δ=1e-2": dict(rule="lecture", damping=1e-2, grid=[0.01 / 3, 0.01, 0.03]),
+            "対角経験的フィッシャー": dict(rule="diag_empirical", damping=1e-4, grid=[1 / 27, 1 / 9, 1 / 3]),
+            "対角フィッシャー": dict(rule="diag_fisher", damping=1e-4, grid=[1 / 27, 1 / 9, 1 / 3]),
+        },
+    },
+    "mlp": {  # make_mlp(64, 16, 10) on the 8×8 digits, batches of 128; seeds = initial weights and batches
+        "loss": "40 ステップ後の訓練損失",
+        "steps": 40,
+        "seeds": (0, 1, 2, 3, 4),
+        "methods": {
+            "SGD": dict(method="sgd", grid=[1.0, 3.0, 9.0]),
+            "K-FAC": dict(method="kfac", grid=[1 / 9, 1 / 3, 1.0]),
+            "Adam": dict(method="adam", grid=[1 / 81, 1 / 27, 1 / 9]),
+        },
+    },
+}
+
+#: Backward passes per step: K-FAC adds one with labels drawn from the model (plus two small solves per layer).
+BACKWARD_PASSES = {"sgd": 1, "adam": 1, "kfac": 2}
+
+
+def sweep_run(experiment: str, curve: bool = False):
+    """``run(method, lr, seed)`` for one of :data:`SWEEPS`, as :func:`lecture_code.experiments.lr_sweep` wants.
+
+    Returns the final loss (``inf`` if it is not finite) and, for "mlp", the backward passes per
+    step; with ``curve=True`` the loss after every step instead (a tensor), from which the final
+    loss is the last value ("full_batch", "mlp") or the mean of the last 20 ("minibatch"). Losses
+    of softmax regression are L - L* of the split. The data and each split's optimum L* are
+    computed once and cached by the closure.
+    """
+    if experiment not in SWEEPS:
+        raise ValueError(f"experiment must be one of {sorted(SWEEPS)}, got {experiment!r}")
+    spec = SWEEPS[experiment]
+    cache: dict = {}
+
+    def problem(split):
+        if split not in cache:
+            pb = pooled_digits_problem(split_seed=split)
+            cache[split] = pb, pb.objective(newton_optimum(pb)[0]).item()
+        return cache[split]
+
+    def kwargs(method):
+        if method not in spec["methods"]:
+            raise ValueError(f"method must be one of {list(spec['methods'])}, got {method!r}")
+        return {k: v for k, v in spec["methods"][method].items() if k != "grid"}
+
+    def finite(x):
+        return x if math.isfinite(x) else math.inf
+
+    if experiment == "full_batch":
+        def run(method, lr, seed):
+            pb, L_star = problem(seed)
+            losses = full_batch_run(pb, lr=lr, n_iter=spec["steps"], **kwargs(method))[0] - L_star
+            return losses if curve else finite(losses[-1].item())
+    elif experiment == "minibatch":
+        def run(method, lr, seed):
+            pb, L_star = problem(0)
+            losses = minibatch_run(pb, lr=lr, seed=seed, n_steps=spec["steps"], **kwargs(method))[0] - L_star
+            return losses if curve else finite(losses[-20:].mean().item())
+    else:
+        def run(method, lr, seed):
+            if "data" not in cache:
+                from .data import load_digits_split
+
+                cache["data"] = load_digits_split(dtype=torch.float64)
+            d, kw = cache["data"], kwargs(method)
+            loss = train_mlp(d.X_train, d.y_train, lr=lr, seed=seed, n_steps=spec["steps"], record=curve, **kw)
+            return loss if curve else (finite(loss[-1].item()), {"逆伝播/ステップ": BACKWARD_PASSES[kw["method"]]})
+    return run

@@ -1,6 +1,7 @@
 """Tests for lecture_code.natgrad against torch autograd / torch.func in float64."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,27 +9,47 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lecture_code.experiments import read_csv
 from lecture_code.fisher import categorical_fisher
 from lecture_code.natgrad import (
+    SWEEPS,
+    SoftmaxRegression,
     adam_step,
     conditional_fisher,
     empirical_fisher,
     gauss_newton,
     exact_layer_fisher,
+    full_batch_run,
+    gnb_diag,
     hutchinson_diag,
     kfac_direction,
     kfac_factors,
     linear_layers_io,
+    minibatch_run,
+    newton_optimum,
     output_grad_cov,
     per_sample_grads,
+    pooled_digits_problem,
     precondition,
     softmax_regression_diag_fisher,
     softmax_regression_fisher,
     softmax_regression_grad,
+    sweep_run,
+    train_mlp,
     with_bias,
 )
 
 DT = torch.float64
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One thread, as in chapter 7: these problems are small, and two threads on a busy 2-core
+    machine made the training loops 20 times slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def problem(N=7, D=4, K=3, seed=0):
@@ -196,6 +217,9 @@ def test_adam_step_matches_torch_optim_adam():
         w = adam_step(w, A @ w - b, state, lr=0.1)
     torch.testing.assert_close(w, w_ref.detach())
     assert state["t"] == 7
+    # the state chapter 7 reads as Adam's v̂ is torch.optim.Adam's exp_avg_sq (and m its exp_avg)
+    torch.testing.assert_close(state["v"], opt.state[w_ref]["exp_avg_sq"])
+    torch.testing.assert_close(state["m"], opt.state[w_ref]["exp_avg"])
 
 
 def flat_mlp(D=3, H=4, K=3):
@@ -294,6 +318,12 @@ def test_gauss_newton_of_a_linear_model_is_the_hessian_and_softmax_regression_fi
         (lambda: conditional_fisher(lambda t, X: t, torch.zeros(2, dtype=DT), torch.zeros(1, 1)), ValueError, "shape \\(N=1"),
         (lambda: conditional_fisher(lambda t, X: t[:1][None], torch.zeros(2, dtype=DT), torch.zeros(1, 1)), ValueError, "K>=2"),
         (lambda: gauss_newton(lambda t, X: t[None] / 0, torch.ones(2, dtype=DT), torch.zeros(1, 1)), ValueError, "infinite"),
+        (lambda: gnb_diag(lambda t, X: t[None], torch.zeros(2, dtype=DT), torch.zeros(1, 1), torch.Generator(), 0), ValueError, "n_draws"),
+        (lambda: full_batch_run(small_problem(), "newton", 0.1), ValueError, "method must be one of"),
+        (lambda: full_batch_run(small_problem(), "gd", 0.0), ValueError, "lr must be"),
+        (lambda: minibatch_run(small_problem(), "rmsprop", 0.1), ValueError, "rule must be one of"),
+        (lambda: train_mlp(torch.zeros(4, 2), torch.tensor([0, 1, 0, 1]), "lbfgs", 0.1), ValueError, "method must be"),
+        (lambda: pooled_digits_problem(lam=0.0), ValueError, "lam must be"),
     ],
 )
 def test_bad_input_raises(call, exc, match):
@@ -301,32 +331,200 @@ def test_bad_input_raises(call, exc, match):
         call()
 
 
-def test_newton_with_the_exact_fisher_reaches_sklearns_optimum_on_pooled_digits():
-    # Chapter 7's reference optimum W*, recomputed here and compared with scikit-learn (the
-    # chapter itself does not import scikit-learn, which would cost it about two seconds).
+def test_newton_optimum_reaches_sklearns_optimum_on_pooled_digits():
+    # Chapter 7's reference optimum W* (newton_optimum on pooled_digits_problem), compared with
+    # scikit-learn (the chapter itself does not import scikit-learn, which would cost it about two seconds).
     from sklearn.linear_model import LogisticRegression
 
-    from lecture_code.data import load_digits_split, pool_digits
-
-    data = load_digits_split(dtype=DT)
-    pooled = pool_digits(data.X_train)  # the chapter's 4x4 images
-    Z = (pooled - pooled.mean(0)) / pooled.std(0)
-    X, y = with_bias(Z), data.y_train
-    (N, D), K, lam = X.shape, data.num_classes, 1e-2
-    reg = torch.full((K, D), lam, dtype=DT)
-    reg[:, -1] = 0.0  # no penalty on the bias, as in scikit-learn
-    W = torch.zeros(K, D, dtype=DT)
-    for _ in range(30):
-        P = torch.softmax(X @ W.T, dim=1)
-        g = softmax_regression_grad(X, P, y) + (reg * W).reshape(-1)
-        if g.abs().max() < 1e-12:
-            break
-        W = W - precondition(g, softmax_regression_fisher(X, P) + torch.diag(reg.reshape(-1)), 1e-8).reshape(K, D)
-        W[:, -1] -= W[:, -1].mean()
-    assert g.abs().max() < 1e-12
-    loss = torch.nn.functional.cross_entropy(X @ W.T, y) + 0.5 * (reg * W**2).sum()
-    assert round(loss.item(), 6) == 0.635333  # the value chapter 7 prints
-
-    clf = LogisticRegression(C=1 / (lam * N), tol=1e-12, max_iter=10_000).fit(Z.numpy(), y.numpy())
+    problem = pooled_digits_problem()
+    W, iterations, grad_max, short = newton_optimum(problem)
+    assert grad_max < 1e-12 and (iterations, short) == (10, 0)
+    assert round(problem.objective(W).item(), 6) == 0.635333  # the value chapter 7 prints
+    Z, (N, _) = problem.X[:, :-1], problem.X.shape
+    clf = LogisticRegression(C=1 / (problem.lam * N), tol=1e-12, max_iter=10_000).fit(Z.numpy(), problem.y.numpy())
     torch.testing.assert_close(W[:, :-1], torch.tensor(clf.coef_), atol=1e-5, rtol=0)
     torch.testing.assert_close(W[:, -1], torch.tensor(clf.intercept_ - clf.intercept_.mean()), atol=1e-5, rtol=0)
+
+
+def test_newton_optimum_needs_its_line_search_on_some_splits():
+    # split 2: pure Newton steps cycle (chapter 7's table), the line search still converges
+    problem = pooled_digits_problem(split_seed=2)
+    W, _, grad_max, short = newton_optimum(problem)
+    assert grad_max < 1e-12 and short > 0
+    losses, _ = full_batch_run(problem, "natural", 1.0, n_iter=40)
+    assert losses[-1] - problem.objective(W).item() > 1e-4
+
+
+def small_problem(seed=0, N=40, D=4, K=3):
+    g = torch.Generator().manual_seed(seed)
+    X = with_bias(torch.randn(N, D, generator=g, dtype=DT))
+    return SoftmaxRegression(X, torch.randint(0, K, (N,), generator=g), K, 0.1)
+
+
+def test_softmax_regression_problem_matches_autograd_and_chapter_4():
+    from lecture_code.convexity import softmax_regression_objective
+
+    pb = small_problem()
+    W = torch.randn(pb.shape, generator=torch.Generator().manual_seed(1), dtype=DT)
+    ref = softmax_regression_objective(W[:, :-1], W[:, -1], pb.X[:, :-1], pb.y, pb.lam)
+    torch.testing.assert_close(pb.objective(W), ref)
+    w = W.reshape(-1).requires_grad_(True)
+    f = lambda t: pb.objective(t.reshape(pb.shape))  # noqa: E731
+    (grad,) = torch.autograd.grad(f(w), w)
+    torch.testing.assert_close(pb.gradient(W).reshape(-1), grad)
+    torch.testing.assert_close(pb.hessian(W), torch.autograd.functional.hessian(f, W.reshape(-1)))
+    Ws = torch.stack([W, 2 * W, torch.zeros_like(W)])
+    torch.testing.assert_close(pb.objective_along(Ws), torch.stack([pb.objective(w_) for w_ in Ws]))
+    assert (pb.reg[:, -1] == 0).all() and (pb.reg[:, :-1] == pb.lam).all()
+
+
+def test_full_batch_run_gd_and_adam_are_the_hand_written_steps():
+    pb = small_problem()
+    losses, W = full_batch_run(pb, "gd", 0.5, n_iter=7)
+    W_ref = torch.zeros(pb.shape, dtype=DT)
+    for _ in range(7):
+        W_ref = W_ref - 0.5 * pb.gradient(W_ref)
+    torch.testing.assert_close(W, W_ref)
+    torch.testing.assert_close(losses[-1], pb.objective(W_ref))
+    _, W_adam = full_batch_run(pb, "adam", 0.05, n_iter=7)
+    W_ref, state = torch.zeros(pb.shape, dtype=DT), {}
+    for _ in range(7):
+        W_ref = adam_step(W_ref, pb.gradient(W_ref), state, 0.05)  # torch.optim.Adam = adam_step
+    torch.testing.assert_close(W_adam, W_ref)
+
+
+def test_full_batch_run_preconditioned_steps():
+    pb = small_problem()
+    _, W = full_batch_run(pb, "natural", 1.0, n_iter=1)
+    g = pb.gradient(torch.zeros(pb.shape, dtype=DT)).reshape(-1)
+    torch.testing.assert_close(W.reshape(-1), -precondition(g, pb.hessian(torch.zeros(pb.shape, dtype=DT)), 1e-4))
+    P0 = torch.softmax(pb.X @ torch.zeros(pb.shape, dtype=DT).T, 1)
+    _, W = full_batch_run(pb, "diag_empirical", 0.3, n_iter=1)
+    torch.testing.assert_close(W.reshape(-1), -0.3 * g / (softmax_regression_diag_fisher(pb.X, P0, pb.y) + 1e-3))
+    _, W = full_batch_run(pb, "empirical", 0.3, n_iter=1, damping=1e-2)
+    C = empirical_fisher(per_sample_grads(pb.X, P0, pb.y)) + torch.diag(pb.reg.reshape(-1))
+    torch.testing.assert_close(W.reshape(-1), -0.3 * precondition(g, C, 1e-2))
+    losses, _ = full_batch_run(pb, "natural", 1.0, n_iter=20)
+    assert losses[-1] < losses[0] and (losses.diff() <= 1e-12).all()
+
+
+def test_minibatch_run_rules():
+    pb = small_problem(N=30)
+    losses, G, S = minibatch_run(pb, "lecture", 0.01, seed=3, damping=1e-4, n_steps=5, batch=8)
+    assert losses.shape == (6,) and G.shape == S.shape == (5, pb.shape[0] * pb.shape[1])
+    torch.testing.assert_close(S, 0.01 * G / (G**2 + 1e-4))  # |Δξ| = η|ḡ|/(ḡ² + δ)
+    _, G, S = minibatch_run(pb, "sgd", 0.2, seed=3, n_steps=5, batch=8)
+    torch.testing.assert_close(S, 0.2 * G)
+    # the same seed draws the same mini-batches for every rule: the first gradient (at W = 0) agrees
+    firsts = [minibatch_run(pb, r, 0.1, seed=3, n_steps=1, batch=8)[1][0] for r in ("sgd", "diag_fisher", "adam")]
+    torch.testing.assert_close(firsts[0], firsts[1]) and torch.testing.assert_close(firsts[0], firsts[2])
+    _, G, S = minibatch_run(pb, "diag_fisher", 0.1, seed=3, damping=1e-2, n_steps=1, batch=8)
+    rows = torch.randint(0, 30, (8,), generator=torch.Generator().manual_seed(3))
+    c = softmax_regression_diag_fisher(pb.X[rows], torch.full((8, 3), 1 / 3, dtype=DT))
+    torch.testing.assert_close(S[0], 0.1 * G[0] / (c + 1e-2))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_gnb_estimates_the_diagonal_gauss_newton_of_an_mlp(seed):
+    g = torch.Generator().manual_seed(seed)
+    fn, P = flat_mlp()
+    X, xi = torch.randn(6, 3, generator=g, dtype=DT), torch.randn(P, generator=g, dtype=DT)
+    h = gnb_diag(fn, xi, X, g, n_draws=40000)
+    exact = torch.diagonal(gauss_newton(fn, xi, X))
+    assert ((h.mean(0) - exact).norm() / exact.norm()).item() < 0.03
+    # the exact expectation, enumerating every pair of labels, for two inputs
+    X2 = X[:2]
+    Z = fn(xi, X2).detach()
+    Pm = torch.softmax(Z, 1)
+    expect = torch.zeros(P, dtype=DT)
+    for a in range(3):
+        for b in range(3):
+            labels = torch.tensor([a, b])
+            xr = xi.clone().requires_grad_(True)
+            (gr,) = torch.autograd.grad(torch.nn.functional.cross_entropy(fn(xr, X2), labels), xr)
+            expect += Pm[0, a] * Pm[1, b] * 2 * gr**2
+    torch.testing.assert_close(expect, torch.diagonal(gauss_newton(fn, xi, X2)), atol=1e-12, rtol=1e-10)
+
+
+def test_gnb_of_softmax_regression_is_the_diagonal_fisher_and_data_labels_are_not():
+    X, W, y, P = problem(N=9, D=4, K=3, seed=5)
+    g = torch.Generator().manual_seed(0)
+    h = gnb_diag(lambda xi, Xs: Xs @ xi.reshape(3, 4).T, W.reshape(-1), X, g, n_draws=40000).mean(0)
+    dF = softmax_regression_diag_fisher(X, P)
+    assert ((h - dF).norm() / dF.norm()).item() < 0.03
+    # data labels, batches of B drawn with replacement: B E[ḡ²] = diag F̃ + (B - 1) m̄²
+    G, B = per_sample_grads(X, P, y), 4
+    expect = (G**2).mean(0) + (B - 1) * G.mean(0) ** 2
+    rows = torch.randint(0, 9, (200000, B), generator=g)
+    mc = B * (G[rows].mean(1) ** 2).mean(0)
+    assert ((mc - expect).norm() / expect.norm()).item() < 0.02
+
+
+def test_train_mlp_sgd_is_torch_sgd_and_kfac_lowers_the_loss():
+    from lecture_code.data import make_mlp
+
+    g = torch.Generator().manual_seed(0)
+    X, y = torch.randn(50, 5, generator=g, dtype=DT), torch.randint(0, 3, (50,), generator=g)
+    losses = train_mlp(X, y, "sgd", 0.5, seed=2, n_steps=6, batch=10, hidden=4)
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(DT)
+    try:
+        model = make_mlp(5, 4, 3, seed=2)
+    finally:
+        torch.set_default_dtype(default)
+    gen = torch.Generator().manual_seed(2)
+    for _ in range(6):
+        rows = torch.randint(0, 50, (10,), generator=gen)
+        model.zero_grad()
+        torch.nn.functional.cross_entropy(model(X[rows]), y[rows]).backward()
+        with torch.no_grad():
+            for p in model.parameters():
+                p -= 0.5 * p.grad
+    torch.testing.assert_close(losses[-1], torch.nn.functional.cross_entropy(model(X), y).detach())
+    assert losses.shape == (7,) and train_mlp(X, y, "sgd", 0.5, seed=2, n_steps=6, batch=10, hidden=4, record=False).shape == (1,)
+    k = train_mlp(X, y, "kfac", 0.3, seed=2, n_steps=20, batch=25, hidden=4)
+    assert k[-1] < 0.8 * k[0]
+
+
+# ------------------------------------------------------------------- the stored sweeps of chapter 7
+
+DATA = Path(__file__).resolve().parents[1] / "notebooks" / "data" / "ch07_sweeps.csv"
+
+
+def test_stored_sweeps_cover_every_method_with_five_seeds_and_an_inside_best():
+    stored = read_csv(DATA)
+    assert set(stored) == set(SWEEPS)
+    for name, spec in SWEEPS.items():
+        sweep = stored[name]
+        assert sweep.methods == list(spec["methods"])
+        for m in sweep.methods:
+            s = sweep.summary(m)  # raises if the best lr were at the edge of the grid
+            assert s.n_seeds == 5 and sweep.grid(m)[0] < s.lr < sweep.grid(m)[-1]
+
+
+@pytest.mark.parametrize(
+    "experiment, method, factor, seed",
+    [
+        ("full_batch", "自然勾配", 1.0, 2),
+        ("full_batch", "経験的フィッシャー", 9.0, 3),  # η = 1 on split 3
+        ("minibatch", "資料の規則 δ=1e-2", 1.0, 4),
+        ("minibatch", "対角フィッシャー", 1.0, 1),
+        ("mlp", "K-FAC", 1.0, 3),
+        ("mlp", "SGD", 1 / 3, 1),
+    ],
+)
+def test_stored_sweep_is_recomputed(experiment, method, factor, seed):
+    # the benchmark's numbers (notebooks/data/ch07_sweeps.csv) come from this code: same point, same seed, same loss
+    sweep = read_csv(DATA)[experiment]
+    lr = sweep.best(method) * factor
+    stored = sweep.trial(method, lr, seed).loss
+    out = sweep_run(experiment)(method, lr, seed)
+    loss = out[0] if isinstance(out, tuple) else out
+    assert loss == pytest.approx(stored, rel=1e-6, abs=1e-12)
+
+
+def test_sweep_run_rejects_unknown_names():
+    with pytest.raises(ValueError, match="experiment must be one of"):
+        sweep_run("nope")
+    with pytest.raises(ValueError, match="method must be one of"):
+        sweep_run("mlp")("RMSprop", 0.1, 0)
