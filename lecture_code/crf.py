@@ -5,7 +5,12 @@ Two layers live in this file.
 1. **Lesson functions** for one sequence, written to be read: the path score
    S(y|x) = Σ_t ψ_t(y_t) + Σ_t φ(y_t, y_{t+1}) (eq-crf-score), the partition function by
    enumerating all K^T paths (eq-crf-partition), the forward algorithm in log space
-   (eq-crf-forward) and Viterbi with backtracking (eq-crf-viterbi).
+   (eq-crf-forward), forward–backward with node and pairwise marginals (eq-crf-backward,
+   eq-crf-marginals, eq-crf-pairwise), the forward recursion normalised at every step
+   (eq-crf-scaled-forward), Viterbi with backtracking (eq-crf-viterbi), the CRF as an
+   exponential family: its sufficient statistics and Fisher matrix by enumeration
+   (eq-crf-expfamily, eq-crf-fisher), and the locally normalised chain (MEMM, eq-crf-memm)
+   that the label-bias example compares against.
 2. :class:`LinearChainCRF`, a drop-in replacement for ``torchcrf.CRF`` (PyPI
    ``pytorch-crf==0.7.2``): same constructor, parameters (``start_transitions``,
    ``end_transitions``, ``transitions``, initialised from U(-0.1, 0.1) in the same order),
@@ -25,7 +30,11 @@ Two layers live in this file.
    (forward–backward, eq-crf-marginals) and hard constraints (``allowed_transitions``,
    e.g. from :func:`bio_allowed_transitions`) enforced as −∞ scores in training and decoding.
 
-References: Lafferty, McCallum & Pereira (2001) [Lafferty2001]; Sutton & McCallum (2012)
+3. The simulated BIO corpus of the chapter and its known process (:func:`sample_bio_corpus`,
+   :data:`BIO_START_PROBS`, :data:`BIO_TRANSITION_PROBS`, :func:`bio_emission_probs`).
+
+References: Lafferty, McCallum & Pereira (2001) [Lafferty2001] (CRFs, label bias of MEMMs);
+McCallum, Freitag & Pereira (2000) [McCallum2000] (MEMMs); Sutton & McCallum (2012)
 [Sutton2012] for the forward–backward algorithm and the scaling trick.
 """
 
@@ -34,19 +43,26 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import torch
 import torch.nn as nn
 
-from .softmax import logsumexp
+from .softmax import log_softmax, logsumexp
 
 __all__ = [
     "sequence_score",
     "all_paths",
     "brute_force_log_partition",
     "forward_log_partition",
+    "ForwardBackward",
+    "forward_backward",
+    "scaled_forward",
     "viterbi",
+    "path_features",
+    "crf_fisher",
+    "memm_log_prob",
     "bio_allowed_transitions",
     "illegal_transitions",
     "bio_entities",
@@ -55,6 +71,9 @@ __all__ = [
     "BIO_TAGS",
     "VOCAB",
     "VOCAB_SIZE",
+    "BIO_START_PROBS",
+    "BIO_TRANSITION_PROBS",
+    "bio_emission_probs",
     "sample_bio_corpus",
     "pad_batch",
     "WindowEncoder",
@@ -132,6 +151,105 @@ def forward_log_partition(emissions, transitions, start=None, end=None) -> torch
     return logsumexp(log_alpha + end, dim=0)
 
 
+class ForwardBackward(NamedTuple):
+    """What :func:`forward_backward` returns; every array is indexed from t = 0."""
+
+    log_alpha: torch.Tensor  #: (T, K) log α_t(j), including ψ_t(j)
+    log_beta: torch.Tensor  #: (T, K) log β_t(i), excluding ψ_t(i)
+    log_z: torch.Tensor  #: () log Z(x)
+    marginals: torch.Tensor  #: (T, K) p(y_t = k | x)
+    pair_marginals: torch.Tensor  #: (T-1, K, K) p(y_{t-1} = i, y_t = j | x), entry [t-1, i, j]
+
+
+def forward_backward(emissions, transitions, start=None, end=None) -> ForwardBackward:
+    """Forward and backward messages and the marginals of one sequence, in log space.
+
+    Forward (eq-crf-forward), α_t includes ψ_t:
+    log α_1(j) = start[j] + ψ_1(j),  log α_t(j) = ψ_t(j) + LSE_i(log α_{t-1}(i) + φ(i, j)).
+    Backward (eq-crf-backward), β_t excludes ψ_t:
+    log β_T(i) = end[i],  log β_t(i) = LSE_j(φ(i, j) + ψ_{t+1}(j) + log β_{t+1}(j)).
+    Then α_t(k) β_t(k) sums exp S over the paths with y_t = k, so
+    p(y_t = k | x) = α_t(k) β_t(k) / Z (eq-crf-marginals) and
+    p(y_{t-1} = i, y_t = j | x) = α_{t-1}(i) e^{φ(i, j) + ψ_t(j)} β_t(j) / Z (eq-crf-pairwise).
+    Scores must be finite (hard constraints are :class:`LinearChainCRF`'s job).
+
+    Parameters
+    ----------
+    emissions : tensor (T, K)
+        ψ_t(k).
+    transitions : tensor (K, K)
+        φ(i, j), the score of tag j right after tag i.
+    start, end : tensor (K,), optional
+        Scores of the first and the last tag (zero if omitted).
+
+    Returns
+    -------
+    ForwardBackward
+        ``log_alpha``, ``log_beta`` (T, K), ``log_z`` (), ``marginals`` (T, K),
+        ``pair_marginals`` (T-1, K, K). Differentiable (autograd) in every input.
+
+    Examples
+    --------
+    >>> fb = forward_backward(torch.zeros(3, 2, dtype=torch.float64), torch.zeros(2, 2, dtype=torch.float64))
+    >>> round(float(fb.log_z.exp()), 12), fb.marginals[0].numpy().round(12), fb.pair_marginals[0].numpy().round(12)
+    (8.0, array([0.5, 0.5]), array([[0.25, 0.25],
+           [0.25, 0.25]]))
+    """
+    emissions, transitions, start, end = _lesson_inputs(emissions, transitions, start, end)
+    T, K = emissions.shape
+    log_alpha = [start + emissions[0]]  # (K,) per step
+    for t in range(1, T):
+        log_alpha.append(emissions[t] + logsumexp(log_alpha[-1][:, None] + transitions, dim=0))  # sum over i
+    log_beta = [end]  # built from t = T backwards
+    for t in range(T - 2, -1, -1):
+        log_beta.append(logsumexp(transitions + (emissions[t + 1] + log_beta[-1])[None, :], dim=1))  # sum over j
+    log_alpha, log_beta = torch.stack(log_alpha), torch.stack(log_beta[::-1])  # (T, K) each
+    log_z = logsumexp(log_alpha[-1] + end, dim=0)
+    marginals = torch.exp(log_alpha + log_beta - log_z)  # (T, K)
+    pair = log_alpha[:-1, :, None] + transitions + (emissions[1:] + log_beta[1:])[:, None, :]  # (T-1, K, K)
+    return ForwardBackward(log_alpha, log_beta, log_z, marginals, torch.exp(pair - log_z))
+
+
+def scaled_forward(emissions, transitions, start=None, end=None):
+    """The forward recursion normalised at every step (eq-crf-scaled-forward).
+
+    α̃_1 = e^{start + ψ_1},  α̃_t = (α̂_{t-1}ᵀ e^Φ) ⊙ e^{ψ_t};  c_t = Σ_j α̃_t(j),  α̂_t = α̃_t / c_t.
+    By induction α_t = c_1 ⋯ c_t α̂_t, so log Z = Σ_t log c_t + log Σ_j α̂_T(j) e^{end_j}.
+    Each α̂_t is a point of Δ^{K-1}: the distribution of the last tag of the chain cut after
+    position t (for a CRF that is an HMM posterior, the filtering distribution p(y_t | x_1..x_t)).
+    Before each exponential the largest exponent is subtracted and added back to log c_t,
+    so nothing overflows; the returned log c_t are those of the formula above.
+
+    Returns
+    -------
+    alpha_hat : tensor (T, K)
+        α̂_t, rows on the simplex.
+    log_c : tensor (T,)
+        log c_t (their cumulative sums are log Σ_j α_t(j)).
+    log_z : tensor ()
+        log Z(x).
+    """
+    emissions, transitions, start, end = _lesson_inputs(emissions, transitions, start, end)
+    m_tr = transitions.max()
+    W = torch.exp(transitions - m_tr)  # e^Φ divided by e^{max φ}, entries in (0, 1]
+    alpha_hat, log_c = [], []
+    for t in range(emissions.shape[0]):
+        if t == 0:
+            a = start + emissions[0]
+            m = a.max()
+            tilde, shift = torch.exp(a - m), m  # α̃_1 / e^m
+        else:
+            m = emissions[t].max()
+            tilde, shift = (alpha_hat[-1] @ W) * torch.exp(emissions[t] - m), m + m_tr  # α̃_t / e^{shift}
+        c = tilde.sum()
+        alpha_hat.append(tilde / c)
+        log_c.append(torch.log(c) + shift)
+    alpha_hat, log_c = torch.stack(alpha_hat), torch.stack(log_c)
+    m_end = end.max()
+    log_z = log_c.sum() + torch.log(alpha_hat[-1] @ torch.exp(end - m_end)) + m_end
+    return alpha_hat, log_c, log_z
+
+
 def viterbi(emissions, transitions, start=None, end=None) -> tuple[list[int], float]:
     """The highest-scoring path and its score, by dynamic programming (eq-crf-viterbi).
 
@@ -150,6 +268,84 @@ def viterbi(emissions, transitions, start=None, end=None) -> tuple[list[int], fl
     for arg in reversed(back):
         path.append(int(arg[path[-1]]))
     return path[::-1], float(final.max())
+
+
+def path_features(paths, K: int) -> torch.Tensor:
+    """The sufficient statistics f(y) of a linear-chain CRF (eq-crf-expfamily), one row per path.
+
+    f(y) = ([y_t = k] for t, k in row-major order (T·K entries), n_ij(y) = #{t : y_{t-1} = i, y_t = j}
+    (K² entries)), so that S(y|x) = ⟨(ψ, φ), f(y)⟩ with ψ (T, K) and φ (K, K) flattened row-major
+    (without start/end scores: with free ψ they only shift ψ_1 and ψ_T).
+
+    Parameters
+    ----------
+    paths : tensor (N, T) or (T,) of tag ids in [0, K)
+    K : int
+        Number of tags.
+
+    Returns
+    -------
+    torch.Tensor, shape (N, T*K + K*K) (or (T*K + K*K,)), float64
+
+    Examples
+    --------
+    >>> path_features(torch.tensor([0, 1, 1]), 2).tolist()
+    [1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0]
+    """
+    if isinstance(K, bool) or not isinstance(K, (int, np.integer)) or K < 1:
+        raise ValueError(f"K must be an int >= 1, got {K!r}")
+    paths = torch.as_tensor(paths)
+    if paths.dtype.is_floating_point or paths.dtype == torch.bool or paths.dim() not in (1, 2) or paths.shape[-1] == 0:
+        raise ValueError(f"paths must be integer tag ids of shape (T,) or (N, T), got dtype {paths.dtype}, shape {tuple(paths.shape)}")
+    if ((paths < 0) | (paths >= K)).any():
+        raise ValueError(f"paths must hold tags in [0, {K}), got values in [{int(paths.min())}, {int(paths.max())}]")
+    one = paths.dim() == 1
+    paths = paths.long().reshape(-1, paths.shape[-1])  # (N, T)
+    N, T = paths.shape
+    unary = torch.nn.functional.one_hot(paths, K).reshape(N, T * K)  # [y_t = k]
+    pairs = paths[:, :-1] * K + paths[:, 1:]  # index of (y_{t-1}, y_t) in the flattened K x K grid
+    counts = torch.zeros(N, K * K, dtype=torch.int64).scatter_add_(1, pairs, torch.ones_like(pairs))
+    f = torch.cat([unary, counts], dim=1).to(torch.float64)  # (N, T*K + K*K)
+    return f[0] if one else f
+
+
+def crf_fisher(emissions, transitions, start=None, end=None) -> torch.Tensor:
+    """The CRF's Fisher matrix in the coordinates (ψ, φ), by enumerating all K^T paths (eq-crf-fisher).
+
+    F = Cov_{p(y|x)}[f(y)] with f from :func:`path_features`: the score of log p(y|x) with respect
+    to (ψ, φ) is f(y) - E[f], so the Fisher matrix (eq-fisher-def) is the covariance of the
+    sufficient statistics, which is also ∇² log Z. Shape (T*K + K*K, T*K + K*K), float64.
+    """
+    emissions, transitions, start, end = _lesson_inputs(emissions, transitions, start, end)
+    T, K = emissions.shape
+    paths = all_paths(T, K)  # (K^T, T)
+    scores = sequence_score(emissions.double(), paths, transitions.double(), start.double(), end.double())
+    p = torch.exp(scores - logsumexp(scores, dim=0))  # (K^T,)
+    f = path_features(paths, K)  # (K^T, M)
+    mean = p @ f  # (M,) = (marginals, expected transition counts)
+    return (f * p[:, None]).T @ f - torch.outer(mean, mean)
+
+
+def memm_log_prob(emissions, tags, transitions, start=None) -> torch.Tensor:
+    """log p(y|x) of the locally normalised chain (an MEMM) built from the same scores (eq-crf-memm).
+
+    p(y|x) = softmax(start + ψ_1)[y_1] · Π_{t>=2} softmax_j(φ(y_{t-1}, j) + ψ_t(j))[y_t]: one softmax
+    per position (given the previous tag), each a point of Δ^{K-1}. The product sums to 1 over
+    the K^T paths with no global Z. A CRF puts one softmax over all paths instead
+    (eq-crf-likelihood). ``-inf`` entries of ``transitions`` forbid moves (every row needs one
+    allowed move). ``tags`` is one path (T,) or a batch (N, T); the result has shape () or (N,).
+    """
+    emissions, transitions, start, _ = _lesson_inputs(emissions, transitions, start, None)
+    tags = torch.as_tensor(tags, dtype=torch.long)
+    T, K = emissions.shape
+    if tags.shape[-1:] != (T,):
+        raise ValueError(f"tags must have last dimension T={T}, got shape {tuple(tags.shape)}")
+    if ((tags < 0) | (tags >= K)).any():
+        raise ValueError(f"tags must lie in [0, {K})")
+    first = log_softmax(start + emissions[0])[tags[..., 0]]  # log p(y_1 | x)
+    rows = log_softmax(transitions[tags[..., :-1]] + emissions[1:], dim=-1)  # (..., T-1, K): p(· | y_{t-1}, x)
+    rest = rows.gather(-1, tags[..., 1:, None]).squeeze(-1).sum(-1)  # Σ_t log p(y_t | y_{t-1}, x)
+    return first + rest
 
 
 # ----------------------------------------------------------------------------------------
@@ -752,32 +948,63 @@ VOCAB = {"O": range(0, 60), "PER": range(60, 80), "LOC": range(80, 100), "AMB": 
 VOCAB_SIZE = 121  # id 120 is padding
 
 
+#: The corpus's true process, row by row: p(first tag) and p(next tag | previous tag), in the
+#: order of :data:`BIO_TAGS`. Only legal BIO moves have positive probability.
+BIO_START_PROBS = (0.6, 0.2, 0.0, 0.2, 0.0)
+BIO_TRANSITION_PROBS = (
+    (0.7, 0.15, 0.0, 0.15, 0.0),  # after O
+    (0.3, 0.05, 0.6, 0.05, 0.0),  # after B-PER
+    (0.3, 0.05, 0.6, 0.05, 0.0),  # after I-PER
+    (0.3, 0.05, 0.0, 0.05, 0.6),  # after B-LOC
+    (0.3, 0.05, 0.0, 0.05, 0.6),  # after I-LOC
+)
+_KIND = (None, "PER", "PER", "LOC", "LOC")  # entity type of each tag
+
+
+def _check_corpus_args(p_ambiguous):
+    if not 0 <= p_ambiguous <= 1:
+        raise ValueError(f"p_ambiguous must lie in [0, 1], got {p_ambiguous!r}")
+
+
+def bio_emission_probs(p_ambiguous: float = 0.6) -> torch.Tensor:
+    """p(word | tag) of :func:`sample_bio_corpus`, shape (VOCAB_SIZE, 5), float64.
+
+    An O token is uniform over the 60 ordinary words; a token of an entity of type X is an
+    ambiguous word (uniform over 20) with probability ``p_ambiguous``, else a word of type X
+    (uniform over 20). The padding id has probability 0 under every tag. B-X and I-X emit alike.
+    """
+    _check_corpus_args(p_ambiguous)
+    E = torch.zeros(VOCAB_SIZE, len(BIO_TAGS), dtype=torch.float64)
+    for k, kind in enumerate(_KIND):
+        if kind is None:
+            E[list(VOCAB["O"]), k] = 1 / len(VOCAB["O"])
+        else:
+            E[list(VOCAB["AMB"]), k] += p_ambiguous / len(VOCAB["AMB"])
+            E[list(VOCAB[kind]), k] += (1 - p_ambiguous) / len(VOCAB[kind])
+    return E
+
+
 def sample_bio_corpus(n_sentences: int, seed: int = 0, min_len: int = 6, max_len: int = 20,
                       p_ambiguous: float = 0.6):
     """Sentences from a known hidden Markov process over BIO tags (simulated data).
 
-    Tags follow a Markov chain that only makes legal BIO moves: a sentence starts with O
-    (0.6) or B-PER / B-LOC (0.2 each); after O comes O (0.7) or a B- tag (0.15 each); inside
-    an entity, I-X continues it (0.6), O ends it (0.3) or another entity begins (0.05 each).
-    Each word is drawn given its tag only: an entity token of type X is an ambiguous word
+    Tags follow a Markov chain that only makes legal BIO moves (:data:`BIO_START_PROBS`,
+    :data:`BIO_TRANSITION_PROBS`): a sentence starts with O (0.6) or B-PER / B-LOC (0.2 each);
+    after O comes O (0.7) or a B- tag (0.15 each); inside an entity, I-X continues it (0.6),
+    O ends it (0.3) or another entity begins (0.05 each). Each word is drawn given its tag only
+    (:func:`bio_emission_probs`): an entity token of type X is an ambiguous word
     (``VOCAB['AMB']``, shared by PER and LOC) with probability ``p_ambiguous``, else a word of
-    type X; an O token is an ordinary word. Lengths are uniform on [min_len, max_len].
+    type X; an O token is an ordinary word. Lengths are uniform on [min_len, max_len] and
+    independent of the tags.
 
     Returns ``(words, tags)``: two lists of ``n_sentences`` integer lists.
     """
-    if n_sentences < 1 or not 1 <= min_len <= max_len or not 0 <= p_ambiguous <= 1:
-        raise ValueError("need n_sentences >= 1, 1 <= min_len <= max_len and 0 <= p_ambiguous <= 1")
+    if n_sentences < 1 or not 1 <= min_len <= max_len:
+        raise ValueError("need n_sentences >= 1 and 1 <= min_len <= max_len")
+    _check_corpus_args(p_ambiguous)
     rng = np.random.default_rng(seed)
     # cumulative probabilities of the next tag, one row per previous tag; row 5 is "start"
-    next_tag = np.cumsum([
-        [0.7, 0.15, 0.0, 0.15, 0.0],  # after O
-        [0.3, 0.05, 0.6, 0.05, 0.0],  # after B-PER
-        [0.3, 0.05, 0.6, 0.05, 0.0],  # after I-PER
-        [0.3, 0.05, 0.0, 0.05, 0.6],  # after B-LOC
-        [0.3, 0.05, 0.0, 0.05, 0.6],  # after I-LOC
-        [0.6, 0.2, 0.0, 0.2, 0.0],  # at the start
-    ], axis=1)
-    kind = [None, "PER", "PER", "LOC", "LOC"]
+    next_tag = np.cumsum([*BIO_TRANSITION_PROBS, BIO_START_PROBS], axis=1)
     words, tags = [], []
     for _ in range(n_sentences):
         T = int(rng.integers(min_len, max_len + 1))
@@ -785,7 +1012,7 @@ def sample_bio_corpus(n_sentences: int, seed: int = 0, min_len: int = 6, max_len
         y, x, prev = [], [], 5
         for t in range(T):
             prev = int(np.searchsorted(next_tag[prev], u_tag[t], side="right"))
-            pool = "O" if kind[prev] is None else ("AMB" if u_amb[t] < p_ambiguous else kind[prev])
+            pool = "O" if _KIND[prev] is None else ("AMB" if u_amb[t] < p_ambiguous else _KIND[prev])
             ids = VOCAB[pool]
             y.append(prev)
             x.append(ids[int(u_word[t] * len(ids))])
