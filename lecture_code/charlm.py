@@ -1,11 +1,14 @@
 """A tiny character-level language model trained on the book's own pages (chapter 11).
 
-It exists to make the three places where nanochat (Karpathy 2025) uses softmax visible in one
-small model: causal attention inside (``F.scaled_dot_product_attention``, as nanochat calls it),
-the cross-entropy loss with ``ignore_index=-1`` during training, and :func:`sample_next_token`
-at generation time.
+It exists to make the three places where nanochat (Karpathy 2025; commit 92d63d4) uses softmax
+visible in one small model: causal attention with QK-norm inside (``F.scaled_dot_product_attention``,
+which nanochat's ``flash_attn_func`` falls back to without FlashAttention-3), the logit soft cap
+c·tanh(z/c) with c = 15 before the cross-entropy loss (``ignore_index=-1``) and before sampling,
+and :func:`sample_next_token` at generation time. The output layer starts at zero (as in nanochat's
+first commit 3a5e0bc; the pinned commit draws it with standard deviation 0.001), so the untrained
+model is exactly uniform and its loss is log V.
 
-Book equation: (eq-ce-gather) CE = -(1/|M|) Σ_{n∈M} log_softmax(z_n)[y_n], M = {n : y_n ≠ -1};
+Book equation: (eq-ce-gather) CE = -(1/|𝓜|) Σ_{n∈𝓜} log_softmax(z_n)[y_n], 𝓜 = {n : y_n ≠ -1};
 :func:`cross_entropy` writes it out and tests compare it with ``F.cross_entropy``.
 """
 
@@ -20,7 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .sampling import sample_next_token
+from .sampling import sample_next_token, softcap as _softcap
 from .softmax import log_softmax
 
 _DIRECTIVE = re.compile(r"^\s*(```|:::|:[a-z-]+:|\{[a-z-]+\}|\|?\s*-{3})")
@@ -95,37 +98,75 @@ class CharVocab:
 
 
 class TinyCharLM(nn.Module):
-    """Embedding + one pre-norm causal self-attention block + MLP + linear head."""
+    """Embedding + one pre-norm causal self-attention block + MLP + linear head.
 
-    def __init__(self, vocab_size: int, block_size: int = 32, d: int = 64, n_head: int = 4, seed: int = 0):
+    Parameters
+    ----------
+    vocab_size, block_size, d, n_head : int
+        V, the context length, the width and the number of heads (d must be a multiple of n_head).
+    seed : int
+        Seed of the initialization (the global RNG is restored afterwards).
+    qk_norm : bool
+        RMS-normalize q and k per head and multiply both by ``qk_gain`` (nanochat: 1.2) before the
+        attention, so its logits are qk_gain² √(d/H) cos∠(q, k) (eq-attn-qknorm).
+    softcap : float or None
+        Soft cap c of the output logits, c·tanh(z/c) (eq-softcap; nanochat: 15); None for none.
+    zero_head : bool
+        Start the output layer at zero: the untrained model is uniform, its loss exactly log V.
+    """
+
+    def __init__(self, vocab_size: int, block_size: int = 32, d: int = 64, n_head: int = 4, seed: int = 0,
+                 qk_norm: bool = True, qk_gain: float = 1.2, softcap: float | None = 15.0, zero_head: bool = True):
         super().__init__()
         if d % n_head:
             raise ValueError(f"d={d} must be divisible by n_head={n_head}")
+        if softcap is not None and not (isinstance(softcap, (int, float)) and math.isfinite(softcap) and softcap > 0):
+            raise ValueError(f"softcap must be a finite number > 0 or None, got {softcap!r}")
+        if not (isinstance(qk_gain, (int, float)) and math.isfinite(qk_gain) and qk_gain > 0):
+            raise ValueError(f"qk_gain must be a finite number > 0, got {qk_gain!r}")
         gen_state = torch.random.get_rng_state()
         torch.manual_seed(seed)
         try:
             self.block_size, self.n_head = block_size, n_head
+            self.qk_norm, self.qk_gain, self.softcap = qk_norm, float(qk_gain), softcap
             self.tok = nn.Embedding(vocab_size, d)
             self.pos = nn.Embedding(block_size, d)
             self.qkv = nn.Linear(d, 3 * d, bias=False)
             self.proj = nn.Linear(d, d, bias=False)
             self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d))
             self.head = nn.Linear(d, vocab_size)
+            if zero_head:
+                nn.init.zeros_(self.head.weight)
+                nn.init.zeros_(self.head.bias)
         finally:
             torch.random.set_rng_state(gen_state)
 
-    def forward(self, idx, targets=None):
-        """Logits (B, T, V); with ``targets`` (B, T) also the cross-entropy (ignore_index=-1)."""
+    def forward(self, idx, targets=None, last_only: bool = False):
+        """Logits (B, T, V); with ``targets`` (B, T) also the cross-entropy (ignore_index=-1).
+
+        ``last_only=True`` returns the logits of the last position only, (B, 1, V): all that
+        generation needs, without the output layer's cost at the other positions.
+        """
         B, T = idx.shape
         if T > self.block_size:
             raise ValueError(f"sequence length {T} exceeds block_size={self.block_size}")
         x = self.tok(idx) + self.pos(torch.arange(T))  # (B, T, d)
         q, k, v = self.qkv(F.rms_norm(x, (x.size(-1),))).split(x.size(-1), dim=-1)  # 3 × (B, T, d)
         heads = lambda t: t.view(B, T, self.n_head, -1).transpose(1, 2)  # noqa: E731  (B, H, T, d/H)
-        y = F.scaled_dot_product_attention(heads(q), heads(k), heads(v), is_causal=True)  # (B, H, T, d/H)
+        q, k, v = heads(q), heads(k), heads(v)  # (B, H, T, d/H) each
+        if self.qk_norm:  # scores become qk_gain² √(d/H) cos∠(q, k) (eq-attn-qknorm)
+            q = self.qk_gain * F.rms_norm(q, (q.size(-1),))
+            k = self.qk_gain * F.rms_norm(k, (k.size(-1),))
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, H, T, d/H)
         x = x + self.proj(y.transpose(1, 2).reshape(B, T, -1))
+        if last_only:
+            if targets is not None:
+                raise ValueError("last_only=True returns logits only (no targets)")
+            x = x[:, -1:, :]  # (B, 1, d): the MLP and the head act position by position
         x = x + self.mlp(F.rms_norm(x, (x.size(-1),)))
-        logits = self.head(F.rms_norm(x, (x.size(-1),)))  # (B, T, V)
+        logits = self.head(F.rms_norm(x, (x.size(-1),)))  # (B, T, V) or (B, 1, V)
+        if self.softcap is not None:
+            logits = _softcap(logits, self.softcap)  # inside (-c, c): before the loss and before sampling
         if targets is None:
             return logits
         loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1), ignore_index=-1)
@@ -206,14 +247,58 @@ def train(model: TinyCharLM, data: torch.Tensor, steps: int = 300, batch_size: i
 
 
 @torch.no_grad()
-def generate(model: TinyCharLM, prompt: torch.Tensor, n: int, seed: int = 42, **sampling) -> torch.Tensor:
+def generate(model: TinyCharLM, prompt: torch.Tensor, n: int, seed: int = 42, num_samples: int | None = None,
+             **sampling) -> torch.Tensor:
     """Append ``n`` sampled characters to ``prompt`` (1-D ids) with :func:`sample_next_token`.
 
     ``sampling`` holds ``temperature``, ``top_k``, ``top_p``; the generator is seeded like nanochat's engine.
+    Returns the ids (T + n,); with ``num_samples = m`` it continues m copies of the prompt at once
+    (one generator, m independent continuations) and returns (m, T + n).
     """
+    if num_samples is not None and (isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1):
+        raise ValueError(f"num_samples must be a positive integer or None, got {num_samples!r}")
     rng = torch.Generator().manual_seed(seed)
-    ids = prompt[None, :]  # (1, T)
+    ids = prompt[None, :].expand(num_samples or 1, -1)  # (m, T)
     for _ in range(n):
-        logits = model(ids[:, -model.block_size :])[:, -1, :]  # (1, V)
+        logits = model(ids[:, -model.block_size :], last_only=True)[:, -1, :]  # (m, V)
         ids = torch.cat([ids, sample_next_token(logits, rng, **sampling)], dim=1)
-    return ids[0]
+    return ids if num_samples is not None else ids[0]
+
+
+def _rows(ids, n: int) -> torch.Tensor:
+    ids = torch.as_tensor(ids)
+    if ids.dim() == 1:
+        ids = ids[None]
+    if ids.dim() != 2 or ids.dtype != torch.int64:
+        raise ValueError(f"ids must be int64 of shape (T,) or (m, T), got {ids.dtype} {tuple(ids.shape)}")
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= ids.shape[1]:
+        raise ValueError(f"n must be an integer in [1, {ids.shape[1]}], got {n!r}")
+    return ids
+
+
+def _ngram_codes(ids: torch.Tensor, n: int, base: int) -> torch.Tensor:
+    if base**n >= 2**63:
+        raise ValueError(f"n-grams of length {n} over {base} symbols do not fit in int64 codes")
+    codes = torch.zeros(ids.shape[0], ids.shape[1] - n + 1, dtype=torch.int64)  # (m, T - n + 1)
+    for j in range(n):  # the n-gram (a_1, ..., a_n) as the integer a_1 base^{n-1} + ... + a_n
+        codes = codes * base + ids[:, j : ids.shape[1] - n + 1 + j]
+    return codes
+
+
+def distinct_ngram_fraction(ids, n: int = 2) -> torch.Tensor:
+    """Per row: (number of distinct n-grams) / (number of n-grams); 1 = no repetition (diversity, "distinct-n")."""
+    ids = _rows(ids, n)
+    codes = _ngram_codes(ids, n, int(ids.max()) + 1)  # (m, T - n + 1)
+    return torch.tensor([len(torch.unique(row)) / row.numel() for row in codes], dtype=torch.float64)
+
+
+def ngram_hit_rate(ids, reference: torch.Tensor, n: int = 2) -> torch.Tensor:
+    """Per row: the fraction of its n-grams that occur somewhere in ``reference`` (1-D ids).
+
+    A cheap proxy for well-formed output of a character model: 1 means every n-gram was seen in training.
+    """
+    ids = _rows(ids, n)
+    reference = _rows(reference, n)
+    base = int(max(ids.max(), reference.max())) + 1
+    seen = torch.unique(_ngram_codes(reference, n, base))  # (S,)
+    return torch.isin(_ngram_codes(ids, n, base), seen).double().mean(dim=1)  # (m,)

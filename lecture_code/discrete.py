@@ -3,11 +3,15 @@
 Book equations: (eq-gumbel-noise) g = -log(-log u), (eq-gumbel-max) argmax_i (z_i + g_i)
 is distributed as softmax(z), (eq-gumbel-softmax) the relaxed sample softmax((z + g)/τ),
 (eq-ste) the straight-through estimator "one-hot forward, soft gradient backward",
+(eq-ste-det) the lecture's deterministic straight-through (forward argmax z, backward softmax z),
 (eq-exact-grad) ∂/∂z_j Σ_k p_k f(e_k) = p_j (f(e_j) - Σ_k p_k f(e_k)),
-(eq-reinforce) the score-function estimator (f(e_y) - b) ∇_z log p_y.
+(eq-reinforce) the score-function estimator (f(e_y) - b) ∇_z log p_y,
+(eq-bayes-vertex) the "nearest vertex" under a loss ℓ(i, k) as the Bayes decision
+argmin_k Σ_i p_i ℓ(i, k).
 
 Cites Gumbel (1954) for the distribution, Jang et al. (2017) and Maddison et al. (2017) for
-the relaxation, Bengio et al. (2013) for straight-through and Williams (1992) for REINFORCE.
+the relaxation, Jang et al. (2017, §2.2) for straight-through Gumbel-softmax, Bengio et al. (2013)
+for straight-through and Williams (1992) for REINFORCE.
 Tests compare with ``torch.nn.functional.gumbel_softmax`` (in distribution) and with autograd.
 """
 
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from .softmax import _check_dim, _check_values, as_logits, softmax
@@ -149,23 +154,50 @@ def exact_gradient(z, f) -> torch.Tensor:
     return p * (fv - (p * fv).sum())
 
 
-def score_function_grads(z, f, n: int, baseline: bool = False, generator=None) -> torch.Tensor:
+def score_function_grads(z, f, n: int, baseline: bool = False, group=None, generator=None) -> torch.Tensor:
     """``n`` REINFORCE estimates (f(e_y) - b) ∇_z log p_y, y ~ softmax(z) (eq-reinforce); shape (n, K).
 
-    With ``baseline=True`` each sample uses the leave-one-out mean b_i = mean_{j≠i} f(e_{y_j}),
-    which does not depend on y_i, so the mean stays unbiased. ∇_z log p_y = e_y - p.
+    Parameters
+    ----------
+    z : array-like or Tensor (K,)
+        Logits of one categorical variable.
+    f : callable
+        Maps an (N, K) batch of points of Δ^{K-1} to (N,) values; only vertices are used here.
+    n : int >= 2
+        Number of samples (one estimate per sample).
+    baseline : bool
+        If True, sample i uses the leave-one-out mean b_i = mean_{j≠i} f(e_{y_j}) over the other
+        samples of its group. b_i does not depend on y_i, so the mean stays unbiased.
+    group : int or None
+        Size of the groups the baseline is formed in (consecutive samples; ``n`` must be a multiple).
+        None means one group of all ``n`` samples (the other n - 1 samples: almost the exact mean
+        of f, an ideal baseline); a minibatch size such as 16 is the realistic case.
+    generator : torch.Generator, optional
+
+    Returns
+    -------
+    Tensor (n, K): the estimates; ∇_z log p_y = e_y - p, so every row sums to 0.
     """
     z = _logits(z)
     if z.dim() != 1:
         raise ValueError(f"z must be one vector of K logits, got shape {tuple(z.shape)}")
-    if not isinstance(n, int) or n < 2:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
         raise ValueError(f"n must be an integer >= 2, got {n!r}")
+    if not isinstance(baseline, bool):
+        raise TypeError(f"baseline must be True or False, got {baseline!r}")
+    if group is not None:
+        if not baseline:
+            raise ValueError("group only applies with baseline=True")
+        if isinstance(group, bool) or not isinstance(group, int) or group < 2 or n % group:
+            raise ValueError(f"group must be an integer >= 2 that divides n={n}, got {group!r}")
     p = softmax(z)
     y = gumbel_max_sample(z.expand(n, -1), generator=generator)  # (n,)
     onehot = torch.nn.functional.one_hot(y, z.shape[0]).to(z.dtype)  # (n, K)
     fy = _vertex_values(f, z.shape[0], z.dtype)[y]  # (n,)
     if baseline:
-        fy = fy - (fy.sum() - fy) / (n - 1)
+        m = n if group is None else group
+        fg = fy.view(-1, m)  # (n / m, m)
+        fy = (fg - (fg.sum(dim=1, keepdim=True) - fg) / (m - 1)).reshape(-1)  # minus leave-one-out mean
     return fy[:, None] * (onehot - p)  # (n, K)
 
 
@@ -184,4 +216,85 @@ def relaxed_grads(z, f, tau, n: int, hard: bool = False, generator=None) -> torc
     y = gumbel_softmax(zs, tau, hard=hard, generator=generator)  # (n, K)
     (grad,) = torch.autograd.grad(f(y).sum(), zs)  # row i depends only on sample i
     return grad
+
+
+def deterministic_ste_grad(z, f) -> torch.Tensor:
+    """The lecture's straight-through gradient without noise (eq-ste-det); shape (K,).
+
+    Forward: f at the vertex e_{argmax z}; backward: through softmax(z), i.e.
+    J_softmax(z)ᵀ ∇f(e_{argmax z}). The discrete objective f(e_{argmax z}) is piecewise constant in
+    z (true gradient 0 almost everywhere), so this is a surrogate, not an estimate of anything exact.
+    """
+    z = _logits(z)
+    if z.dim() != 1:
+        raise ValueError(f"z must be one vector of K logits, got shape {tuple(z.shape)}")
+    zr = z.detach().clone().requires_grad_(True)
+    y = straight_through(softmax(zr))[None]  # (1, K): value e_{argmax z}, gradient of softmax(z)
+    (grad,) = torch.autograd.grad(f(y).sum(), zr)
+    return grad
+
+
+def summarize_estimates(G, exact, batch: int = 16) -> dict:
+    """Bias, direction and spread of per-sample gradient estimates ``G`` (n, K) against ``exact`` (K,).
+
+    Returns a dict of floats:
+    ``rel_bias`` ‖mean − exact‖ / ‖exact‖; ``cos`` the cosine between mean and exact (the direction
+    of the expected estimate); ``norm_ratio`` ‖mean‖ / ‖exact‖; ``se`` ‖sd‖/√n, the Monte-Carlo error
+    of the mean (sd the vector of per-coordinate standard deviations); ``var`` tr Cov of one estimate;
+    ``rel_var`` var / ‖exact‖²; ``batch_cos`` the average cosine between the mean of ``batch``
+    consecutive estimates and exact (what one minibatch step sees; a zero mean counts as cosine 0).
+    """
+    G = torch.as_tensor(G)
+    exact = torch.as_tensor(exact, dtype=G.dtype)
+    if G.dim() != 2 or exact.shape != G.shape[1:]:
+        raise ValueError(f"G must be (n, K) and exact (K,), got {tuple(G.shape)} and {tuple(exact.shape)}")
+    n = G.shape[0]
+    if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= n:
+        raise ValueError(f"batch must be an integer in [1, n={n}], got {batch!r}")
+    norm = torch.linalg.norm(exact)
+    if not norm > 0:
+        raise ValueError("exact must be a non-zero gradient")
+    mean = G.mean(0)  # (K,)
+    var = float(G.var(0).sum()) if n > 1 else 0.0  # one (deterministic) estimate: no spread
+    means = G[: n // batch * batch].view(-1, batch, G.shape[1]).mean(1)  # (n // batch, K)
+    lengths = torch.linalg.norm(means, dim=1)
+    cos_b = torch.where(lengths > 0, means @ exact / (lengths.clamp_min(1e-300) * norm), torch.zeros_like(lengths))
+    return {
+        "rel_bias": float(torch.linalg.norm(mean - exact) / norm),
+        "cos": float(mean @ exact / (torch.linalg.norm(mean) * norm)),
+        "norm_ratio": float(torch.linalg.norm(mean) / norm),
+        "se": float(torch.linalg.norm(G.std(0)) / math.sqrt(n)) if n > 1 else 0.0,
+        "var": var,
+        "rel_var": var / float(norm) ** 2,
+        "batch_cos": float(cos_b.mean()),
+    }
+
+
+def bayes_vertex(P, loss) -> tuple:
+    """Expected losses R(k | p) = Σ_i p_i ℓ(i, k) and the Bayes decision argmin_k (eq-bayes-vertex).
+
+    Parameters
+    ----------
+    P : array-like (..., K)
+        Points of Δ^{K-1} (the belief about the true label i).
+    loss : array-like (K, K)
+        ℓ(i, k) = cost of answering k when the truth is i; 0-1 loss gives 1 - p_k and argmax.
+
+    Returns
+    -------
+    (R, decision): R of shape (..., K) and the index of its smallest entry, shape (...,).
+    For a metric "distance to a vertex" that is linear in p (L1, the 1-Wasserstein distance to a
+    point mass), R(k | p) *is* that distance, so the nearest vertex is the Bayes decision.
+    """
+    P = np.asarray(P, dtype=float)
+    L = np.asarray(loss, dtype=float)
+    K = P.shape[-1]
+    if L.shape != (K, K):
+        raise ValueError(f"loss must be a ({K}, {K}) matrix for points with K={K}, got shape {L.shape}")
+    if not np.isfinite(L).all() or not np.isfinite(P).all():
+        raise ValueError("P and loss must be finite")
+    if (P < 0).any() or not np.allclose(P.sum(-1), 1.0):
+        raise ValueError("P must hold points of the simplex (non-negative, rows summing to 1)")
+    R = P @ L  # (..., K): Σ_i p_i ℓ(i, k)
+    return R, R.argmin(-1)
 

@@ -2,10 +2,12 @@
 
 Book equations: (eq-sample-temperature) p = softmax(z/τ), τ = 0 meaning argmax;
 (eq-sample-topk) keep the k largest logits; (eq-sample-topp) keep the smallest set of
-most probable tokens whose probability reaches p (nucleus sampling, Holtzman et al. 2020).
+most probable tokens whose probability reaches p_top (nucleus sampling, Holtzman et al. 2020);
+(eq-softcap) the logit soft cap c·tanh(z/c) and (eq-softcap-bounds) the bounds it puts on every
+probability, 1/(1 + (V-1) e^{2c/τ}) < p_i < 1/(1 + (V-1) e^{-2c/τ}).
 
 :func:`sample_next_token` performs the operations of ``sample_next_token`` in nanochat's
-``nanochat/engine.py`` (Karpathy 2025) in the same order — top-k, divide by the temperature,
+``nanochat/engine.py`` (Karpathy 2025; commit 92d63d4, lines 141-156) in the same order — top-k, divide by the temperature,
 softmax, ``torch.multinomial`` with the caller's generator, gather back the token ids — so with
 the same ``torch.Generator`` seed and no ``top_p`` it draws the same tokens (tests/test_sampling.py
 restates nanochat's order and checks this). nanochat has no ``top_p``; here it only sets the
@@ -13,6 +15,8 @@ probabilities of the tokens outside the nucleus (:func:`top_p_mask`) to 0, after
 and the draw sees the candidates in nanochat's order (not re-sorted). ``top_p = 1`` is no
 truncation at all, so it draws exactly the tokens that ``top_p=None`` draws.
 :func:`sampling_distribution` returns the exact distribution the sampler draws from.
+:func:`softcap` is what nanochat's ``GPT.forward`` (``nanochat/gpt.py`` lines 511-515 at the same
+commit) applies to the logits, with c = 15, before both the loss and sampling.
 """
 
 from __future__ import annotations
@@ -193,3 +197,60 @@ def sampling_distribution(logits, temperature: float = 1.0, top_k=None, top_p=No
     if idx is None:
         return probs
     return torch.zeros_like(logits).scatter_(1, idx, probs)  # (B, V)
+
+
+def softcap(logits, cap: float = 15.0) -> torch.Tensor:
+    """The logit soft cap c·tanh(z/c) (eq-softcap): close to z for |z| << c, inside (-c, c).
+
+    In exact arithmetic the cap is never reached; in float32, tanh(x) rounds to ±1 once |x| > 9.01
+    (|z| > 9.01 c), so there the result is exactly ±c and the bounds of
+    :func:`softcap_probability_bounds` are attained instead of approached.
+
+    nanochat applies it with c = 15 to the output logits (in float32) before the cross-entropy and
+    before returning them for sampling.
+    """
+    if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
+        raise TypeError(f"logits must be a floating torch.Tensor, got {type(logits).__name__}")
+    if isinstance(cap, bool) or not isinstance(cap, (int, float)) or not (math.isfinite(cap) and cap > 0):
+        raise ValueError(f"cap must be a finite number > 0, got {cap!r}")
+    if torch.isnan(logits).any():
+        raise ValueError("logits contains NaN")
+    return cap * torch.tanh(logits / cap)
+
+
+def softcap_probability_bounds(vocab_size: int, cap: float = 15.0, temperature: float = 1.0) -> tuple[float, float]:
+    """Infimum and supremum of any p_i = softmax(z/τ)_i when every logit lies in (-c, c) (eq-softcap-bounds).
+
+    The extremes are approached (never reached) by one logit at -c (or +c) and the other V - 1 at
+    +c (or -c): p_min = 1 / (1 + (V-1) e^{2c/τ}), p_max = 1 / (1 + (V-1) e^{-2c/τ}). Computed in
+    float64 through log1p/exp, so very small p_min stay accurate.
+
+    Parameters
+    ----------
+    vocab_size : int >= 2
+        V, the number of tokens.
+    cap : float > 0
+        c, the soft cap (nanochat: 15).
+    temperature : float > 0
+        τ, the sampling temperature (the loss uses τ = 1).
+
+    Returns
+    -------
+    (p_min, p_max) : tuple of float
+
+    Examples
+    --------
+    >>> lo, hi = softcap_probability_bounds(32768, 15.0)
+    >>> f"{lo:.3e}", f"{1 - hi:.3e}"
+    ('2.856e-18', '3.066e-09')
+    """
+    if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 2:
+        raise ValueError(f"vocab_size must be an integer >= 2, got {vocab_size!r}")
+    for name, x in (("cap", cap), ("temperature", temperature)):
+        if isinstance(x, bool) or not isinstance(x, (int, float)) or not (math.isfinite(x) and x > 0):
+            raise ValueError(f"{name} must be a finite number > 0, got {x!r}")
+    a = 2.0 * cap / temperature
+    log_rest = math.log(vocab_size - 1)
+    p_min = math.exp(-(a + log_rest) - math.log1p(math.exp(-(a + log_rest))))  # 1 / (1 + (V-1) e^{a})
+    p_max = 1.0 / (1.0 + math.exp(log_rest - a))  # 1 / (1 + (V-1) e^{-a})
+    return p_min, p_max

@@ -1,5 +1,8 @@
 """Tests for lecture_code.discrete: Gumbel-max, Gumbel-softmax, straight-through, gradient estimators."""
 
+import math
+
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -147,3 +150,67 @@ def test_estimators_validate():
         score_function_grads(Z, f_quadratic, 1)
     with pytest.raises(ValueError, match="one vector"):
         exact_gradient(Z.expand(2, -1), f_quadratic)
+
+
+def test_group_baseline_is_unbiased_and_leave_one_out():
+    g = score_function_grads(Z, f_quadratic, 200_000, baseline=True, group=16, generator=gen(20))
+    se = g.std(0) / g.shape[0] ** 0.5
+    assert ((g.mean(0) - exact_gradient(Z, f_quadratic)).abs() < 5 * se + 1e-12).all()
+    # group = n is the default (one group of all samples)
+    a = score_function_grads(Z, f_quadratic, 64, baseline=True, group=64, generator=gen(21))
+    b = score_function_grads(Z, f_quadratic, 64, baseline=True, generator=gen(21))
+    assert torch.allclose(a, b)
+    # by hand for one group of 4
+    y = gumbel_max_sample(Z.expand(4, -1), generator=gen(22))
+    fy = f_quadratic(torch.eye(3, dtype=torch.float64))[y]
+    ref = torch.stack([(fy[i] - (fy.sum() - fy[i]) / 3) * (F.one_hot(y[i], 3).double() - softmax(Z)) for i in range(4)])
+    assert torch.allclose(score_function_grads(Z, f_quadratic, 4, baseline=True, group=4, generator=gen(22)), ref)
+    with pytest.raises(ValueError, match="group"):
+        score_function_grads(Z, f_quadratic, 10, baseline=True, group=3)
+    with pytest.raises(ValueError, match="baseline=True"):
+        score_function_grads(Z, f_quadratic, 10, group=5)
+
+
+def test_deterministic_ste_is_softmax_jacobian_times_grad_f_at_the_argmax_vertex():
+    from lecture_code.discrete import deterministic_ste_grad
+    from lecture_code.softmax import softmax_jacobian
+
+    z = torch.tensor([0.3, 1.7, -0.4, 0.9], dtype=torch.float64)
+    t = torch.tensor([0.1, 0.2, 0.3, 0.4], dtype=torch.float64)
+    vertex = F.one_hot(z.argmax(), 4).double()
+    grad_f = 2 * (vertex - t)  # ∇ ||y - t||² at the vertex
+    ref = softmax_jacobian(z).T @ grad_f
+    assert torch.allclose(deterministic_ste_grad(z, lambda y: ((y - t) ** 2).sum(-1)), ref)
+
+
+def test_summarize_estimates_by_hand():
+    from lecture_code.discrete import summarize_estimates
+
+    G = torch.tensor([[1.0, 0.0], [3.0, 0.0], [0.0, 2.0], [0.0, 2.0]], dtype=torch.float64)
+    s = summarize_estimates(G, torch.tensor([1.0, 1.0], dtype=torch.float64), batch=2)
+    assert math.isclose(s["rel_bias"], 0.0, abs_tol=1e-15) and math.isclose(s["cos"], 1.0)
+    assert math.isclose(s["norm_ratio"], 1.0) and math.isclose(s["var"], G.var(0).sum().item())
+    assert math.isclose(s["batch_cos"], 1 / math.sqrt(2))  # batch means (2, 0) and (0, 2)
+    assert math.isclose(s["se"], torch.linalg.norm(G.std(0)).item() / 2)
+    with pytest.raises(ValueError, match="batch"):
+        summarize_estimates(G, torch.ones(2, dtype=torch.float64), batch=5)
+
+
+def test_bayes_vertex_zero_one_is_argmax_and_absolute_loss_is_the_median():
+    from lecture_code.discrete import bayes_vertex
+
+    P = np.random.default_rng(0).dirichlet(np.ones(5), size=500)
+    zero_one = 1 - np.eye(5)
+    R, k = bayes_vertex(P, zero_one)
+    assert np.allclose(R, 1 - P) and (k == P.argmax(1)).all()
+    absolute = np.abs(np.subtract.outer(np.arange(5), np.arange(5)))
+    R, k = bayes_vertex(P, absolute)
+    assert (k == (np.cumsum(P, 1) >= 0.5).argmax(1)).all()  # the (lower) median
+    # the risk is the 1-Wasserstein distance to the point mass at k (L1 between the CDFs)
+    W1 = np.stack([np.abs(np.cumsum(P, 1) - np.cumsum(np.eye(5)[j])).sum(1) for j in range(5)], axis=1)
+    assert np.allclose(R, W1)
+    assert bayes_vertex([0.45, 0.15, 0.40], absolute[:3, :3])[1] == 1
+    with pytest.raises(ValueError, match="loss"):
+        bayes_vertex(P, np.ones((3, 3)))
+    with pytest.raises(ValueError, match="simplex"):
+        bayes_vertex([0.5, 0.6], np.ones((2, 2)))

@@ -306,3 +306,41 @@ def test_train_is_torch_adamw():
     assert losses == pytest.approx(ref_losses, abs=1e-6)
     for p, q in zip(ours.parameters(), ref.parameters()):
         assert torch.allclose(p, q, atol=1e-6)
+
+
+def test_softcap_is_cap_tanh_and_nearly_identity_for_small_logits():
+    from lecture_code.sampling import softcap
+
+    z = torch.linspace(-100, 100, 2001, dtype=torch.float64)
+    out = softcap(z, 15.0)
+    assert torch.allclose(out, 15.0 * torch.tanh(z / 15.0)) and out.abs().max() < 15.0
+    small = z[z.abs() <= 3]
+    assert (softcap(small) - small).abs().max() < 0.04
+    with pytest.raises(ValueError, match="cap"):
+        softcap(z, 0.0)
+    with pytest.raises(TypeError, match="logits"):
+        softcap([1.0])
+
+
+@pytest.mark.parametrize("V,cap,tau", [(2, 1.0, 1.0), (10, 3.0, 0.7), (32768, 15.0, 1.0), (644, 15.0, 2.0)])
+def test_softcap_bounds_are_approached_by_the_extreme_logits(V, cap, tau):
+    from lecture_code.sampling import softcap_probability_bounds
+
+    lo, hi = softcap_probability_bounds(V, cap, tau)
+    z = torch.full((V,), cap, dtype=torch.float64)
+    z[0] = -cap
+    assert math.isclose(torch.softmax(z / tau, 0)[0].item(), lo, rel_tol=1e-12)
+    assert math.isclose(torch.softmax(-z / tau, 0)[0].item(), hi, rel_tol=1e-12)
+    # random logits strictly inside (-cap, cap) stay strictly inside the bounds
+    r = (2 * torch.rand(50, V, generator=torch.Generator().manual_seed(0), dtype=torch.float64) - 1) * cap * 0.999
+    p = torch.softmax(r / tau, -1)
+    assert (p > lo).all() and (p < hi).all()
+
+
+def test_softcap_bounds_validate():
+    from lecture_code.sampling import softcap_probability_bounds
+
+    with pytest.raises(ValueError, match="vocab_size"):
+        softcap_probability_bounds(1)
+    with pytest.raises(ValueError, match="temperature"):
+        softcap_probability_bounds(10, 15.0, 0.0)
