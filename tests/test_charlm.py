@@ -79,3 +79,19 @@ def test_last_only_is_the_last_row_of_the_full_forward():
         assert torch.allclose(model(x, last_only=True), model(x)[:, -1:], atol=1e-6)
     with pytest.raises(ValueError, match="last_only"):
         model(x, x, last_only=True)
+
+
+def test_chapter_11_corpus_snapshot_is_cleaned_book_text(tmp_path):
+    # Chapter 11 trains on a frozen snapshot of load_book_text(ROOT) (so that editing the book's pages
+    # does not move the chapter's numbers). The snapshot must be text load_book_text produced:
+    # cleaning it again changes nothing, and it is long enough to train on.
+    from pathlib import Path
+
+    from lecture_code.charlm import load_book_text
+
+    snapshot = Path(__file__).resolve().parents[1] / "notebooks" / "data" / "ch11_book_text.txt"
+    text = snapshot.read_text(encoding="utf-8")
+    assert len(text) > 10_000
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "page.md").write_text(text, encoding="utf-8")
+    assert load_book_text(tmp_path) == text
