@@ -11,15 +11,15 @@ PORT       ?= 8000
 # -W: any Sphinx warning fails the build; -n: nitpicky references; --keep-going: report them all.
 JB_FLAGS   := -W -n --keep-going
 
-.PHONY: help venv book test test-checks test-book unit notebooks figures figures-check build-book browser chromium lab serve bench clean
+.PHONY: help venv book test test-checks test-book test-lab unit notebooks figures figures-check build-book browser chromium lab serve bench clean
 
 help:
 	@echo "make book     build the HTML book into $(HTML) (executes every notebook, cached)"
-	@echo "make test     unit tests, nbval over every notebook, figure check, book build, browser tests"
-	@echo "make lab      open JupyterLab on notebooks/"
+	@echo "make test     unit tests, nbval over every notebook, figure check, book build, browser tests (book and JupyterLab)"
+	@echo "make lab      open JupyterLab on notebooks/ (lab/: no news prompt, nothing leaves 127.0.0.1)"
 	@echo "make figures  regenerate every SVG in figures/"
 	@echo "make serve    serve $(HTML) on http://127.0.0.1:$(PORT)"
-	@echo "make bench    run the benchmarks (prints speed ratios)"
+	@echo "make bench    run the benchmarks (speed ratios, slider latency in JupyterLab)"
 
 venv: $(STAMP)
 
@@ -54,11 +54,12 @@ chromium:
 browser: $(STAMP) chromium
 	$(PY) -m pytest -q tests/browser
 
-# The one test command (README, .ci/run). Two independent chains run side by side on the
-# two cores (each is mostly single-threaded): unit tests -> figure check -> nbval, and
-# book build -> browser tests. Output is grouped per chain; any failure fails `make test`.
+# The one test command (README, .ci/run). Three independent chains run side by side (each is
+# mostly single-threaded; the machine has two cores): unit tests -> figure check -> nbval;
+# book build -> browser tests of the built book; JupyterLab itself running every chapter
+# (tests/browser/test_jupyterlab.py). Output is grouped per chain; any failure fails `make test`.
 test: $(STAMP) chromium
-	@$(MAKE) --no-print-directory -j2 --output-sync=target test-checks test-book
+	@$(MAKE) --no-print-directory -j3 --output-sync=target test-checks test-book test-lab
 
 test-checks: $(STAMP)
 	$(PY) -m pytest -q tests --ignore=tests/browser
@@ -67,13 +68,18 @@ test-checks: $(STAMP)
 
 test-book: $(STAMP)
 	$(MAKE) --no-print-directory build-book
-	$(PY) -m pytest -q tests/browser
+	$(PY) -m pytest -q tests/browser --ignore=tests/browser/test_jupyterlab.py
+
+test-lab: $(STAMP)
+	$(PY) -m pytest -q tests/browser/test_jupyterlab.py
 
 # JupyterLab refuses to start as root unless told; containers often run as root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
+# lab/jupyter_lab_config.py: server root = the repository (chapters show ../figures), opens on
+# notebooks/, no news feed or update check (lab/settings/overrides.json), read-only extension manager.
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab $(ROOT_FLAG) notebooks/
+	$(VENV)/bin/jupyter lab $(ROOT_FLAG) --config=lab/jupyter_lab_config.py
 
 serve:
 	@test -f $(HTML)/index.html || (echo "no book yet: run 'make book' first" && exit 1)

@@ -90,31 +90,41 @@ def svg_bytes(fig) -> bytes:
     return buf.getvalue()
 
 
-def png_bytes(fig, dpi: int = 80, colors: int | None = None) -> bytes:
-    """Render ``fig`` to PNG bytes (used for slider frames).
+def rgb_array(fig, dpi: int = 80):
+    """The pixels of ``fig`` drawn at ``dpi``: an (H, W, 3) ``uint8`` array (white background).
 
-    With ``colors`` the image is quantized to an adaptive palette of that many colours
-    (median cut, no dithering): for line plots and flat colour maps this makes a frame
-    about three times smaller with no visible change. The quantized path takes the pixels
-    straight from an Agg canvas instead of writing and re-reading a PNG (the same pixels as
-    ``savefig``, which the tests check; about a third less time per frame).
+    Drawn on the figure's Agg canvas directly (the same pixels as ``savefig``, which the tests
+    check, without writing and re-reading a PNG); the figure's own dpi is restored afterwards.
     """
-    if colors is None:
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
-        return buf.getvalue()
+    import numpy as np
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from PIL import Image
 
     canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
     shown_dpi = fig.dpi
     fig.dpi = dpi  # what savefig(dpi=...) does for the time of one drawing
     try:
         canvas.draw()
-        rgba = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
-        image = rgba.convert("RGB")
+        rgba = np.asarray(canvas.buffer_rgba())
+        return np.ascontiguousarray(rgba[..., :3])
     finally:
         fig.dpi = shown_dpi
+
+
+def png_bytes(fig, dpi: int = 80, colors: int | None = None) -> bytes:
+    """Render ``fig`` to PNG bytes.
+
+    With ``colors`` the image is quantized to an adaptive palette of that many colours
+    (median cut, no dithering): for line plots and flat colour maps this makes a frame
+    about three times smaller with no visible change. The quantized path takes the pixels
+    from :func:`rgb_array` (the same pixels as ``savefig``; about a third less time).
+    """
+    if colors is None:
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+        return buf.getvalue()
+    from PIL import Image
+
+    image = Image.fromarray(rgb_array(fig, dpi=dpi))
     image = image.quantize(colors=colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
     out = io.BytesIO()
     image.save(out, format="PNG")  # optimize=True would cost ~7 ms a frame for 3% fewer bytes

@@ -4,7 +4,8 @@ Figures are displayed exactly as laid out (``lecture_code.style`` turns off IPyt
 to the content, which cost a second layout pass per figure). The price is that a margin chosen
 too small silently cuts off a label. This test reads every PNG a chapter page shows (output
 images and every frame of every static slider) and requires its outermost rows and columns of
-pixels to be blank: anything drawn there touches the edge and was probably clipped.
+pixels to be blank: anything drawn there touches the edge and was probably clipped. A slider frame
+is checked as shown: laid over the slider's background image.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ HTML = Path(__file__).resolve().parents[2] / "_build" / "html"
 INK = 245  # a pixel darker than this (0-255 grey) is drawn, not background
 IMG_SRC = re.compile(r'<img[^>]+src="(\.\./_images/[^"]+\.png)"')
 FRAMES = re.compile(r'<script type="application/json" class="lc-frames">(.*?)</script>', re.S)
+BACKGROUND = re.compile(r'<img class="lc-background"[^>]*src="data:image/png;base64,([^"]+)"')
 
 
 def edges_with_ink(png: bytes) -> list[str]:
@@ -40,14 +42,30 @@ def chapter_pages() -> list[Path]:
     return pages
 
 
+def slider_frames(chunk: str):
+    """The pictures a static slider shows: each frame, laid over the slider's background if it has one
+    (``lecture_code.sliders`` stores only the pixels that differ from the background)."""
+    frames = json.loads(FRAMES.search(chunk).group(1))
+    bg = BACKGROUND.search(chunk)
+    background = Image.open(io.BytesIO(base64.b64decode(bg.group(1)))).convert("RGBA") if bg else None
+    for frame in frames:
+        png = base64.b64decode(frame)
+        if background is not None:
+            shown = Image.alpha_composite(background, Image.open(io.BytesIO(png)).convert("RGBA")).convert("RGB")
+            buf = io.BytesIO()
+            shown.save(buf, format="PNG")
+            png = buf.getvalue()
+        yield png
+
+
 def pngs_of(page: Path):
     """(label, PNG bytes) for every image output and every slider frame of one page."""
     text = page.read_text(encoding="utf-8")
     for src in IMG_SRC.findall(text):
         yield src, (page.parent / src).read_bytes()
-    for k, frames in enumerate(FRAMES.findall(text)):
-        for j, frame in enumerate(json.loads(frames)):
-            yield f"slider {k + 1}, frame {j + 1}", base64.b64decode(frame)
+    for k, chunk in enumerate(text.split('<div class="lc-slider"')[1:]):
+        for j, png in enumerate(slider_frames(chunk)):
+            yield f"slider {k + 1}, frame {j + 1}", png
 
 
 def test_edge_detection_sees_ink():
