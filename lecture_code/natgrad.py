@@ -358,9 +358,9 @@ def kfac_direction(grad_W, A, G, damping: float) -> torch.Tensor:
     """
     if not isinstance(damping, (int, float)) or not damping > 0:
         raise ValueError(f"damping must be a number > 0, got {damping!r}")
-    gamma = damping**0.5
-    Ga = G + gamma * torch.eye(G.shape[0], dtype=G.dtype)
-    Aa = A + gamma * torch.eye(A.shape[0], dtype=A.dtype)
+    sqrt_delta = damping**0.5
+    Ga = G + sqrt_delta * torch.eye(G.shape[0], dtype=G.dtype)
+    Aa = A + sqrt_delta * torch.eye(A.shape[0], dtype=A.dtype)
     if grad_W.shape != (G.shape[0], A.shape[0]):
         raise ValueError(f"grad_W must have shape {(G.shape[0], A.shape[0])}, got {tuple(grad_W.shape)}")
     return torch.linalg.solve(Ga, torch.linalg.solve(Aa, grad_W.T).T)
@@ -377,7 +377,7 @@ def kfac_direction(grad_W, A, G, damping: float) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class SoftmaxRegression:
-    """Softmax regression with an L2 penalty (λ/2)‖W_{:, :-1}‖² on the weights, not on the bias.
+    """Softmax regression with an L2 penalty (ρ/2)‖W_{:, :-1}‖² on the weights, not on the bias.
 
     ``X`` (N, D) carries the bias as its last column (:func:`with_bias`), ``y`` (N,) the labels,
     ``num_classes`` K; W has shape (K, D). The objective is (eq-lse-softreg) of chapter 4.
@@ -387,7 +387,7 @@ class SoftmaxRegression:
     X: torch.Tensor
     y: torch.Tensor
     num_classes: int
-    lam: float
+    rho: float
     X_test: torch.Tensor | None = None
     y_test: torch.Tensor | None = None
 
@@ -398,13 +398,13 @@ class SoftmaxRegression:
 
     @property
     def reg(self) -> torch.Tensor:
-        """λ on every weight and 0 on the bias column, (K, D)."""
-        r = torch.full(self.shape, self.lam, dtype=self.X.dtype)
+        """ρ on every weight and 0 on the bias column, (K, D)."""
+        r = torch.full(self.shape, self.rho, dtype=self.X.dtype)
         r[:, -1] = 0.0
         return r
 
     def objective(self, W, rows=None) -> torch.Tensor:
-        """Mean cross-entropy (over ``rows`` if given) plus (λ/2)‖W_{:, :-1}‖²; differentiable."""
+        """Mean cross-entropy (over ``rows`` if given) plus (ρ/2)‖W_{:, :-1}‖²; differentiable."""
         X, y = (self.X, self.y) if rows is None else (self.X[rows], self.y[rows])
         return torch.nn.functional.cross_entropy(X @ W.T, y) + 0.5 * (self.reg * W * W).sum()
 
@@ -416,31 +416,31 @@ class SoftmaxRegression:
         return ce + 0.5 * (self.reg * Ws**2).sum((1, 2))
 
     def gradient(self, W) -> torch.Tensor:
-        """The objective's gradient in closed form: the mean of (eq-natgrad-persample) plus λ ⊙ W, (K, D)."""
+        """The objective's gradient in closed form: the mean of (eq-natgrad-persample) plus ρ ⊙ W, (K, D)."""
         P = softmax(self.X @ W.T)  # (N, K)
         return softmax_regression_grad(self.X, P, self.y).reshape(self.shape) + self.reg * W
 
     def hessian(self, W) -> torch.Tensor:
-        """The objective's Hessian F + diag(λ) (eq-natgrad-fisher-sr plus the penalty), (K·D, K·D)."""
+        """The objective's Hessian F + diag(ρ) (eq-natgrad-fisher-sr plus the penalty), (K·D, K·D)."""
         return softmax_regression_fisher(self.X, softmax(self.X @ W.T)) + torch.diag(self.reg.reshape(-1))
 
 
-def pooled_digits_problem(lam: float = 1e-2, split_seed: int = 0) -> SoftmaxRegression:
+def pooled_digits_problem(rho: float = 1e-2, split_seed: int = 0) -> SoftmaxRegression:
     """Chapter 7's problem: digits pooled to 4×4 (:func:`lecture_code.data.pool_digits`), re-standardized,
-    a bias column appended (D = 17, K = 10, 170 parameters), float64, penalty ``lam``.
+    a bias column appended (D = 17, K = 10, 170 parameters), float64, penalty ``rho``.
 
     ``split_seed`` picks the random train/test split (:func:`lecture_code.data.load_digits_split`);
     the chapter's data is split 0, and other splits give repeated runs of a deterministic method.
     """
     from .data import load_digits_split, pool_digits
 
-    if not (isinstance(lam, (int, float)) and lam > 0 and math.isfinite(lam)):
-        raise ValueError(f"lam must be a finite number > 0, got {lam!r}")
+    if not (isinstance(rho, (int, float)) and rho > 0 and math.isfinite(rho)):
+        raise ValueError(f"rho must be a finite number > 0, got {rho!r}")
     data = load_digits_split(seed=split_seed, dtype=torch.float64)
     train, test = pool_digits(data.X_train), pool_digits(data.X_test)  # (N, 16)
     mu, sd = train.mean(0), train.std(0)
     return SoftmaxRegression(
-        with_bias((train - mu) / sd), data.y_train, data.num_classes, float(lam),
+        with_bias((train - mu) / sd), data.y_train, data.num_classes, float(rho),
         with_bias((test - mu) / sd), data.y_test,
     )
 
@@ -448,7 +448,7 @@ def pooled_digits_problem(lam: float = 1e-2, split_seed: int = 0) -> SoftmaxRegr
 def newton_optimum(problem: SoftmaxRegression, damping: float = 1e-8, tol: float = 1e-12, max_iter: int = 50):
     """Newton's method with a backtracking line search, from W = 0 until max|∇| < ``tol``.
 
-    Direction d = (F + λ + δI)⁻¹∇ (the Hessian of the objective, so this is also the natural
+    Direction d = (F + ρ + δI)⁻¹∇ (the Hessian of the objective, so this is also the natural
     gradient); step W ← W - t d with t = 1, 1/2, 1/4, ... until the objective falls by at least
     10⁻⁴ t ∇·d (Armijo). A unit step alone can cycle on this problem (it does on some splits).
     The bias shift 1cᵀ common to all classes is a flat direction of the objective, so the tiny
@@ -480,7 +480,7 @@ def full_batch_run(problem: SoftmaxRegression, method: str, lr: float, n_iter: i
     """Full-batch training of ``problem`` from W = 0 (deterministic: repeat it on other splits).
 
     ``method``: "gd" (torch.optim.SGD), "adam" (torch.optim.Adam), or the preconditioned step
-    W ← W - lr (C + δI)⁻¹∇ (eq-natgrad) with C = F + λ ("natural"), F̃ + λ ("empirical",
+    W ← W - lr (C + δI)⁻¹∇ (eq-natgrad) with C = F + ρ ("natural"), F̃ + ρ ("empirical",
     eq-natgrad-ef) or diag F̃ ("diag_empirical"). ``damping`` δ defaults to
     :data:`FULL_BATCH_DAMPING`. Returns (objective at every iterate (n_iter + 1,), final W).
     """
@@ -504,7 +504,7 @@ def full_batch_run(problem: SoftmaxRegression, method: str, lr: float, n_iter: i
         with torch.no_grad():
             P = softmax(problem.X @ W.T)  # (N, K)
             if method == "natural":
-                C = problem.hessian(W)  # F + λ
+                C = problem.hessian(W)  # F + ρ
             elif method == "empirical":
                 C = empirical_fisher(per_sample_grads(problem.X, P, problem.y)) + torch.diag(problem.reg.reshape(-1))
             else:
@@ -526,7 +526,7 @@ def minibatch_run(problem: SoftmaxRegression, rule: str, lr: float, seed: int = 
     ``rule``: "sgd" / "adam" (torch.optim), or the written-out step ΔW = -lr ḡ / (c + δ) per component with
     c = ḡ² (the lecture's ``natural_gradient_step``: the square of the same mini-batch gradient),
     c = (1/B) Σ_b g_b² (the empirical Fisher's diagonal on the batch, "diag_empirical") or
-    c = (1/B) Σ_b E_{y~p_b}[g_b²] (the Fisher's diagonal, "diag_fisher"); ḡ includes λ ⊙ W.
+    c = (1/B) Σ_b E_{y~p_b}[g_b²] (the Fisher's diagonal, "diag_fisher"); ḡ includes ρ ⊙ W.
     Returns (full-data objective at every iterate (n_steps + 1,), |ḡ| (n_steps, K·D), |ΔW| (n_steps, K·D)).
     """
     if rule not in MINIBATCH_RULES:

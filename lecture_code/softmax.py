@@ -2,7 +2,7 @@
 
 Book equations: (eq-softmax) softmax with temperature, (eq-stable-softmax) the
 max-subtraction form, (eq-lse) log-sum-exp, (eq-log-softmax), (eq-softmax-jacobian)
-diag(p) - p pᵀ, (eq-entropy) Shannon entropy in nats.
+diag(p) - p pᵀ, and the Shannon entropy in nats (the objective of eq-maxent-primal).
 
 The functions here are the lesson: they write out the max subtraction that
 ``torch.softmax`` does internally. Tests check that they agree with ``torch.softmax``,
@@ -194,7 +194,7 @@ def softmax_jacobian(z=None, *, p=None) -> torch.Tensor:
 
 
 def entropy(p, dim: int = -1) -> torch.Tensor:
-    """Shannon entropy H(p) = -Σ_i p_i log p_i in nats, with 0·log 0 = 0 (eq-entropy)."""
+    """Shannon entropy H(p) = -Σ_i p_i log p_i in nats, with 0·log 0 = 0 (the objective of eq-maxent-primal)."""
     p = as_logits(p, "p")
     dim = _check_dim(p, dim, "p")
     if torch.isnan(p).any():

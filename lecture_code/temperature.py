@@ -204,20 +204,20 @@ def soft_target_loss(student_logits, teacher_logits, tau: float) -> torch.Tensor
     return tau**2 * kl.mean()
 
 
-def distillation_loss(student_logits, teacher_logits, labels, tau: float, alpha: float = 0.5) -> torch.Tensor:
-    """α · τ² KL(q_τ ‖ p_τ) + (1 - α) · CE(p_1, y) (eq-temp-distill).
+def distillation_loss(student_logits, teacher_logits, labels, tau: float, soft_weight: float = 0.5) -> torch.Tensor:
+    """w · τ² KL(q_τ ‖ p_τ) + (1 - w) · CE(p_1, y) (eq-temp-distill), w = ``soft_weight``.
 
     The hard term uses the true labels at τ = 1; the soft term is :func:`soft_target_loss`.
-    ``alpha`` must lie in [0, 1]; alpha = 0 is ordinary training on the labels.
+    ``soft_weight`` must lie in [0, 1]; 0 is ordinary training on the labels.
     """
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
+    if isinstance(soft_weight, bool) or not isinstance(soft_weight, (int, float)) or not 0.0 <= soft_weight <= 1.0:
+        raise ValueError(f"soft_weight must be a number in [0, 1], got {soft_weight!r}")
     s = _batch_logits(student_logits, "student_logits")
     y = _labels(labels, s.shape[0], s.shape[1])
     hard = F.cross_entropy(s, y)
-    if alpha == 0.0:
+    if soft_weight == 0.0:
         return hard
-    return alpha * soft_target_loss(s, teacher_logits, tau) + (1.0 - alpha) * hard
+    return soft_weight * soft_target_loss(s, teacher_logits, tau) + (1.0 - soft_weight) * hard
 
 
 def shuffle_non_target(logits, labels, generator: torch.Generator) -> torch.Tensor:
@@ -268,8 +268,8 @@ def label_smoothing_logits(labels, num_classes: int, true_mass: float, tau: floa
     """Logits τ·log q whose softmax at temperature τ is the smoothed label q (a distillation control).
 
     q puts ``true_mass`` on the true class and (1 - true_mass)/(K - 1) on every other class:
-    ordinary label smoothing with ε = (1 - true_mass)·K/(K - 1), i.e. q = (1 - ε) e_y + ε/K
-    (``torch.nn.functional.cross_entropy(..., label_smoothing=ε)``). Passing these logits as the
+    ordinary label smoothing with ε_LS = (1 - true_mass)·K/(K - 1), i.e. q = (1 - ε_LS) e_y + ε_LS/K
+    (``torch.nn.functional.cross_entropy(..., label_smoothing=ε_LS)``). Passing these logits as the
     "teacher" to :func:`soft_target_loss` or :func:`distillation_loss` with the same τ trains the
     student towards q with exactly the loss used for real soft targets (eq-temp-distill): the
     target has the teacher's true-class mass but carries no similarity between classes.

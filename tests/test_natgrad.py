@@ -323,7 +323,7 @@ def test_gauss_newton_of_a_linear_model_is_the_hessian_and_softmax_regression_fi
         (lambda: full_batch_run(small_problem(), "gd", 0.0), ValueError, "lr must be"),
         (lambda: minibatch_run(small_problem(), "rmsprop", 0.1), ValueError, "rule must be one of"),
         (lambda: train_mlp(torch.zeros(4, 2), torch.tensor([0, 1, 0, 1]), "lbfgs", 0.1), ValueError, "method must be"),
-        (lambda: pooled_digits_problem(lam=0.0), ValueError, "lam must be"),
+        (lambda: pooled_digits_problem(rho=0.0), ValueError, "rho must be"),
     ],
 )
 def test_bad_input_raises(call, exc, match):
@@ -341,7 +341,7 @@ def test_newton_optimum_reaches_sklearns_optimum_on_pooled_digits():
     assert grad_max < 1e-12 and (iterations, short) == (10, 0)
     assert round(problem.objective(W).item(), 6) == 0.635333  # the value chapter 7 prints
     Z, (N, _) = problem.X[:, :-1], problem.X.shape
-    clf = LogisticRegression(C=1 / (problem.lam * N), tol=1e-12, max_iter=10_000).fit(Z.numpy(), problem.y.numpy())
+    clf = LogisticRegression(C=1 / (problem.rho * N), tol=1e-12, max_iter=10_000).fit(Z.numpy(), problem.y.numpy())
     torch.testing.assert_close(W[:, :-1], torch.tensor(clf.coef_), atol=1e-5, rtol=0)
     torch.testing.assert_close(W[:, -1], torch.tensor(clf.intercept_ - clf.intercept_.mean()), atol=1e-5, rtol=0)
 
@@ -366,7 +366,7 @@ def test_softmax_regression_problem_matches_autograd_and_chapter_4():
 
     pb = small_problem()
     W = torch.randn(pb.shape, generator=torch.Generator().manual_seed(1), dtype=DT)
-    ref = softmax_regression_objective(W[:, :-1], W[:, -1], pb.X[:, :-1], pb.y, pb.lam)
+    ref = softmax_regression_objective(W[:, :-1], W[:, -1], pb.X[:, :-1], pb.y, pb.rho)
     torch.testing.assert_close(pb.objective(W), ref)
     w = W.reshape(-1).requires_grad_(True)
     f = lambda t: pb.objective(t.reshape(pb.shape))  # noqa: E731
@@ -375,7 +375,7 @@ def test_softmax_regression_problem_matches_autograd_and_chapter_4():
     torch.testing.assert_close(pb.hessian(W), torch.autograd.functional.hessian(f, W.reshape(-1)))
     Ws = torch.stack([W, 2 * W, torch.zeros_like(W)])
     torch.testing.assert_close(pb.objective_along(Ws), torch.stack([pb.objective(w_) for w_ in Ws]))
-    assert (pb.reg[:, -1] == 0).all() and (pb.reg[:, :-1] == pb.lam).all()
+    assert (pb.reg[:, -1] == 0).all() and (pb.reg[:, :-1] == pb.rho).all()
 
 
 def test_full_batch_run_gd_and_adam_are_the_hand_written_steps():

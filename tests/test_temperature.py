@@ -234,15 +234,15 @@ def test_distillation_loss_mixes_hard_and_soft():
     y = torch.arange(16) % 5
     hard = F.cross_entropy(s, y)
     soft = soft_target_loss(s, t, 3.0)
-    assert torch.allclose(distillation_loss(s, t, y, 3.0, alpha=0.25), 0.25 * soft + 0.75 * hard)
-    assert torch.equal(distillation_loss(s, t, y, 3.0, alpha=0.0), hard)
+    assert torch.allclose(distillation_loss(s, t, y, 3.0, soft_weight=0.25), 0.25 * soft + 0.75 * hard)
+    assert torch.equal(distillation_loss(s, t, y, 3.0, soft_weight=0.0), hard)
 
 
 def test_distillation_bad_inputs():
     s, t = logits(seed=7), logits(seed=8)
     y = torch.arange(16) % 5
-    with pytest.raises(ValueError, match="alpha must be a number in"):
-        distillation_loss(s, t, y, 2.0, alpha=1.5)
+    with pytest.raises(ValueError, match="soft_weight must be a number in"):
+        distillation_loss(s, t, y, 2.0, soft_weight=1.5)
     with pytest.raises(ValueError, match="same shape"):
         soft_target_loss(s, t[:, :4], 2.0)
     with pytest.raises(ValueError, match="labels must lie in 0..4"):
