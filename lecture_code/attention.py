@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from .softmax import softmax
+from .validate import integer, positive
 
 
 def _check_qk(q, k) -> None:
@@ -42,14 +43,11 @@ def causal_mask(t_q: int, t_k: int | None = None, window: int | None = None) -> 
     (a sliding window, as in nanochat's short layers) also j >= i + (t_k - t_q) - w: each query
     sees itself and the w keys before it.
     """
-    t_k = t_q if t_k is None else t_k
-    if t_q < 1 or t_k < t_q:
-        raise ValueError(f"need 1 <= t_q <= t_k, got t_q={t_q}, t_k={t_k}")
+    t_q = integer(t_q, "t_q", minimum=1)
+    t_k = t_q if t_k is None else integer(t_k, "t_k", minimum=t_q)  # t_q <= t_k
     mask = torch.ones(t_q, t_k, dtype=torch.bool).tril(diagonal=t_k - t_q)
-    if window is not None:
-        if isinstance(window, bool) or not isinstance(window, int) or window < 0:
-            raise ValueError(f"window must be an integer >= 0 (or None for no window), got {window!r}")
-        mask &= torch.ones(t_q, t_k, dtype=torch.bool).triu(diagonal=t_k - t_q - window)
+    if window is not None:  # an integer >= 0, or None for no window
+        mask &= torch.ones(t_q, t_k, dtype=torch.bool).triu(diagonal=t_k - t_q - integer(window, "window", minimum=0))
     return mask
 
 
@@ -61,9 +59,7 @@ def attention_scores(q, k, scale: bool = True, qk_norm: bool = False, gain: floa
     """
     _check_qk(q, k)
     if qk_norm:
-        if isinstance(gain, bool) or not isinstance(gain, (int, float)) or not (math.isfinite(gain) and gain > 0):
-            raise ValueError(f"gain must be a finite number > 0, got {gain!r}")
-        d = q.shape[-1]
+        gain, d = positive(gain, "gain"), q.shape[-1]
         q = gain * F.rms_norm(q, (d,))  # (..., Tq, d), every row of length gain·√d
         k = gain * F.rms_norm(k, (d,))  # (..., Tk, d)
     s = q @ k.transpose(-2, -1)  # (..., Tq, Tk)

@@ -14,7 +14,6 @@ Book equation: (eq-ce-gather) CE = -(1/|𝓜|) Σ_{n∈𝓜} log_softmax(z_n)[y_
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,8 +22,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .sampling import sample_next_token, softcap as _softcap
+from .sampling import sample_next_token
+from .sampling import softcap as _softcap
 from .softmax import log_softmax
+from .validate import integer, positive
 
 _DIRECTIVE = re.compile(r"^\s*(```|:::|:[a-z-]+:|\{[a-z-]+\}|\|?\s*-{3})")
 _MARKUP = [
@@ -120,10 +121,8 @@ class TinyCharLM(nn.Module):
         super().__init__()
         if d % n_head:
             raise ValueError(f"d={d} must be divisible by n_head={n_head}")
-        if softcap is not None and not (isinstance(softcap, (int, float)) and math.isfinite(softcap) and softcap > 0):
-            raise ValueError(f"softcap must be a finite number > 0 or None, got {softcap!r}")
-        if not (isinstance(qk_gain, (int, float)) and math.isfinite(qk_gain) and qk_gain > 0):
-            raise ValueError(f"qk_gain must be a finite number > 0, got {qk_gain!r}")
+        softcap = None if softcap is None else positive(softcap, "softcap")
+        qk_gain = positive(qk_gain, "qk_gain")
         gen_state = torch.random.get_rng_state()
         torch.manual_seed(seed)
         try:
@@ -211,36 +210,18 @@ def evaluate(model: TinyCharLM, data: torch.Tensor) -> float:
     return model(x, y)[1].item()
 
 
-def _adamw_step(params, state, step: int, lr: float, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.01):
-    """One step of AdamW, written out as ``torch.optim.AdamW`` computes it on the CPU (single-tensor path).
-
-    Written out because constructing ``torch.optim.AdamW`` imports ``torch._dynamo`` (about 2 s).
-    """
-    beta1, beta2 = betas
-    bias1, bias2_sqrt = 1 - beta1**step, math.sqrt(1 - beta2**step)
-    for p, (m, v) in zip(params, state):
-        g = p.grad
-        p.mul_(1 - lr * weight_decay)  # decoupled weight decay
-        m.lerp_(g, 1 - beta1)
-        v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-        p.addcdiv_(m, (v.sqrt() / bias2_sqrt).add_(eps), value=-lr / bias1)
-
-
 def train(model: TinyCharLM, data: torch.Tensor, steps: int = 300, batch_size: int = 32, lr: float = 3e-3, seed: int = 0):
-    """AdamW (weight decay 0.01) on random windows; returns the list of training losses (one per step)."""
+    """``torch.optim.AdamW`` (weight decay 0.01) on random windows; returns the training loss of every step."""
     gen = torch.Generator().manual_seed(seed)
-    params = [p for p in model.parameters() if p.requires_grad]
-    state = [(torch.zeros_like(p), torch.zeros_like(p)) for p in params]  # first and second moments
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.01)
     losses = []
     model.train()
-    for step in range(1, steps + 1):
+    for _ in range(steps):
         x, y = random_batch(data, batch_size, model.block_size, gen)
         _, loss = model(x, y)
-        for p in params:
-            p.grad = None
+        opt.zero_grad(set_to_none=True)
         loss.backward()
-        with torch.no_grad():
-            _adamw_step(params, state, step, lr)
+        opt.step()
         losses.append(loss.item())
     model.eval()
     return losses
@@ -255,8 +236,7 @@ def generate(model: TinyCharLM, prompt: torch.Tensor, n: int, seed: int = 42, nu
     Returns the ids (T + n,); with ``num_samples = m`` it continues m copies of the prompt at once
     (one generator, m independent continuations) and returns (m, T + n).
     """
-    if num_samples is not None and (isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1):
-        raise ValueError(f"num_samples must be a positive integer or None, got {num_samples!r}")
+    num_samples = None if num_samples is None else integer(num_samples, "num_samples", minimum=1)
     rng = torch.Generator().manual_seed(seed)
     ids = prompt[None, :].expand(num_samples or 1, -1)  # (m, T)
     for _ in range(n):
@@ -271,8 +251,7 @@ def _rows(ids, n: int) -> torch.Tensor:
         ids = ids[None]
     if ids.dim() != 2 or ids.dtype != torch.int64:
         raise ValueError(f"ids must be int64 of shape (T,) or (m, T), got {ids.dtype} {tuple(ids.shape)}")
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= ids.shape[1]:
-        raise ValueError(f"n must be an integer in [1, {ids.shape[1]}], got {n!r}")
+    integer(n, "n", minimum=1, maximum=ids.shape[1])
     return ids
 
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .validate import to_numpy
+
 
 def _array(x) -> np.ndarray:
-    if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
-    return np.asarray(x, dtype=float)
+    return np.asarray(to_numpy(x), dtype=float)
 
 
 def cmp(label: str, ours, ref, atol: float = 1e-6, rtol: float = 1e-5) -> None:

@@ -30,11 +30,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
+from . import validate
+from .optim import damped_newton
+from .softmax import softmax_covariance
+from .validate import integer, positive, positive_int
 
 
 def _check_features(x, in_features: int, name: str = "x") -> torch.Tensor:
@@ -80,11 +79,9 @@ class NormalizedClassifier(nn.Module):
 
     def __init__(self, in_features: int, num_classes: int, scale: float = 16.0, seed: int | None = 0):
         super().__init__()
-        self.in_features = _positive_int(in_features, "in_features")
-        self.num_classes = _positive_int(num_classes, "num_classes")
-        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale <= 0:
-            raise ValueError(f"scale must be a finite number > 0, got {scale!r}")
-        self.scale = float(scale)
+        self.in_features = positive_int(in_features, "in_features")
+        self.num_classes = positive_int(num_classes, "num_classes")
+        self.scale = positive(scale, "scale")
         self.weight = nn.Parameter(_init_weight(num_classes, in_features, seed))  # (K, d)
 
     def cosines(self, x: torch.Tensor) -> torch.Tensor:
@@ -120,8 +117,8 @@ class LinearClassifier(nn.Module):
 
     def __init__(self, in_features: int, num_classes: int, bias: bool = True, seed: int | None = 0):
         super().__init__()
-        self.in_features = _positive_int(in_features, "in_features")
-        self.num_classes = _positive_int(num_classes, "num_classes")
+        self.in_features = positive_int(in_features, "in_features")
+        self.num_classes = positive_int(num_classes, "num_classes")
         self.weight = nn.Parameter(_init_weight(num_classes, in_features, seed))  # (K, d)
         self.bias = nn.Parameter(torch.zeros(num_classes)) if bias else None  # (K,)
 
@@ -139,13 +136,9 @@ class LinearClassifier(nn.Module):
 
 
 def _check_labels(y, n: int, num_classes: int) -> torch.Tensor:
-    if not isinstance(y, torch.Tensor) or y.dtype != torch.int64 or y.dim() != 1:
+    if not isinstance(y, torch.Tensor) or y.dtype != torch.int64:  # training data: exactly int64 tensors
         raise TypeError("y must be a 1-D int64 tensor of class labels")
-    if y.shape[0] != n:
-        raise ValueError(f"y has {y.shape[0]} labels but X has {n} rows")
-    if y.numel() and (y.min() < 0 or y.max() >= num_classes):
-        raise ValueError(f"labels in y must lie in 0..{num_classes - 1}, got {int(y.min())}..{int(y.max())}")
-    return y
+    return validate.labels(y, n, num_classes, "y")
 
 
 def fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor, steps: int = 200, lr: float = 0.5,
@@ -161,7 +154,7 @@ def fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor, steps: int = 200, lr
     if X.dim() != 2:
         raise ValueError(f"X must have shape (N, d), got {tuple(X.shape)}")
     _check_labels(y, X.shape[0], model.num_classes)
-    _positive_int(steps, "steps")
+    positive_int(steps, "steps")
     params = [q for q in model.parameters() if q.requires_grad]
     if hasattr(model, "_prepare"):  # our heads: check (and normalize) the fixed inputs once, not every step
         inputs, head = model._prepare(X), model._logits
@@ -243,7 +236,7 @@ def fit_with(model: nn.Module, X: torch.Tensor, y: torch.Tensor, optimizer: torc
         raise ValueError(f"X must be a tensor of shape (N, d), got {getattr(X, 'shape', type(X).__name__)}")
     gauge_sums(model)  # validates the model's weight
     _check_labels(y, X.shape[0], model.weight.shape[0])
-    _positive_int(steps, "steps")
+    positive_int(steps, "steps")
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
     losses, w_sums, b_sums = [], [], []
@@ -269,16 +262,11 @@ def fit_bias(y: torch.Tensor, num_classes: int, l2: float = 0.0, fixed: int | No
     with it the optimum depends on the gauge, because ‖b‖² is not invariant under b ↦ b + c1.
     Returns the full bias vector (K,), float64, found by damped Newton steps (a smooth convex problem).
     """
-    K = _positive_int(num_classes, "num_classes")
-    if not isinstance(y, torch.Tensor) or y.dim() != 1:
-        raise TypeError("y must be a 1-D int64 tensor of class labels")
-    y = _check_labels(y, y.shape[0], K)
+    K, l2 = positive_int(num_classes, "num_classes"), positive(l2, "l2", allow_zero=True)
+    y = _check_labels(y, None, K)
     if y.numel() == 0:
         raise ValueError("y must contain at least one label")
-    if isinstance(l2, bool) or not isinstance(l2, (int, float)) or not math.isfinite(l2) or l2 < 0:
-        raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
-    if fixed is not None and (isinstance(fixed, bool) or not isinstance(fixed, int) or not 0 <= fixed < K):
-        raise ValueError(f"fixed must be None or a class index in 0..{K - 1}, got {fixed!r}")
+    fixed = None if fixed is None else integer(fixed, "fixed", minimum=0, maximum=K - 1)
     free = torch.tensor([k for k in range(K) if k != fixed])  # the coordinates we optimize
     counts = torch.bincount(y, minlength=K).to(torch.float64)  # (K,)
     freq = counts / counts.sum()
@@ -286,31 +274,24 @@ def fit_bias(y: torch.Tensor, num_classes: int, l2: float = 0.0, fixed: int | No
     def objective(b):
         return -(freq * torch.log_softmax(b, dim=0)).sum() + l2 * (b**2).sum()  # mean CE + penalty
 
-    # Damped Newton on the free coordinates. The Hessian of the mean CE is diag(p) - p pᵀ, which is
-    # singular along 1: with all K coordinates free and l2 = 0 the pseudo-inverse gives the
-    # minimum-norm step, which never moves along the gauge direction.
-    b = torch.zeros(K, dtype=torch.float64)
-    for _ in range(steps):
-        p = torch.softmax(b, dim=0)
-        grad = (p - freq + 2 * l2 * b)[free]  # gradient on the free coordinates
-        if grad.abs().max() < 1e-12:
-            break
-        hess = (torch.diag(p) - torch.outer(p, p) + 2 * l2 * torch.eye(K, dtype=torch.float64))[free][:, free]
+    def gradient(b):  # on the free coordinates only; 0 on the pinned one
+        return torch.zeros(K, dtype=torch.float64).index_copy(0, free, (torch.softmax(b, dim=0) - freq + 2 * l2 * b)[free])
+
+    # The Hessian of the mean CE is diag(p) - p pᵀ, which is singular along 1: with all K
+    # coordinates free and l2 = 0 the pseudo-inverse gives the minimum-norm step, which never
+    # moves along the gauge direction.
+    def direction(b, g):
+        hess = softmax_covariance(torch.softmax(b, dim=0)) + 2 * l2 * torch.eye(K, dtype=torch.float64)
         step = torch.zeros(K, dtype=torch.float64)
-        step[free] = torch.linalg.pinv(hess) @ grad
-        t, f0 = 1.0, objective(b)
-        while objective(b - t * step) > f0 - 0.25 * t * (grad @ step[free]) and t > 1e-8:
-            t /= 2  # backtracking: Newton steps from far away can overshoot
-        b = b - t * step
-    return b
+        step[free] = torch.linalg.pinv(hess[free][:, free]) @ g[free]
+        return step
+
+    return damped_newton(objective, gradient, direction, torch.zeros(K, dtype=torch.float64), tol=1e-12,
+                         max_iter=steps).x
 
 
 def _check_scale_and_classes(scale, num_classes) -> tuple[float, int]:
-    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale < 0:
-        raise ValueError(f"scale must be a finite number >= 0, got {scale!r}")
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
-    return float(scale), num_classes
+    return positive(scale, "scale", allow_zero=True), integer(num_classes, "num_classes", minimum=2)
 
 
 def max_prob_bound(scale: float, num_classes: int) -> float:
@@ -341,9 +322,8 @@ def simplex_etf(num_classes: int, dim: int, dtype=torch.float64) -> torch.Tensor
     Σ_i v_i = 0 (dimension K-1), normalized, and padded with zeros to ``dim`` >= K-1 coordinates.
     Returns a (K, dim) tensor; its rows sum to the zero vector.
     """
-    _, K = _check_scale_and_classes(0.0, num_classes)
-    if isinstance(dim, bool) or not isinstance(dim, int) or dim < K - 1:
-        raise ValueError(f"dim must be an integer >= num_classes - 1 = {K - 1}, got {dim!r}")
+    K = integer(num_classes, "num_classes", minimum=2)
+    dim = integer(dim, "dim", minimum=K - 1)  # >= num_classes - 1
     centred = torch.eye(K, dtype=torch.float64) - 1.0 / K  # (K, K), rows e_k - 1/K
     basis = torch.linalg.qr(centred[:, : K - 1]).Q  # (K, K-1), orthonormal basis of {v : Σ v_i = 0}
     coords = F.normalize(centred @ basis, dim=1)  # (K, K-1), unit rows

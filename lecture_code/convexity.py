@@ -30,17 +30,13 @@ import torch
 import torch.nn.functional as F
 
 from .natgrad import softmax_regression_fisher, with_bias
-from .softmax import as_logits, logsumexp, softmax
+from .softmax import logsumexp, softmax, softmax_covariance
+from .validate import as_tensor, integer, labels, positive, probabilities
 
 
-def _tensor(x, name: str) -> torch.Tensor:
+def _tensor(x, name: str, ndim: int | None = None) -> torch.Tensor:
     """Tensors keep their dtype; lists and arrays become float64 (this module compares to many digits)."""
-    if not isinstance(x, torch.Tensor) and not isinstance(x, (str, bytes)):
-        try:
-            x = torch.as_tensor(x, dtype=torch.float64)
-        except (TypeError, ValueError, RuntimeError) as exc:
-            raise TypeError(f"{name} must be a tensor or an array of numbers: {exc}") from None
-    return as_logits(x, name)
+    return as_tensor(x, name, ndim=ndim, dtype=torch.float64)
 
 
 def lse_hessian(p) -> torch.Tensor:
@@ -48,14 +44,7 @@ def lse_hessian(p) -> torch.Tensor:
 
     This is also the covariance matrix of the one-hot vector e_Y with Y ~ p.
     """
-    p = _tensor(p, "p")
-    if p.dim() == 0 or p.shape[-1] == 0:
-        raise ValueError(f"p must have a last axis of length K >= 1, got shape {tuple(p.shape)}")
-    if torch.isnan(p).any() or (p < 0).any():
-        raise ValueError("p must be probability vectors: non-negative entries and no NaN")
-    if (p.sum(-1) - 1).abs().max() > 1e-6:
-        raise ValueError(f"p must sum to 1 along the last axis, got sums up to {p.sum(-1).max().item():.6g}")
-    return torch.diag_embed(p) - p.unsqueeze(-1) * p.unsqueeze(-2)  # (..., K, K)
+    return softmax_covariance(probabilities(_tensor(p, "p"), "p"))  # (..., K, K)
 
 
 def hessian_max_eigenvalue(p) -> torch.Tensor:
@@ -70,11 +59,9 @@ def cross_entropy_on_logits(z, q) -> torch.Tensor:
     reached at z = log q + c·1.
     """
     z = _tensor(z, "z")
-    q = torch.as_tensor(q, dtype=z.dtype)
+    q = probabilities(as_tensor(q, "q", dtype=z.dtype).to(z.dtype), "q")
     if q.shape != z.shape[-1:]:
         raise ValueError(f"q must have shape ({z.shape[-1]},) to match the logits, got {tuple(q.shape)}")
-    if (q < 0).any() or abs(float(q.sum()) - 1.0) > 1e-9:
-        raise ValueError("q must be a probability vector (non-negative, summing to 1)")
     return -(z @ q) + logsumexp(z)
 
 
@@ -84,11 +71,7 @@ def gradient_descent_on_logits(z0, q, lr: float, steps: int) -> torch.Tensor:
     The gradient of ℓ is softmax(z) - q because ∇LSE = softmax. With the Lipschitz constant
     L = 1/2 of that gradient (eq-lse-eig), a step η ≤ 1/L = 2 never increases ℓ (eq-lse-descent).
     """
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
-        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be a non-negative int, got {steps!r}")
-    z = _tensor(z0, "z0").clone()
+    lr, steps, z = positive(lr, "lr"), integer(steps, "steps", minimum=0), _tensor(z0, "z0").clone()
     q = torch.as_tensor(q, dtype=z.dtype)
     losses = [cross_entropy_on_logits(z, q)]
     for _ in range(steps):
@@ -111,26 +94,15 @@ def sklearn_C(rho: float, n_samples: int) -> float:
 
     ``LogisticRegression`` minimizes (1/2)‖W‖² + C Σ_n CE_n; dividing by C N gives 𝓛(W, b).
     """
-    if not rho > 0 or not math.isfinite(rho):
-        raise ValueError(f"rho must be a finite number > 0, got {rho!r}")
-    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive int, got {n_samples!r}")
+    rho, n_samples = positive(rho, "rho"), integer(n_samples, "n_samples", minimum=1)
     return 1.0 / (rho * n_samples)
 
 
 def _design(X, name: str = "X") -> torch.Tensor:
-    X = torch.as_tensor(X, dtype=torch.float64) if not isinstance(X, torch.Tensor) else X
+    X = _tensor(X, name)
     if X.dim() != 2 or X.shape[0] == 0:
         raise ValueError(f"{name} must have shape (N, D) with N >= 1, got {tuple(X.shape)}")
-    if not torch.isfinite(X).all():
-        raise ValueError(f"{name} must be finite (no NaN or inf)")
-    return X
-
-
-def _rho(rho) -> float:
-    if isinstance(rho, bool) or not isinstance(rho, (int, float)) or not math.isfinite(rho) or rho < 0:
-        raise ValueError(f"rho must be a finite number >= 0, got {rho!r}")
-    return float(rho)
+    return as_tensor(X, name, finite=True)
 
 
 def classification_margins(W, b, X, y) -> torch.Tensor:
@@ -153,9 +125,7 @@ def classification_margins(W, b, X, y) -> torch.Tensor:
     Tensor (N,): positive where example n is classified correctly with room to spare.
     """
     X = _design(X)
-    y = torch.as_tensor(y)
-    if y.shape != X.shape[:1] or y.is_floating_point():
-        raise ValueError(f"y must hold {X.shape[0]} integer class labels, got shape {tuple(y.shape)}")
+    y = labels(y, X.shape[0], W.shape[0], "y")
     logits = X @ W.T + b  # (N, K)
     true = logits.gather(1, y[:, None]).squeeze(1)  # (N,)
     others = logits.scatter(1, y[:, None], -math.inf)  # (N, K), the true class masked out
@@ -183,7 +153,7 @@ def softmax_regression_hessian(W, b, X, rho: float) -> torch.Tensor:
     -------
     Tensor of shape (K·(D+1), K·(D+1)).
     """
-    X, rho = _design(X), _rho(rho)
+    X, rho = _design(X), positive(rho, "rho", allow_zero=True)
     K, D = W.shape
     if X.shape[1] != D or b.shape != (K,):
         raise ValueError(f"W (K, D), b (K,) and X (N, D) do not fit: {tuple(W.shape)}, {tuple(b.shape)}, {tuple(X.shape)}")
@@ -191,7 +161,7 @@ def softmax_regression_hessian(W, b, X, rho: float) -> torch.Tensor:
     H = softmax_regression_fisher(with_bias(X), P)  # (K(D+1), K(D+1))
     reg = torch.full((K, D + 1), rho, dtype=H.dtype)
     reg[:, -1] = 0.0  # the intercepts are not penalized
-    return H + torch.diag(reg.reshape(-1))
+    return H + torch.diag(reg.reshape(-1))  # ρ on the diagonal entries of W
 
 
 def softmax_regression_lipschitz_bound(X, rho: float) -> float:
@@ -218,7 +188,7 @@ def softmax_regression_lipschitz_bound(X, rho: float) -> float:
     >>> softmax_regression_lipschitz_bound(X, 0.1)  # X̃ᵀX̃/N = I, so ½ · 1 + 0.1
     0.6
     """
-    X, rho = _design(X), _rho(rho)
+    X, rho = _design(X), positive(rho, "rho", allow_zero=True)
     Xt = torch.cat([X, torch.ones(X.shape[0], 1, dtype=X.dtype)], dim=1)  # (N, D + 1)
     return 0.5 * float(torch.linalg.eigvalsh(Xt.T @ Xt / X.shape[0])[-1]) + rho
 
@@ -243,14 +213,8 @@ def gradient_descent_softmax_regression(X, y, rho: float, lr: float, steps: int)
     -------
     Tensor (steps + 1,): 𝓛 before each step and after the last one.
     """
-    X, rho = _design(X), _rho(rho)
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
-        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be a non-negative int, got {steps!r}")
-    y = torch.as_tensor(y, dtype=torch.int64)
-    if y.shape != X.shape[:1]:
-        raise ValueError(f"y must have shape ({X.shape[0]},), got {tuple(y.shape)}")
+    X, rho, lr, steps = _design(X), positive(rho, "rho", allow_zero=True), positive(lr, "lr"), integer(steps, "steps", minimum=0)
+    y = labels(y, X.shape[0], int(torch.as_tensor(y).max()) + 1, "y")
     K = int(y.max()) + 1
     W = torch.zeros(K, X.shape[1], dtype=X.dtype, requires_grad=True)
     b = torch.zeros(K, dtype=X.dtype, requires_grad=True)
@@ -323,12 +287,8 @@ def fit_softmax_regression(
     The objective does not change when the same constant is added to every b_k (softmax forgets
     the direction 1), so the returned intercepts are centred to make fits comparable.
     """
-    if not rho > 0:
-        raise ValueError(f"rho must be > 0 for a unique optimum, got {rho!r}")
-    X = torch.as_tensor(X, dtype=torch.float64)
-    y = torch.as_tensor(y, dtype=torch.int64)
-    if X.dim() != 2 or y.shape != X.shape[:1]:
-        raise ValueError(f"X must be (N, D) and y (N,), got {tuple(X.shape)} and {tuple(y.shape)}")
+    rho, X = positive(rho, "rho"), _design(X).to(torch.float64)  # rho > 0: a unique optimum
+    y = labels(y, X.shape[0], int(torch.as_tensor(y).max()) + 1, "y")
     K = int(y.max()) + 1
     gen = torch.Generator().manual_seed(seed)
     W = (init_scale * torch.randn(K, X.shape[1], generator=gen, dtype=torch.float64)).requires_grad_()

@@ -1,53 +1,61 @@
-"""The experiment of chapter 9 ("CRF：点からパスへ"): BIO taggers on a corpus from a known process.
+"""The experiments of chapter 9 ("CRF：点からパスへ"): BIO taggers on a corpus from a known process, and timings.
 
 The chapter and ``tests/bench_crf.py`` share everything here:
 
-- the true process of :func:`lecture_code.crf.sample_bio_corpus` written as a CRF
-  (:func:`oracle_crf`, :func:`oracle_emissions`): an HMM's posterior p(y|x) is a linear-chain
-  CRF with ψ_t(k) = log p(x_t | k), φ = log A and φ_start = log π, so its Viterbi path is the
-  ceiling the trained models are measured against;
+- the encoder of every tagger (:class:`WindowEncoder`, the words at t-1, t, t+1 → ψ_t);
+- the true process of :func:`lecture_code.bio.sample_bio_corpus` written as a CRF
+  (:func:`lecture_code.bio.oracle_crf`), whose Viterbi path is the ceiling the trained models are
+  measured against;
 - training (:func:`train_tagger`) with ``torch.optim.Adam`` at one learning rate for every
   model and every parameter (:data:`LEARNING_RATE`, chosen with :func:`learning_rate_grid`);
 - the decoders (:func:`decode`): per-token argmax, Viterbi, marginal-wise (MPM) decoding and
   the softmax tagger's scores decoded under the BIO constraints (no CRF training);
 - the evaluation (:func:`evaluate`, :func:`violation_types`, :func:`type_accuracy` by the
   evidence :func:`type_evidence` finds for each entity token) and the repeated measurement over
-  seeds (:func:`run_ablation`, :func:`summarize`).
+  seeds (:func:`run_ablation`, :func:`summarize`, :func:`format_spread`);
+- the timings: enumeration against the forward algorithm (:func:`log_partition_cost`) and
+  :class:`~lecture_code.linear_chain_crf.LinearChainCRF` against ``torchcrf.CRF``
+  (:func:`compare_with_torchcrf`, also ``tests/bench_crf.py``), and :func:`html_table`, which shows
+  a result table the same in JupyterLab and in the book.
 """
 
 from __future__ import annotations
 
+import csv
 import math
+import statistics
+import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable
 
 import numpy as np
 import torch
+import torch.nn as nn
 
-from .crf import (
-    BIO_START_PROBS,
+from .bio import (
     BIO_TAGS,
-    BIO_TRANSITION_PROBS,
+    PAD,
     VOCAB,
     VOCAB_SIZE,
-    LinearChainCRF,
-    WindowEncoder,
     bio_allowed_transitions,
     bio_entities,
-    bio_emission_probs,
     entity_f1,
     illegal_transitions,
+    oracle_crf,
+    oracle_emissions,
     pad_batch,
 )
+from .crf import brute_force_log_partition, forward_log_partition, viterbi
+from .linear_chain_crf import LinearChainCRF
 
 __all__ = [
+    "WindowEncoder",
     "KINDS",
     "DECODERS",
     "LEARNING_RATE",
+    "LEARNING_RATES",
     "EPOCHS",
     "PAD",
-    "oracle_crf",
-    "oracle_emissions",
     "train_tagger",
     "emission_scores",
     "decode",
@@ -56,8 +64,16 @@ __all__ = [
     "type_evidence",
     "type_accuracy",
     "learning_rate_grid",
+    "write_learning_rate_grid",
+    "read_learning_rate_grid",
     "run_ablation",
     "summarize",
+    "format_spread",
+    "viterbi_with_strength",
+    "best_time",
+    "log_partition_cost",
+    "compare_with_torchcrf",
+    "html_table",
 ]
 
 #: The three trained models: a per-token softmax tagger, a CRF with free transitions, a CRF with BIO constraints.
@@ -76,12 +92,28 @@ DECODERS = (
 #: Adam's step size for every model and parameter: on the plateau of :func:`learning_rate_grid` (validation F1
 #: within 0.01 of each model's best at seed 0; within 0.01 of the best mean over seeds 0-2, ``tests/bench_crf.py --tune 3``).
 LEARNING_RATE = 0.05
+#: The grid of :func:`learning_rate_grid` in the chapter and ``tests/bench_crf.py``.
+LEARNING_RATES = (0.01, 0.02, 0.05, 0.1, 0.2)
 #: Passes over the training sentences (batches of 100).
 EPOCHS = 5
-#: Word id used for padding.
-PAD = VOCAB_SIZE - 1
 
 _ALLOWED, _ALLOWED_START, _ = bio_allowed_transitions(BIO_TAGS)
+
+
+class WindowEncoder(nn.Module):
+    """Emission scores ψ_t from the words at t-1, t, t+1: embeddings → MLP → K scores (B, T, K)."""
+
+    def __init__(self, vocab_size: int, num_tags: int, dim: int = 16, hidden: int = 32, pad: int | None = None):
+        super().__init__()
+        self.pad = vocab_size - 1 if pad is None else pad
+        self.embed = nn.Embedding(vocab_size, dim, padding_idx=self.pad)
+        self.mlp = nn.Sequential(nn.Linear(3 * dim, hidden), nn.Tanh(), nn.Linear(hidden, num_tags))
+
+    def forward(self, words: torch.Tensor) -> torch.Tensor:
+        padded = nn.functional.pad(words, (1, 1), value=self.pad)  # (B, T + 2)
+        e = self.embed(padded)  # (B, T + 2, dim)
+        window = torch.cat([e[:, :-2], e[:, 1:-1], e[:, 2:]], dim=-1)  # (B, T, 3 dim)
+        return self.mlp(window)  # (B, T, K)
 
 
 def _check_kind(kind):
@@ -94,36 +126,6 @@ def _zero_scores(crf: LinearChainCRF) -> LinearChainCRF:
         for p in crf.parameters():
             p.zero_()
     return crf
-
-
-def oracle_crf(p_ambiguous: float = 0.6) -> LinearChainCRF:
-    """The corpus's true posterior p(y|x) as a constrained float64 CRF (use with :func:`oracle_emissions`).
-
-    φ(i, j) = log A_ij and φ_start(j) = log π_j, where A = ``BIO_TRANSITION_PROBS`` and
-    π = ``BIO_START_PROBS``; their zero entries become hard constraints (−∞). There is no end
-    score: sentence lengths do not depend on the tags.
-    """
-    A = torch.tensor(BIO_TRANSITION_PROBS, dtype=torch.float64)
-    pi = torch.tensor(BIO_START_PROBS, dtype=torch.float64)
-    crf = LinearChainCRF(len(BIO_TAGS), batch_first=True, allowed_transitions=A > 0, allowed_start=pi > 0).double()
-    with torch.no_grad():
-        crf.transitions.copy_(torch.where(A > 0, A.log(), 0.0))
-        crf.start_transitions.copy_(torch.where(pi > 0, pi.log(), 0.0))
-        crf.end_transitions.zero_()
-    return crf
-
-
-def oracle_emissions(X: Sequence[Sequence[int]], p_ambiguous: float = 0.6):
-    """ψ_t(k) = log p(x_t | k) of the true process for padded sentences; returns ((B, T, K) float64, mask (B, T)).
-
-    Words a tag cannot emit get −∞; padded steps get 0 (the mask hides them).
-    """
-    words, mask = pad_batch(X, PAD)
-    with np.errstate(divide="ignore"):
-        log_e = torch.from_numpy(np.log(bio_emission_probs(p_ambiguous).numpy()))  # (V, K), −inf where 0
-    em = log_e[words]  # (B, T, K)
-    em[~mask] = 0.0
-    return em, mask
 
 
 def train_tagger(kind: str, X, Y, *, lr: float = LEARNING_RATE, epochs: int = EPOCHS, batch_size: int = 100,
@@ -249,6 +251,23 @@ def learning_rate_grid(lrs, X_train, Y_train, X_val, Y_val, seed: int = 0, **tra
     return out
 
 
+def write_learning_rate_grid(path, grid: dict[str, dict[float, float]]) -> None:
+    """Store a :func:`learning_rate_grid` result as CSV (columns ``kind, lr, entity_f1``, exact floats)."""
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["kind", "lr", "entity_f1"])
+        w.writerows((kind, repr(lr), repr(f1)) for kind, row in grid.items() for lr, f1 in row.items())
+
+
+def read_learning_rate_grid(path) -> dict[str, dict[float, float]]:
+    """The grid :func:`write_learning_rate_grid` stored, in the layout of :func:`learning_rate_grid`."""
+    grid: dict[str, dict[float, float]] = {}
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            grid.setdefault(row["kind"], {})[float(row["lr"])] = float(row["entity_f1"])
+    return grid
+
+
 def run_ablation(seeds, X_train, Y_train, X_test, Y_test, keep_models: bool = False, **train_kw):
     """Every row of :data:`DECODERS` for every seed; returns ``(results, models)``.
 
@@ -284,7 +303,7 @@ def summarize(rows: list[dict[str, float]], key: str) -> dict[str, float]:
 def type_evidence(X, Y) -> list[tuple[int, int, str]]:
     """Where the type of each entity token is revealed: ``(sentence, position, kind)`` for every entity token.
 
-    In :func:`lecture_code.crf.sample_bio_corpus` the O words and the neighbouring entities are
+    In :func:`lecture_code.bio.sample_bio_corpus` the O words and the neighbouring entities are
     drawn independently of an entity's type, so only the entity's own non-ambiguous words carry
     it. ``kind`` is ``"none"`` (every word of the entity is ambiguous: the type is a coin toss
     even for the true model), ``"window"`` (a revealing word of the same entity within ±1, the
@@ -308,3 +327,173 @@ def type_accuracy(pred, Y, evidence) -> dict[str, float]:
     for s, t, kind in evidence:
         hits.setdefault(kind, []).append(kind_of[pred[s][t]] == kind_of[Y[s][t]])
     return {kind: float(np.mean(h)) for kind, h in hits.items()}
+
+
+def format_spread(stats: dict[str, float], digits: int = 3) -> str:
+    """A :func:`summarize` result as ``"mean ± std（min〜max）"``, or just the mean for a single run.
+
+    Parameters
+    ----------
+    stats : dict
+        The output of :func:`summarize` (keys ``mean``, ``std``, ``min``, ``max``, ``n``).
+    digits : int
+        Decimal places.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> format_spread(summarize([{"f1": 0.5}, {"f1": 0.7}], "f1"), 2)
+    '0.60 ± 0.14（0.50〜0.70）'
+    """
+    if stats["n"] == 1:
+        return f"{stats['mean']:.{digits}f}"
+    return f"{stats['mean']:.{digits}f} ± {stats['std']:.{digits}f}（{stats['min']:.{digits}f}〜{stats['max']:.{digits}f}）"
+
+
+def viterbi_with_strength(emissions, crf: LinearChainCRF, lam: float) -> list[int]:
+    """The Viterbi path (eq-crf-viterbi) of one sentence with ``crf``'s transition scores multiplied by ``lam``.
+
+    λ = 0 is the per-token argmax of ``emissions``, λ = 1 the trained CRF itself; large λ lets
+    the transitions alone decide.
+
+    Parameters
+    ----------
+    emissions : tensor (T, K)
+        ψ_t(k) of one sentence.
+    crf : LinearChainCRF
+        Supplies φ_start, φ and φ_end (without constraints).
+    lam : float
+        The factor λ >= 0.
+
+    Returns
+    -------
+    list of int
+        The best path under λ·(φ_start, φ, φ_end).
+    """
+    if not (isinstance(lam, (int, float)) and math.isfinite(lam) and lam >= 0):
+        raise ValueError(f"lam must be a finite number >= 0, got {lam!r}")
+    start, trans, end = (x.detach().double() for x in (crf.start_transitions, crf.transitions, crf.end_transitions))
+    return viterbi(torch.as_tensor(emissions).double(), lam * trans, lam * start, lam * end)[0]
+
+
+def best_time(fn: Callable[[], object], repeats: int = 3) -> float:
+    """The shortest of ``repeats`` wall-clock times of ``fn()``, in seconds."""
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats!r}")
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def log_partition_cost(brute_T, forward_T, transitions, start=None, end=None, *, generator=None, repeats: int = 3):
+    """Seconds for log Z by enumeration (eq-crf-partition) and by the forward algorithm (eq-crf-forward).
+
+    For each length in ``brute_T`` and then in ``forward_T``, standard normal emissions (T, K)
+    are drawn from ``generator`` (K from ``transitions``) and the best of ``repeats`` runs of
+    :func:`lecture_code.crf.brute_force_log_partition`, respectively
+    :func:`lecture_code.crf.forward_log_partition`, is kept.
+
+    Returns
+    -------
+    t_brute, t_forward : list of float
+        Seconds, one per length.
+    """
+    K = torch.as_tensor(transitions).shape[0]
+    out = []
+    for lengths, fn in ((brute_T, brute_force_log_partition), (forward_T, forward_log_partition)):
+        times = []
+        for T in lengths:
+            e = torch.randn(T, K, generator=generator, dtype=torch.float64)
+            times.append(best_time(lambda fn=fn, e=e: fn(e, transitions, start, end), repeats))
+        out.append(times)
+    return out[0], out[1]
+
+
+def compare_with_torchcrf(shape=(32, 128, 9), repeats: int = 3, seed: int = 0, ragged: bool = True) -> dict:
+    """Time :class:`LinearChainCRF` against ``torchcrf.CRF`` on the same case, after checking that they agree.
+
+    Both modules get the same parameters (torchcrf's initialisation under ``seed``), emissions,
+    tags and a left-aligned mask with lengths in [T/2, T] (the first sequence full; all full
+    unless ``ragged``). Each task ("forward+backward" of the summed log-likelihood, eq-crf-likelihood,
+    and ``decode``, eq-crf-viterbi) runs once per implementation as a warm-up, then ``repeats``
+    times interleaved (torchcrf first in even rounds, ours first in odd rounds).
+
+    Returns
+    -------
+    dict
+        ``times[task][who]``: list of seconds (``who`` = ``"torchcrf"`` or ``"ours"``);
+        ``median[task][who]``; ``ratio[task]`` = median torchcrf / median ours (> 1: ours is faster);
+        ``rel_llh`` (max relative log-likelihood difference), ``grad_diff`` (max |difference| of
+        the gradients with respect to the emissions), ``same_paths`` (identical decoded paths).
+    """
+    from torchcrf import CRF
+
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats!r}")
+    B, T, K = shape
+    g = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng():  # the global generator is left as it was
+        torch.manual_seed(seed)
+        ref, ours = CRF(K, batch_first=True), LinearChainCRF(K, batch_first=True)
+    ours.load_state_dict(ref.state_dict())
+    em = torch.randn(B, T, K, generator=g)
+    tags = torch.randint(0, K, (B, T), generator=g)
+    lengths = torch.randint(T // 2, T + 1, (B,), generator=g) if ragged else torch.full((B,), T)
+    lengths[0] = T
+    mask = torch.arange(T)[None, :] < lengths[:, None]
+
+    def fwd_bwd(crf):
+        e = em.clone().requires_grad_(True)
+        crf.zero_grad()
+        crf(e, tags, mask, reduction="sum").backward()
+        return e.grad
+
+    llh_ref, llh_ours = ref(em, tags, mask, reduction="none"), ours(em, tags, mask, reduction="none")
+    out = {"rel_llh": float(((llh_ref - llh_ours).abs() / llh_ref.abs()).max().detach()),
+           "grad_diff": float((fwd_bwd(ref) - fwd_bwd(ours)).abs().max()),
+           "same_paths": ref.decode(em, mask) == ours.decode(em, mask)}
+    tasks = {"forward+backward": fwd_bwd, "decode": lambda crf: crf.decode(em, mask)}
+    times = {task: {"torchcrf": [], "ours": []} for task in tasks}
+    for task, fn in tasks.items():
+        fn(ref), fn(ours)  # warm-up
+        for r in range(repeats):
+            for who, crf in ((("torchcrf", ref), ("ours", ours)) if r % 2 == 0 else (("ours", ours), ("torchcrf", ref))):
+                times[task][who].append(best_time(lambda fn=fn, crf=crf: fn(crf), 1))
+    out["times"] = times
+    out["median"] = {task: {who: statistics.median(v) for who, v in t.items()} for task, t in times.items()}
+    out["ratio"] = {task: m["torchcrf"] / m["ours"] for task, m in out["median"].items()}
+    return out
+
+
+def html_table(header, rows):
+    """A small HTML table (``IPython.display.HTML``) for results computed in a chapter cell.
+
+    It shows the same in JupyterLab and in the book. Cells are inserted as given (HTML allowed).
+
+    Parameters
+    ----------
+    header : sequence
+        Column titles.
+    rows : iterable of sequences
+        One sequence of cell values per row.
+
+    Returns
+    -------
+    IPython.display.HTML
+
+    Examples
+    --------
+    >>> html_table(["a", "b"], [(1, 2)]).data
+    '<table><thead><tr><th>a</th><th>b</th></tr></thead><tbody><tr><td>1</td><td>2</td></tr></tbody></table>'
+    """
+    from IPython.display import HTML
+
+    head = "".join(f"<th>{h}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return HTML(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")

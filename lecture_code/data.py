@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .validate import in_interval
+
 
 @dataclass(frozen=True)
 class Split:
@@ -53,8 +55,7 @@ def load_digits_split(test_fraction: float = 0.3, seed: int = 0, dtype=torch.flo
     Pixels are centred and divided by their training standard deviation (constant pixels,
     which are always 0, keep a divisor of 1).
     """
-    if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction!r}")
+    test_fraction = in_interval(test_fraction, "test_fraction", 0.0, 1.0, closed="neither")
     X, y = load_digits_arrays()
     order = np.random.default_rng(seed).permutation(len(y))
     X, y = X[order], y[order]
@@ -79,15 +80,3 @@ def pool_digits(images) -> torch.Tensor:
     if images.dim() != 2 or images.shape[1] != 64:
         raise ValueError(f"images must have shape (N, 64) (flattened 8x8 images), got {tuple(images.shape)}")
     return torch.nn.functional.avg_pool2d(images.reshape(-1, 1, 8, 8), 2).reshape(len(images), 16)
-
-
-def make_mlp(in_features: int, hidden: int, out_features: int, seed: int = 0) -> torch.nn.Sequential:
-    """A one-hidden-layer tanh network whose initial weights depend only on ``seed``."""
-    gen_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
-        return torch.nn.Sequential(
-            torch.nn.Linear(in_features, hidden), torch.nn.Tanh(), torch.nn.Linear(hidden, out_features)
-        )
-    finally:
-        torch.random.set_rng_state(gen_state)

@@ -19,32 +19,16 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 
-from .softmax import _check_dim, _check_values, as_logits, softmax
+from .softmax import softmax
+from .validate import as_array, axis, flag, integer, positive, positive_int, probabilities
+from .validate import generator as check_generator
+from .validate import logits as check_logits
 
 
-def _check_generator(generator) -> None:
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
-
-
-def _check_tau(tau) -> float:
-    if isinstance(tau, torch.Tensor) and tau.numel() == 1:
-        tau = tau.item()
-    if isinstance(tau, bool) or not isinstance(tau, (int, float)):
-        raise TypeError(f"tau must be a number, got {type(tau).__name__}")
-    if not math.isfinite(tau) or tau <= 0:
-        raise ValueError(f"tau must be a finite number > 0, got {tau!r}")
-    return float(tau)
-
-
-def _logits(logits) -> torch.Tensor:
-    z = as_logits(logits, "logits")
-    _check_dim(z, -1, "logits")
-    _check_values(z, -1, "logits")
-    return z
+def _logits(z, name: str = "logits", ndim: int | None = None) -> torch.Tensor:
+    return check_logits(z, name, -1, ndim=ndim)[0]
 
 
 def gumbel_noise(shape, generator=None, dtype=torch.float32) -> torch.Tensor:
@@ -58,7 +42,7 @@ def gumbel_noise(shape, generator=None, dtype=torch.float32) -> torch.Tensor:
     >>> round(g.mean().item(), 2)   # Euler–Mascheroni constant 0.5772...
     0.58
     """
-    _check_generator(generator)
+    check_generator(generator)
     if isinstance(shape, int):
         shape = (shape,)
     try:
@@ -94,7 +78,7 @@ def straight_through(soft) -> torch.Tensor:
     """
     if not isinstance(soft, torch.Tensor):
         raise TypeError(f"soft must be a torch.Tensor (to carry a gradient), got {type(soft).__name__}")
-    _check_dim(soft, -1, "soft")
+    axis(soft, -1, "soft")
     if not soft.is_floating_point():
         raise TypeError(f"soft must be a floating tensor, got dtype {soft.dtype}")
     if torch.isnan(soft).any():
@@ -122,10 +106,7 @@ def gumbel_softmax(logits, tau, hard: bool = False, generator=None) -> torch.Ten
     -------
     Tensor (..., K): points of Δ^{K-1} (soft) or one-hot vectors (hard).
     """
-    if not isinstance(hard, bool):
-        raise TypeError(f"hard must be True or False, got {hard!r}")
-    tau = _check_tau(tau)
-    z = _logits(logits)
+    hard, tau, z = flag(hard, "hard"), positive(tau, "tau"), _logits(logits)
     g = gumbel_noise(z.shape, generator=generator, dtype=z.dtype)  # (..., K)
     soft = softmax(z + g, temperature=tau, dim=-1)
     return straight_through(soft) if hard else soft
@@ -146,9 +127,7 @@ def _vertex_values(f, K: int, dtype) -> torch.Tensor:
 
 def exact_gradient(z, f) -> torch.Tensor:
     """∂/∂z_j E_{y~softmax(z)}[f(e_y)] = p_j (f(e_j) - Σ_k p_k f(e_k)) by enumeration (eq-exact-grad)."""
-    z = _logits(z)
-    if z.dim() != 1:
-        raise ValueError(f"z must be one vector of K logits, got shape {tuple(z.shape)}")
+    z = _logits(z, "z", ndim=1)
     p = softmax(z)
     fv = _vertex_values(f, z.shape[0], z.dtype)  # (K,)
     return p * (fv - (p * fv).sum())
@@ -178,17 +157,12 @@ def score_function_grads(z, f, n: int, baseline: bool = False, group=None, gener
     -------
     Tensor (n, K): the estimates; ∇_z log p_y = e_y - p, so every row sums to 0.
     """
-    z = _logits(z)
-    if z.dim() != 1:
-        raise ValueError(f"z must be one vector of K logits, got shape {tuple(z.shape)}")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-        raise ValueError(f"n must be an integer >= 2, got {n!r}")
-    if not isinstance(baseline, bool):
-        raise TypeError(f"baseline must be True or False, got {baseline!r}")
+    z = _logits(z, "z", ndim=1)
+    n, baseline = integer(n, "n", minimum=2), flag(baseline, "baseline")
     if group is not None:
         if not baseline:
             raise ValueError("group only applies with baseline=True")
-        if isinstance(group, bool) or not isinstance(group, int) or group < 2 or n % group:
+        if integer(group, "group", minimum=2) and n % group:
             raise ValueError(f"group must be an integer >= 2 that divides n={n}, got {group!r}")
     p = softmax(z)
     y = gumbel_max_sample(z.expand(n, -1), generator=generator)  # (n,)
@@ -207,11 +181,8 @@ def relaxed_grads(z, f, tau, n: int, hard: bool = False, generator=None) -> torc
     ``hard=False`` is the Gumbel-softmax estimator (unbiased for the relaxed objective, biased for
     the discrete one); ``hard=True`` is straight-through Gumbel: f sees a vertex, the gradient is soft.
     """
-    z = _logits(z)
-    if z.dim() != 1:
-        raise ValueError(f"z must be one vector of K logits, got shape {tuple(z.shape)}")
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    z = _logits(z, "z", ndim=1)
+    n = positive_int(n, "n")
     zs = z.detach().expand(n, -1).clone().requires_grad_(True)  # (n, K): one copy per sample
     y = gumbel_softmax(zs, tau, hard=hard, generator=generator)  # (n, K)
     (grad,) = torch.autograd.grad(f(y).sum(), zs)  # row i depends only on sample i
@@ -225,9 +196,7 @@ def deterministic_ste_grad(z, f) -> torch.Tensor:
     J_softmax(z)ᵀ ∇f(e_{argmax z}). The discrete objective f(e_{argmax z}) is piecewise constant in
     z (true gradient 0 almost everywhere), so this is a surrogate, not an estimate of anything exact.
     """
-    z = _logits(z)
-    if z.dim() != 1:
-        raise ValueError(f"z must be one vector of K logits, got shape {tuple(z.shape)}")
+    z = _logits(z, "z", ndim=1)
     zr = z.detach().clone().requires_grad_(True)
     y = straight_through(softmax(zr))[None]  # (1, K): value e_{argmax z}, gradient of softmax(z)
     (grad,) = torch.autograd.grad(f(y).sum(), zr)
@@ -249,8 +218,7 @@ def summarize_estimates(G, exact, batch: int = 16) -> dict:
     if G.dim() != 2 or exact.shape != G.shape[1:]:
         raise ValueError(f"G must be (n, K) and exact (K,), got {tuple(G.shape)} and {tuple(exact.shape)}")
     n = G.shape[0]
-    if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= n:
-        raise ValueError(f"batch must be an integer in [1, n={n}], got {batch!r}")
+    batch = integer(batch, "batch", minimum=1, maximum=n)
     norm = torch.linalg.norm(exact)
     if not norm > 0:
         raise ValueError("exact must be a non-zero gradient")
@@ -286,15 +254,10 @@ def bayes_vertex(P, loss) -> tuple:
     For a metric "distance to a vertex" that is linear in p (L1, the 1-Wasserstein distance to a
     point mass), R(k | p) *is* that distance, so the nearest vertex is the Bayes decision.
     """
-    P = np.asarray(P, dtype=float)
-    L = np.asarray(loss, dtype=float)
+    P, L = probabilities(P, "P"), as_array(loss, "loss", ndim=2, finite=True)
     K = P.shape[-1]
     if L.shape != (K, K):
         raise ValueError(f"loss must be a ({K}, {K}) matrix for points with K={K}, got shape {L.shape}")
-    if not np.isfinite(L).all() or not np.isfinite(P).all():
-        raise ValueError("P and loss must be finite")
-    if (P < 0).any() or not np.allclose(P.sum(-1), 1.0):
-        raise ValueError("P must hold points of the simplex (non-negative, rows summing to 1)")
     R = P @ L  # (..., K): Σ_i p_i ℓ(i, k)
     return R, R.argmin(-1)
 

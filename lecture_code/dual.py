@@ -26,29 +26,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .fisher import _to_array, categorical_fisher, check_interior
-from .simplex import as_points, check_simplex
+from .fisher import categorical_fisher, check_interior
+from .simplex import check_simplex
 from .softmax import entropy, logsumexp, softmax
-from .temperature import _positive
+from .validate import as_array, choice, positive, same_last_axis
 
 #: Gauge choices for the natural coordinates: centred (K numbers summing to 0) or free (θ_i = z_i - z_K).
 GAUGES = ("centred", "free")
 
 #: Coordinate systems in which :func:`natural_gradient_step_free` takes its step.
 STEP_COORDINATES = ("natural", "expectation")
-
-
-def _check_gauge(gauge) -> str:
-    if not isinstance(gauge, str) or gauge not in GAUGES:
-        raise ValueError(f"gauge must be one of {GAUGES}, got {gauge!r}")
-    return gauge
-
-
-def _finite(x, name: str) -> np.ndarray:
-    arr = as_points(_to_array(x, name) if hasattr(x, "detach") else x, name)  # TypeError / NaN / shape
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} must be finite (no inf)")
-    return arr
 
 
 def to_natural(p, gauge: str = "centred") -> np.ndarray:
@@ -73,7 +60,7 @@ def to_natural(p, gauge: str = "centred") -> np.ndarray:
     >>> to_natural([0.25, 0.25, 0.5], "free").round(4)  # log(p_i / p_K)
     array([-0.6931, -0.6931])
     """
-    gauge = _check_gauge(gauge)
+    gauge = choice(gauge, "gauge", GAUGES)
     logp = np.log(check_interior(p, "p"))  # (..., K)
     if gauge == "free":
         return logp[..., :-1] - logp[..., -1:]
@@ -98,8 +85,8 @@ def to_expectation(theta, gauge: str = "centred") -> np.ndarray:
     numpy.ndarray, shape (..., K); rows sum to 1. (Logit gaps beyond ~745 underflow to a
     probability of exactly 0 in float64, chapter 2.)
     """
-    gauge = _check_gauge(gauge)
-    arr = _finite(theta, "theta")
+    gauge = choice(gauge, "gauge", GAUGES)
+    arr = as_array(theta, "theta", finite=True)
     if gauge == "free":
         arr = np.concatenate([arr, np.zeros(arr.shape[:-1] + (1,))], axis=-1)  # z_K = 0
     return softmax(torch.tensor(arr)).numpy()  # (..., K)
@@ -197,10 +184,9 @@ def bregman(p, q) -> np.ndarray:
     >>> round(float(bregman([0.5, 0.5], [0.25, 0.75])), 6)  # = KL(p ‖ q) = 0.5 log 2 + 0.5 log(2/3)
     0.143841
     """
-    p = check_simplex(_to_array(p, "p"), "p")
+    p = check_simplex(p, "p")
     q = check_interior(q, "q")
-    if p.shape[-1] != q.shape[-1]:
-        raise ValueError(f"p and q must have the same K, got {p.shape[-1]} and {q.shape[-1]}")
+    same_last_axis(p, q)
     neg_h_p = -entropy(torch.tensor(p)).numpy()  # -H(p)
     neg_h_q = -entropy(torch.tensor(q)).numpy()  # -H(q)
     return neg_h_p - neg_h_q - ((p - q) * to_natural(q)).sum(axis=-1)
@@ -222,9 +208,8 @@ def bregman_lse(theta1, theta2) -> np.ndarray:
     -------
     numpy.ndarray, shape (...)
     """
-    t1, t2 = _finite(theta1, "theta1"), _finite(theta2, "theta2")
-    if t1.shape[-1] != t2.shape[-1]:
-        raise ValueError(f"theta1 and theta2 must have the same K, got {t1.shape[-1]} and {t2.shape[-1]}")
+    t1, t2 = as_array(theta1, "theta1", finite=True), as_array(theta2, "theta2", finite=True)
+    same_last_axis(t1, t2, "theta1 and theta2")
     lse1 = logsumexp(torch.tensor(t1)).numpy()
     lse2 = logsumexp(torch.tensor(t2)).numpy()
     return lse1 - lse2 - (to_expectation(t2) * (t1 - t2)).sum(axis=-1)
@@ -255,13 +240,12 @@ def natural_gradient_step_free(x, grad, lr, coordinates: str = "natural") -> np.
     numpy.ndarray, shape (K-1,): the new point in the same coordinates. It is not checked
     (a step in "expectation" coordinates may leave the simplex; the caller decides).
     """
-    if not isinstance(coordinates, str) or coordinates not in STEP_COORDINATES:
-        raise ValueError(f"coordinates must be one of {STEP_COORDINATES}, got {coordinates!r}")
-    x = _finite(x, "x")
-    g = _finite(grad, "grad")
+    coordinates = choice(coordinates, "coordinates", STEP_COORDINATES)
+    x = as_array(x, "x", finite=True)
+    g = as_array(grad, "grad", finite=True)
     if x.ndim != 1 or g.shape != x.shape:
         raise ValueError(f"x and grad must be two 1-D arrays of the same length K-1, got {x.shape} and {g.shape}")
-    lr = _positive(lr, "lr")
+    lr = positive(lr, "lr")
     if coordinates == "natural":
         p = to_expectation(x, "free")  # (K,)
         F = categorical_fisher(p, "logits")[:-1, :-1]  # F_θ = ∇²LSE in free coordinates
@@ -294,8 +278,8 @@ def mirror_descent_step(p, grad_p, lr) -> np.ndarray:
     numpy.ndarray, shape (K,): the new point (in the open simplex unless exp underflows).
     """
     p = check_interior(p, "p")
-    g = _finite(grad_p, "grad_p")
+    g = as_array(grad_p, "grad_p", finite=True)
     if p.ndim != 1 or g.shape != (p.size - 1,):
         raise ValueError(f"p must be a point (K,) and grad_p a vector (K-1,), got {p.shape} and {g.shape}")
-    lr = _positive(lr, "lr")
+    lr = positive(lr, "lr")
     return to_expectation(to_natural(p, "free") - lr * g, "free")

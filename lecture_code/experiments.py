@@ -47,6 +47,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .validate import function, integer, number
+
 Run = Callable[[str, float, int], "float | tuple[float, Mapping[str, float]]"]
 
 _REL = 1e-6  # tolerance for "this lr lies on the grid's lattice"
@@ -237,16 +239,14 @@ def lr_sweep(
     -------
     Sweep
     """
-    if not callable(run):
-        raise TypeError("run must be a function run(method, lr, seed) -> final loss")
+    function(run, "run", "run(method, lr, seed) -> final loss")
     if not isinstance(grids, Mapping) or not grids:
         raise TypeError("grids must be a non-empty mapping method -> list of learning rates")
-    seeds = list(seeds)
-    if not seeds or len(set(seeds)) != len(seeds) or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+    seeds = [integer(s, "seeds") for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be distinct integers, got {seeds!r}")
     _check_ratio(ratio, sensitivity)
-    if not isinstance(max_points, int) or max_points < 3:
-        raise ValueError(f"max_points must be an integer >= 3, got {max_points!r}")
+    max_points = integer(max_points, "max_points", minimum=3)
     m = _steps_between(ratio, sensitivity)
     if isinstance(steps, int) and not isinstance(steps, bool):
         steps = dict.fromkeys(grids, steps)
@@ -449,10 +449,9 @@ def _same(a: float, b: float) -> bool:
 
 
 def _check_ratio(ratio, sensitivity) -> None:
-    if not isinstance(ratio, (int, float)) or isinstance(ratio, bool) or not ratio > 1:
-        raise ValueError(f"ratio must be a number > 1, got {ratio!r}")
-    if not isinstance(sensitivity, (int, float)) or isinstance(sensitivity, bool) or not sensitivity > 1:
-        raise ValueError(f"sensitivity must be a number > 1, got {sensitivity!r}")
+    for name, x in (("ratio", ratio), ("sensitivity", sensitivity)):
+        if not number(x, name) > 1:
+            raise ValueError(f"{name} must be a number > 1, got {x!r}")
     _steps_between(ratio, sensitivity)
 
 

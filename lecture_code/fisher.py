@@ -17,17 +17,15 @@ this module is geometry, not learning code (see :mod:`lecture_code.natgrad` for 
 from __future__ import annotations
 
 import numpy as np
+import torch
 
-from .simplex import as_points, check_simplex
+from .simplex import check_simplex
+from .softmax import kl_divergence as _kl
+from .softmax import log_softmax, softmax, softmax_covariance
+from .validate import as_array, choice, positive_int, probabilities, same_last_axis
 
 #: The coordinate systems :func:`categorical_fisher` knows.
 COORDINATES = ("probs", "free", "logits")
-
-
-def _to_array(p, name: str) -> np.ndarray:
-    if hasattr(p, "detach"):
-        p = p.detach().cpu().numpy()
-    return as_points(p, name)
 
 
 def check_interior(p, name: str = "p") -> np.ndarray:
@@ -36,15 +34,7 @@ def check_interior(p, name: str = "p") -> np.ndarray:
     The Fisher metric diag(1/π) blows up as a coordinate reaches 0, so points on the
     boundary (some p_i = 0) are rejected with a ``ValueError`` that says so.
     """
-    arr = check_simplex(_to_array(p, name), name)
-    if arr.shape[-1] < 2:
-        raise ValueError(f"{name} needs K >= 2 categories, got K={arr.shape[-1]}")
-    if (arr <= 0).any():
-        raise ValueError(
-            f"{name} lies on the boundary of the simplex (smallest entry {arr.min():.3g}): "
-            "the Fisher metric is only defined where every probability is > 0"
-        )
-    return arr
+    return probabilities(as_array(p, name), name, interior=True)
 
 
 def categorical_fisher(p, coordinates: str = "logits") -> np.ndarray:
@@ -71,24 +61,14 @@ def categorical_fisher(p, coordinates: str = "logits") -> np.ndarray:
     >>> categorical_fisher([0.5, 0.5], "free")
     array([[4.]])
     """
-    if not isinstance(coordinates, str) or coordinates not in COORDINATES:
-        raise ValueError(f"coordinates must be one of {COORDINATES}, got {coordinates!r}")
-    p = check_interior(p)  # (..., K)
+    coordinates, p = choice(coordinates, "coordinates", COORDINATES), check_interior(p)  # p: (..., K)
     K = p.shape[-1]
     if coordinates == "logits":
-        return _diag(p) - p[..., :, None] * p[..., None, :]  # (..., K, K)
+        return softmax_covariance(torch.from_numpy(p)).numpy()  # (..., K, K)
     if coordinates == "probs":
-        return _diag(1.0 / p) - np.ones((K, K))  # (..., K, K)
+        return torch.diag_embed(torch.from_numpy(1.0 / p)).numpy() - np.ones((K, K))  # (..., K, K)
     head, last = p[..., :-1], p[..., -1]  # (..., K-1), (...)
-    return _diag(1.0 / head) + (1.0 / last)[..., None, None] * np.ones((K - 1, K - 1))
-
-
-def _diag(v: np.ndarray) -> np.ndarray:
-    """Batched diag: (..., K) -> (..., K, K)."""
-    out = np.zeros(v.shape + (v.shape[-1],))
-    idx = np.arange(v.shape[-1])
-    out[..., idx, idx] = v
-    return out
+    return torch.diag_embed(torch.from_numpy(1.0 / head)).numpy() + (1.0 / last)[..., None, None] * np.ones((K - 1, K - 1))
 
 
 def sphere_map(p) -> np.ndarray:
@@ -98,7 +78,7 @@ def sphere_map(p) -> np.ndarray:
     Euclidean metric of the sphere of radius 2 pulls back to the Fisher metric.
     Boundary points are allowed (they map to the sphere's boundary arcs).
     """
-    return np.sqrt(check_simplex(_to_array(p, "p"), "p"))
+    return np.sqrt(check_simplex(p, "p"))
 
 
 def fisher_rao_distance(p, q) -> np.ndarray:
@@ -113,10 +93,8 @@ def fisher_rao_distance(p, q) -> np.ndarray:
     >>> float(fisher_rao_distance([1, 0, 0], [0, 1, 0]))  # doctest: +ELLIPSIS
     3.14159...
     """
-    sp = sphere_map(p)
-    sq = np.sqrt(check_simplex(_to_array(q, "q"), "q"))
-    if sp.shape[-1] != sq.shape[-1]:
-        raise ValueError(f"p and q must have the same K, got {sp.shape[-1]} and {sq.shape[-1]}")
+    sp, sq = sphere_map(p), np.sqrt(check_simplex(q, "q"))
+    same_last_axis(sp, sq)
     # The angle between the unit vectors √p and √q is 2 arcsin(|√p - √q| / 2): the same value as
     # arccos Σ √(p_i q_i), but accurate for nearby points, where arccos of a number near 1 loses
     # half the digits (d = 1e-6 would come out with a relative error of about 1e-3).
@@ -131,14 +109,9 @@ def kl_divergence(p, q) -> np.ndarray:
     produce an outcome that p produces). Not symmetric, and not a distance: for nearby points
     KL ≈ d²/2 with d = :func:`fisher_rao_distance` (the Fisher metric is KL's second-order term).
     """
-    p = check_simplex(_to_array(p, "p"), "p")
-    q = check_simplex(_to_array(q, "q"), "q")
-    if p.shape[-1] != q.shape[-1]:
-        raise ValueError(f"p and q must have the same K, got {p.shape[-1]} and {q.shape[-1]}")
-    p, q = np.broadcast_arrays(p, q)
-    with np.errstate(divide="ignore", invalid="ignore"):  # log 0 = -inf is meant; 0·inf is discarded
-        terms = np.where(p > 0, p * (np.log(np.where(p > 0, p, 1.0)) - np.log(q)), 0.0)
-    return terms.sum(axis=-1)
+    p, q = check_simplex(p, "p"), check_simplex(q, "q")
+    same_last_axis(p, q)
+    return _kl(*map(torch.from_numpy, np.broadcast_arrays(p, q))).numpy()  # lecture_code.softmax.kl_divergence
 
 
 def fisher_rao_geodesic(p, q, t) -> np.ndarray:
@@ -158,8 +131,7 @@ def fisher_rao_geodesic(p, q, t) -> np.ndarray:
     -------
     numpy.ndarray, shape (K,) for a scalar ``t``, else (T, K); every row sums to 1.
     """
-    sp = sphere_map(p)
-    sq = np.sqrt(check_simplex(_to_array(q, "q"), "q"))
+    sp, sq = sphere_map(p), np.sqrt(check_simplex(q, "q"))
     if sp.ndim != 1 or sq.shape != sp.shape:
         raise ValueError(f"p and q must be two 1-D points with the same K, got shapes {sp.shape} and {sq.shape}")
     t_arr = np.asarray(t, dtype=float)
@@ -184,9 +156,7 @@ def coordinates_of(p, coordinates: str) -> np.ndarray:
 
     Logits are defined up to adding c·1 (the gauge); we return the representative log p.
     """
-    if not isinstance(coordinates, str) or coordinates not in COORDINATES:
-        raise ValueError(f"coordinates must be one of {COORDINATES}, got {coordinates!r}")
-    p = check_interior(p)
+    coordinates, p = choice(coordinates, "coordinates", COORDINATES), check_interior(p)
     return {"probs": p, "free": p[..., :-1], "logits": np.log(p)}[coordinates]
 
 
@@ -197,18 +167,9 @@ def probs_of(xi, coordinates: str) -> np.ndarray:
     model). The result is not checked to lie inside the simplex: a step of an optimizer may leave
     it, and the caller decides what to do then (e.g. stop).
     """
-    if not isinstance(coordinates, str) or coordinates not in COORDINATES:
-        raise ValueError(f"coordinates must be one of {COORDINATES}, got {coordinates!r}")
-    if hasattr(xi, "detach"):
-        xi = xi.detach().cpu().numpy()
-    xi = np.asarray(xi, dtype=np.float64)
-    if xi.ndim == 0 or xi.shape[-1] == 0:
-        raise ValueError(f"xi must have at least one coordinate, got shape {xi.shape}")
-    if np.isnan(xi).any():
-        raise ValueError("xi contains NaN")
+    coordinates, xi = choice(coordinates, "coordinates", COORDINATES), as_array(xi, "xi")
     if coordinates == "logits":
-        e = np.exp(xi - xi.max(axis=-1, keepdims=True))  # the stable form (eq-stable-softmax)
-        return e / e.sum(axis=-1, keepdims=True)
+        return softmax(torch.from_numpy(xi)).numpy()  # the stable form (eq-stable-softmax)
     if coordinates == "free":
         return np.concatenate([xi, 1.0 - xi.sum(axis=-1, keepdims=True)], axis=-1)
     return xi / xi.sum(axis=-1, keepdims=True)
@@ -219,10 +180,6 @@ def log_prob(xi, coordinates: str):
 
     ``"probs"``: log(π_k / Σπ); ``"free"``: log of (ξ, 1 - Σξ); ``"logits"``: log softmax(ξ).
     """
-    import torch
-
-    from .softmax import log_softmax
-
     if coordinates == "logits":
         return log_softmax(xi)
     if coordinates == "probs":
@@ -244,10 +201,7 @@ def kl_gradient(q, p, coordinates: str) -> np.ndarray:
     >>> kl_gradient([0.5, 0.5], [0.25, 0.75], "logits")
     array([-0.25,  0.25])
     """
-    if not isinstance(coordinates, str) or coordinates not in COORDINATES:
-        raise ValueError(f"coordinates must be one of {COORDINATES}, got {coordinates!r}")
-    p = check_interior(p)
-    q = check_simplex(_to_array(q, "q"), "q")
+    coordinates, p, q = choice(coordinates, "coordinates", COORDINATES), check_interior(p), check_simplex(q, "q")
     if q.shape != p.shape:
         raise ValueError(f"q must have the shape of p {p.shape}, got {q.shape}")
     if coordinates == "logits":
@@ -259,8 +213,6 @@ def kl_gradient(q, p, coordinates: str) -> np.ndarray:
 
 def score_matrix(p, coordinates: str) -> np.ndarray:
     """Row k is the score ∇_ξ log p(k; ξ) at p, computed by automatic differentiation: (K, dim)."""
-    import torch
-
     xi = torch.tensor(coordinates_of(p, coordinates), dtype=torch.float64)
     if xi.dim() != 1:
         raise ValueError(f"p must be a single point (K,), got shape {tuple(xi.shape)}")
@@ -274,9 +226,7 @@ def monte_carlo_fisher(p, coordinates: str, n_samples: int, seed: int = 0) -> np
     The score s(k) comes from :func:`score_matrix` (autograd), not from the closed forms,
     so the comparison with :func:`categorical_fisher` checks one against the other.
     """
-    if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
-    p = check_interior(p)
+    n_samples, p = positive_int(n_samples, "n_samples"), check_interior(p)
     S = score_matrix(p, coordinates)  # (K, dim)
     counts = np.random.default_rng(seed).multinomial(int(n_samples), p)  # how often each k was drawn
     return S.T @ (counts[:, None] / n_samples * S)

@@ -35,7 +35,9 @@ import torch
 from scipy import sparse
 from scipy.optimize import brentq, linprog, minimize
 
-from .softmax import entropy, logsumexp, softmax, softmax_jacobian
+from . import validate
+from .softmax import entropy, kl_divergence, logsumexp, softmax, softmax_covariance
+from .validate import as_array, integer, number, positive, probabilities
 
 #: Largest |λ| the bracket search tries before declaring f̄ numerically at an endpoint.
 LAMBDA_MAX = 1e8
@@ -58,31 +60,8 @@ class MaxEntSolution:
 
 
 def as_features(f, name: str = "f") -> torch.Tensor:
-    """Return the feature values ``f`` (K,) as a float64 tensor, or raise a clear error."""
-    if isinstance(f, (str, bytes)):
-        raise TypeError(f"{name} must be a 1-D array of numbers, got {type(f).__name__}")
-    try:
-        t = torch.as_tensor(np.asarray(f.detach().cpu() if hasattr(f, "detach") else f, dtype=float))
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a 1-D array of numbers: {exc}") from None
-    if t.ndim != 1 or t.numel() == 0:
-        raise ValueError(f"{name} must be a 1-D array with K >= 1 entries, got shape {tuple(t.shape)}")
-    if not torch.isfinite(t).all():
-        raise ValueError(f"{name} must be finite (no NaN or inf)")
-    return t.to(torch.float64)
-
-
-def _as_scalar(x, name: str) -> float:
-    if isinstance(x, torch.Tensor):
-        if x.numel() != 1:
-            raise ValueError(f"{name} must be a single number, got shape {tuple(x.shape)}")
-        x = x.item()
-    if isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {type(x).__name__}")
-    x = float(x)
-    if not math.isfinite(x):
-        raise ValueError(f"{name} must be finite, got {x!r}")
-    return x
+    """Return the feature values ``f`` (K,) as a finite float64 tensor, or raise a clear error."""
+    return _as_feature_tensor(f, name, 1)
 
 
 def gibbs(f, lam) -> torch.Tensor:
@@ -96,7 +75,7 @@ def gibbs(f, lam) -> torch.Tensor:
         extreme = f.max() if lam > 0 else f.min()
         face = (f == extreme).to(torch.float64)  # (K,) indicator of the face
         return face / face.sum()
-    return softmax(_as_scalar(lam, "lam") * f)
+    return softmax(number(lam, "lam") * f)
 
 
 def mean_feature(f, lam) -> float:
@@ -108,8 +87,8 @@ def mean_feature(f, lam) -> float:
 def dual_objective(f, fbar, lam) -> float:
     """g(λ) = LSE(λ f) - λ f̄ (eq-maxent-dual); its minimum over λ equals the maximum entropy."""
     f = as_features(f)
-    lam = _as_scalar(lam, "lam")
-    return float(logsumexp(lam * f)) - lam * _as_scalar(fbar, "fbar")
+    lam = number(lam, "lam")
+    return float(logsumexp(lam * f)) - lam * number(fbar, "fbar")
 
 
 def solve_maxent(f, fbar, xtol: float = 1e-13) -> MaxEntSolution:
@@ -147,7 +126,7 @@ def solve_maxent(f, fbar, xtol: float = 1e-13) -> MaxEntSolution:
     (True, array([0.1667, 0.1667, 0.1667, 0.1667, 0.1667, 0.1667]))
     """
     f = as_features(f)
-    fbar = _as_scalar(fbar, "fbar")
+    fbar = number(fbar, "fbar")
     lo, hi = float(f.min()), float(f.max())
     scale = max(1.0, abs(lo), abs(hi))
     slack = 1e-12 * scale
@@ -180,16 +159,13 @@ def solve_maxent(f, fbar, xtol: float = 1e-13) -> MaxEntSolution:
 
 def kl_to_uniform(p) -> torch.Tensor:
     """KL(p ‖ u) = Σ p_i log(K p_i) = log K - H(p) (eq-maxent-kl); 0·log 0 = 0. Shape (...)."""
-    p = torch.as_tensor(np.asarray(p.detach().cpu() if hasattr(p, "detach") else p, dtype=float))
-    H = entropy(p)  # validates: non-negative, no NaN
-    return math.log(p.shape[-1]) - H
+    p = torch.from_numpy(probabilities(as_array(p, "p"), "p"))
+    return kl_divergence(p, torch.full_like(p, 1.0 / p.shape[-1]))  # = log K - H(p)
 
 
 def euclidean_to_center(p) -> torch.Tensor:
     """‖p - u‖₂, the straight-line distance from p (..., K) to the centre u = (1/K, …, 1/K)."""
-    p = torch.as_tensor(np.asarray(p.detach().cpu() if hasattr(p, "detach") else p, dtype=float))
-    if p.ndim == 0 or p.shape[-1] == 0:
-        raise ValueError(f"p must have a last axis of length K >= 1, got shape {tuple(p.shape)}")
+    p = torch.from_numpy(as_array(p, "p"))
     return torch.linalg.vector_norm(p - 1.0 / p.shape[-1], dim=-1)
 
 
@@ -202,7 +178,7 @@ def constraint_segment(f, fbar) -> np.ndarray:
     f = as_features(f).numpy()
     if f.size != 3:
         raise ValueError(f"f must have K = 3 entries to draw on the triangle, got K={f.size}")
-    fbar = _as_scalar(fbar, "fbar")
+    fbar = number(fbar, "fbar")
     eye = np.eye(3)
     pts = []
     for i, j in ((0, 1), (1, 2), (2, 0)):
@@ -250,41 +226,16 @@ class FeatureMaxEntSolution:
         return float(entropy(self.p).mean())
 
 
-_SHAPES = {"X": "(N, D)", "F": "(K, M)", "P": "(N, K)", "Phi": "(N, K, M)"}
+_SHAPES = {"f": "(K,)", "X": "(N, D)", "F": "(K, M)", "P": "(N, K)", "Phi": "(N, K, M)"}
 
 
 def _as_feature_tensor(Phi, name: str, ndim: int) -> torch.Tensor:
     """``Phi`` as a finite float64 tensor with ``ndim`` axes, none empty, or a clear error naming ``name``."""
-    if isinstance(Phi, (str, bytes)):
-        raise TypeError(f"{name} must be an array of numbers, got {type(Phi).__name__}")
-    try:
-        t = torch.as_tensor(np.asarray(Phi.detach().cpu() if hasattr(Phi, "detach") else Phi, dtype=float))
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be an array of numbers: {exc}") from None
+    t = as_array(Phi, name, nonempty=False, finite=True)
     if t.ndim != ndim or 0 in t.shape:
         shape = _SHAPES.get(name, "(M,)" if ndim == 1 else f"{ndim} axes")
         raise ValueError(f"{name} must be a non-empty array of shape {shape}, got shape {tuple(t.shape)}")
-    if not torch.isfinite(t).all():
-        raise ValueError(f"{name} must be finite (no NaN or inf)")
-    return t.to(torch.float64)
-
-
-def _as_l2(l2) -> float:
-    l2 = _as_scalar(l2, "l2")
-    if l2 < 0:
-        raise ValueError(f"l2 must be >= 0, got {l2!r}")
-    return l2
-
-
-def _as_labels(y, N: int, K: int) -> torch.Tensor:
-    y = torch.as_tensor(np.asarray(y.detach().cpu() if hasattr(y, "detach") else y))
-    if y.shape != (N,):
-        raise ValueError(f"y must have shape (N,) = ({N},), got {tuple(y.shape)}")
-    if y.dtype.is_floating_point or y.dtype == torch.bool or y.is_complex():
-        raise TypeError(f"y must hold integer class labels, got dtype {y.dtype}")
-    if N and (y.min() < 0 or y.max() >= K):
-        raise ValueError(f"y must hold labels in 0..{K - 1}, got values in [{int(y.min())}, {int(y.max())}]")
-    return y.to(torch.int64)
+    return torch.from_numpy(t)
 
 
 def class_features(X, num_classes: int, bias: bool = True) -> torch.Tensor:
@@ -307,10 +258,7 @@ def class_features(X, num_classes: int, bias: bool = True) -> torch.Tensor:
     torch.Tensor, shape (N, K, K * (D + bias)), float64
         ``Phi[n, k]`` is φ(x_n, k): x̃_n in block k, zeros elsewhere.
     """
-    X = _as_feature_tensor(X, "X", 2)
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 2:
-        raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}")
-    K = int(num_classes)
+    X, K = _as_feature_tensor(X, "X", 2), integer(num_classes, "num_classes", minimum=2)
     if bias:
         X = torch.cat([X, torch.ones(len(X), 1, dtype=X.dtype)], dim=1)  # (N, D + 1)
     N, D = X.shape
@@ -321,7 +269,7 @@ def class_features(X, num_classes: int, bias: bool = True) -> torch.Tensor:
 def empirical_moments(Phi, y) -> torch.Tensor:
     """φ̄ = (1/N) Σ_n φ(x_n, y_n), the left side of (eq-maxent-moment). Shape (M,)."""
     Phi = _as_feature_tensor(Phi, "Phi", 3)
-    y = _as_labels(y, Phi.shape[0], Phi.shape[1])
+    y = validate.labels(y, Phi.shape[0], Phi.shape[1], "y")
     return Phi[torch.arange(len(y)), y].mean(0)  # (M,)
 
 
@@ -348,7 +296,7 @@ def feature_dual(Phi, target, lam, l2: float = 0.0) -> float:
     lam = _as_feature_tensor(lam, "lam", 1)
     if target.shape != Phi.shape[2:] or lam.shape != Phi.shape[2:]:
         raise ValueError(f"target and lam must have shape (M,) = ({Phi.shape[2]},), got {tuple(target.shape)} and {tuple(lam.shape)}")
-    l2 = _as_l2(l2)
+    l2 = positive(l2, "l2", allow_zero=True)
     return float(logsumexp(Phi @ lam).mean() - lam @ target + 0.5 * l2 * (lam @ lam))
 
 
@@ -421,7 +369,7 @@ def _minimize_dual(Phi: torch.Tensor, target: torch.Tensor, l2: float, gtol: flo
 
     def hess(mu):
         _, _, P = parts(mu)
-        J = softmax_jacobian(p=P)  # (N, K, K) = diag(p_n) - p_n p_nᵀ
+        J = softmax_covariance(P)  # (N, K, K) = diag(p_n) - p_n p_nᵀ
         H = (PhiB.transpose(1, 2) @ J @ PhiB).sum(0) / N  # (r, r) = mean of Φ_nᵀ J_n Φ_n
         return (H + l2 * torch.eye(len(H), dtype=H.dtype)).numpy()
 
@@ -532,7 +480,7 @@ def solve_conditional_maxent(Phi, y, l2: float = 0.0, gtol: float = 1e-12, maxit
         If ρ = 0 and the constraints force some p(k | x_n) = 0 (e.g. linearly separable classes).
     """
     Phi = _as_feature_tensor(Phi, "Phi", 3)
-    y = _as_labels(y, Phi.shape[0], Phi.shape[1])
-    l2 = _as_l2(l2)
+    y = validate.labels(y, Phi.shape[0], Phi.shape[1], "y")
+    l2 = positive(l2, "l2", allow_zero=True)
     return _solve(Phi, empirical_moments(Phi, y), l2, gtol, maxiter, "the empirical feature expectation",
                   hint=" (the classes are separable by the features); pass l2 > 0 for the regularized problem")

@@ -24,25 +24,14 @@ one sample is the Kronecker product C ⊗ x xᵀ with C a K×K matrix.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 
-from .softmax import softmax
-
+from .softmax import softmax, softmax_covariance
+from .validate import as_tensor, choice, function, labels, positive, positive_int
 
 def _tensor(x, name: str, ndim: int | None = None) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        try:
-            x = torch.as_tensor(x, dtype=torch.float64)
-        except (TypeError, ValueError, RuntimeError) as exc:
-            raise TypeError(f"{name} must be a tensor or an array of numbers: {exc}") from None
-    if ndim is not None and x.dim() != ndim:
-        raise ValueError(f"{name} must have {ndim} dimensions, got shape {tuple(x.shape)}")
-    # the sum is a cheap first test: it is finite unless x holds a NaN or an infinity
-    if x.is_floating_point() and not math.isfinite(x.detach().sum().item()) and torch.isnan(x).any():
-        raise ValueError(f"{name} contains NaN")
-    return x
+    return as_tensor(x, name, ndim=ndim, dtype=torch.float64, nan=False)
 
 
 def with_bias(X) -> torch.Tensor:
@@ -57,14 +46,8 @@ def _check_xy(X, P, y=None, need_y=False):
     if P.shape[0] != X.shape[0]:
         raise ValueError(f"X and P need the same number of rows, got {X.shape[0]} and {P.shape[0]}")
     if need_y and y is None:
-        raise ValueError(f"y must hold {X.shape[0]} integer class labels, got None")
-    if y is not None:
-        y = torch.as_tensor(y)
-        if y.shape != (X.shape[0],) or y.is_floating_point():
-            raise ValueError(f"y must hold {X.shape[0]} integer class labels, got shape {tuple(y.shape)}")
-        if y.min() < 0 or y.max() >= P.shape[1]:
-            raise ValueError(f"y must lie in 0..{P.shape[1] - 1}")
-    return X, P, y
+        raise TypeError(f"y must hold {X.shape[0]} integer class labels, got None")
+    return X, P, (labels(y, X.shape[0], P.shape[1]) if y is not None else None)
 
 
 def per_sample_grads(X, P, y) -> torch.Tensor:
@@ -96,15 +79,10 @@ def softmax_regression_fisher(X, P) -> torch.Tensor:
     X (N, D), P (N, K) -> (K·D, K·D).
     """
     X, P, _ = _check_xy(X, P)
-    N, D = X.shape
-    K = P.shape[1]
-    # diag part: block (k, k) = Xᵀ diag(P[:, k]) X; low-rank part: -(X ⊙ p_k)ᵀ (X ⊙ p_l).
-    XP = (P[:, :, None] * X[:, None, :]).reshape(N, K * D)  # (N, K·D)
-    F = -(XP.T @ XP)  # (K·D, K·D)
-    for k in range(K):
-        block = slice(k * D, (k + 1) * D)
-        F[block, block] += X.T @ (P[:, k : k + 1] * X)  # (D, D)
-    return F / N
+    (N, D), K = X.shape, P.shape[1]
+    # block (k, l) = (1/N) Σₙ C_n[k, l] xₙxₙᵀ with C_n = diag pₙ - pₙpₙᵀ; einsum contracts over n
+    F = torch.einsum("nkl,nd,ne->kdle", softmax_covariance(P), X, X)  # (K, D, K, D)
+    return F.reshape(K * D, K * D) / N
 
 
 def empirical_fisher(G) -> torch.Tensor:
@@ -140,8 +118,7 @@ def precondition(g, curvature, damping: float) -> torch.Tensor:
     """
     g = _tensor(g, "g", 1)
     C = _tensor(curvature, "curvature")
-    if not isinstance(damping, (int, float)) or isinstance(damping, bool) or not damping > 0:
-        raise ValueError(f"damping must be a number > 0, got {damping!r}")
+    damping = positive(damping, "damping")
     if C.dim() == 1:
         if C.shape != g.shape:
             raise ValueError(f"a diagonal curvature must have the shape of g {tuple(g.shape)}, got {tuple(C.shape)}")
@@ -151,29 +128,6 @@ def precondition(g, curvature, damping: float) -> torch.Tensor:
     return torch.linalg.solve(C + damping * torch.eye(g.numel(), dtype=C.dtype), g)
 
 
-def adam_step(xi, g, state: dict, lr: float, betas=(0.9, 0.999), eps: float = 1e-8) -> torch.Tensor:
-    """One Adam update (Kingma & Ba, 2015), written out to show its preconditioner:
-
-    m ← β₁m + (1-β₁)g,  v ← β₂v + (1-β₂)g²,  ξ ← ξ - lr · m̂ / (√v̂ + ε),
-    with the bias corrections m̂ = m/(1-β₁ᵗ), v̂ = v/(1-β₂ᵗ). ``state`` (a dict, initially
-    empty) keeps t, m, v between calls. The divisor is √v̂ — a square root of an average of
-    squared mini-batch gradients, not a Fisher matrix. Agrees with ``torch.optim.Adam``.
-    """
-    if not lr > 0:
-        raise ValueError(f"lr must be > 0, got {lr!r}")
-    b1, b2 = betas
-    if not (0 <= b1 < 1 and 0 <= b2 < 1):
-        raise ValueError(f"betas must lie in [0, 1), got {betas!r}")
-    if not state:
-        state.update(t=0, m=torch.zeros_like(g), v=torch.zeros_like(g))
-    state["t"] += 1
-    state["m"] = b1 * state["m"] + (1 - b1) * g
-    state["v"] = b2 * state["v"] + (1 - b2) * g * g
-    m_hat = state["m"] / (1 - b1 ** state["t"])
-    v_hat = state["v"] / (1 - b2 ** state["t"])
-    return xi - lr * m_hat / (v_hat.sqrt() + eps)
-
-
 def hutchinson_diag(hvp, dim: int, n_probes: int, generator: torch.Generator, dtype=torch.float64):
     """Hutchinson's estimate diag(H) ≈ (1/M) Σₘ uₘ ⊙ H uₘ with Rademacher uₘ (eq-natgrad-hutchinson).
 
@@ -181,10 +135,8 @@ def hutchinson_diag(hvp, dim: int, n_probes: int, generator: torch.Generator, dt
     products H uₘ as rows (M, dim), e.g. ``torch.func.vmap`` over a forward-over-reverse
     product. Sophia (Liu et al., 2023) uses one such probe every few steps, averaged over time.
     """
-    if not callable(hvp):
-        raise TypeError("hvp must be a function U (M, dim) -> H U (M, dim)")
-    if not isinstance(n_probes, int) or isinstance(n_probes, bool) or n_probes < 1:
-        raise ValueError(f"n_probes must be a positive integer, got {n_probes!r}")
+    function(hvp, "hvp", "U (M, dim) -> H U (M, dim)")
+    n_probes, dim = positive_int(n_probes, "n_probes"), positive_int(dim, "dim")
     U = torch.randint(0, 2, (n_probes, dim), generator=generator).to(dtype) * 2 - 1  # (M, dim), entries ±1
     HU = hvp(U)
     if tuple(HU.shape) != (n_probes, dim):
@@ -197,12 +149,10 @@ def hutchinson_diag(hvp, dim: int, n_probes: int, generator: torch.Generator, dt
 
 def _model_logits(logits_fn, xi, X) -> torch.Tensor:
     """Validate a conditional model z(x; ξ) and return its logits (N, K) at ξ."""
-    if not callable(logits_fn):
-        raise TypeError("logits_fn must be a function (xi, X) -> logits of shape (N, K)")
-    xi = _tensor(xi, "xi", 1)
-    if not xi.is_floating_point():
+    function(logits_fn, "logits_fn", "(xi, X) -> logits of shape (N, K)")
+    if isinstance(xi, torch.Tensor) and not xi.is_floating_point():  # a parameter must carry a gradient
         raise TypeError(f"xi must be a floating-point parameter vector, got dtype {xi.dtype}")
-    X = _tensor(X, "X", 2)
+    xi, X = _tensor(xi, "xi", 1), _tensor(X, "X", 2)
     Z = logits_fn(xi, X)
     if not isinstance(Z, torch.Tensor) or Z.dim() != 2 or Z.shape[0] != X.shape[0] or Z.shape[1] < 2:
         shape = tuple(Z.shape) if isinstance(Z, torch.Tensor) else type(Z).__name__
@@ -272,7 +222,7 @@ def gauss_newton(logits_fn, xi, X) -> torch.Tensor:
     """
     Z = _model_logits(logits_fn, xi, X)
     P = softmax(Z.detach())  # (N, K)
-    C = torch.diag_embed(P) - P[:, :, None] * P[:, None, :]  # (N, K, K): F_z at every input
+    C = softmax_covariance(P)  # (N, K, K): F_z at every input
     J = _jacobian_rows(lambda t: logits_fn(t, X), xi)  # (N, K, P)
     return torch.einsum("nkp,nkl,nlq->pq", J, C, J) / X.shape[0]
 
@@ -307,7 +257,7 @@ def output_grad_cov(model: torch.nn.Sequential, X):
     """
     logits, io = linear_layers_io(model, X)
     P = softmax(logits.detach())  # (N, K)
-    C = torch.diag_embed(P) - P[:, :, None] * P[:, None, :]  # (N, K, K)
+    C = softmax_covariance(P)  # (N, K, K)
     K = logits.shape[1]
     jac = [[] for _ in io]
     for k in range(K):
@@ -356,9 +306,7 @@ def kfac_direction(grad_W, A, G, damping: float) -> torch.Tensor:
     (G ⊗ A)⁻¹ vec(∇W) = vec(G⁻¹ ∇W A⁻¹) for row-major vec, so only the two small factors
     are inverted. ``grad_W`` has shape (out, in+1) (weights with the bias as last column).
     """
-    if not isinstance(damping, (int, float)) or not damping > 0:
-        raise ValueError(f"damping must be a number > 0, got {damping!r}")
-    sqrt_delta = damping**0.5
+    sqrt_delta = positive(damping, "damping") ** 0.5
     Ga = G + sqrt_delta * torch.eye(G.shape[0], dtype=G.dtype)
     Aa = A + sqrt_delta * torch.eye(A.shape[0], dtype=A.dtype)
     if grad_W.shape != (G.shape[0], A.shape[0]):
@@ -366,199 +314,7 @@ def kfac_direction(grad_W, A, G, damping: float) -> torch.Tensor:
     return torch.linalg.solve(Ga, torch.linalg.solve(Aa, grad_W.T).T)
 
 
-# ------------------------------------------------- the chapter's experiments (chapter 7)
-#
-# The problems and training loops that chapter 7 compares under one protocol
-# (lecture_code.experiments.lr_sweep): the chapter, tests/test_natgrad.py and the benchmark
-# tests/bench_natgrad.py all call these, so a number in the chapter and in its stored sweep
-# come from the same code. First-order baselines (SGD, Adam) use torch.optim; a preconditioned
-# method writes its step ΔW = -η (C + δI)⁻¹∇ out, because that formula is what the chapter teaches.
-
-
-@dataclass(frozen=True)
-class SoftmaxRegression:
-    """Softmax regression with an L2 penalty (ρ/2)‖W_{:, :-1}‖² on the weights, not on the bias.
-
-    ``X`` (N, D) carries the bias as its last column (:func:`with_bias`), ``y`` (N,) the labels,
-    ``num_classes`` K; W has shape (K, D). The objective is (eq-lse-softreg) of chapter 4.
-    ``X_test``/``y_test`` are held-out data (optional).
-    """
-
-    X: torch.Tensor
-    y: torch.Tensor
-    num_classes: int
-    rho: float
-    X_test: torch.Tensor | None = None
-    y_test: torch.Tensor | None = None
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """(K, D): the shape of W."""
-        return self.num_classes, self.X.shape[1]
-
-    @property
-    def reg(self) -> torch.Tensor:
-        """ρ on every weight and 0 on the bias column, (K, D)."""
-        r = torch.full(self.shape, self.rho, dtype=self.X.dtype)
-        r[:, -1] = 0.0
-        return r
-
-    def objective(self, W, rows=None) -> torch.Tensor:
-        """Mean cross-entropy (over ``rows`` if given) plus (ρ/2)‖W_{:, :-1}‖²; differentiable."""
-        X, y = (self.X, self.y) if rows is None else (self.X[rows], self.y[rows])
-        return torch.nn.functional.cross_entropy(X @ W.T, y) + 0.5 * (self.reg * W * W).sum()
-
-    def objective_along(self, Ws) -> torch.Tensor:
-        """The full-data objective at every iterate of a path at once: (S, K, D) -> (S,)."""
-        S, (K, _), N = len(Ws), self.shape, len(self.y)
-        logits = torch.einsum("nd,skd->snk", self.X, Ws).reshape(S * N, K)  # every (iterate, image) pair is a row
-        ce = torch.nn.functional.cross_entropy(logits, self.y.repeat(S), reduction="none").reshape(S, N).mean(1)
-        return ce + 0.5 * (self.reg * Ws**2).sum((1, 2))
-
-    def gradient(self, W) -> torch.Tensor:
-        """The objective's gradient in closed form: the mean of (eq-natgrad-persample) plus ρ ⊙ W, (K, D)."""
-        P = softmax(self.X @ W.T)  # (N, K)
-        return softmax_regression_grad(self.X, P, self.y).reshape(self.shape) + self.reg * W
-
-    def hessian(self, W) -> torch.Tensor:
-        """The objective's Hessian F + diag(ρ) (eq-natgrad-fisher-sr plus the penalty), (K·D, K·D)."""
-        return softmax_regression_fisher(self.X, softmax(self.X @ W.T)) + torch.diag(self.reg.reshape(-1))
-
-
-def pooled_digits_problem(rho: float = 1e-2, split_seed: int = 0) -> SoftmaxRegression:
-    """Chapter 7's problem: digits pooled to 4×4 (:func:`lecture_code.data.pool_digits`), re-standardized,
-    a bias column appended (D = 17, K = 10, 170 parameters), float64, penalty ``rho``.
-
-    ``split_seed`` picks the random train/test split (:func:`lecture_code.data.load_digits_split`);
-    the chapter's data is split 0, and other splits give repeated runs of a deterministic method.
-    """
-    from .data import load_digits_split, pool_digits
-
-    if not (isinstance(rho, (int, float)) and rho > 0 and math.isfinite(rho)):
-        raise ValueError(f"rho must be a finite number > 0, got {rho!r}")
-    data = load_digits_split(seed=split_seed, dtype=torch.float64)
-    train, test = pool_digits(data.X_train), pool_digits(data.X_test)  # (N, 16)
-    mu, sd = train.mean(0), train.std(0)
-    return SoftmaxRegression(
-        with_bias((train - mu) / sd), data.y_train, data.num_classes, float(rho),
-        with_bias((test - mu) / sd), data.y_test,
-    )
-
-
-def newton_optimum(problem: SoftmaxRegression, damping: float = 1e-8, tol: float = 1e-12, max_iter: int = 50):
-    """Newton's method with a backtracking line search, from W = 0 until max|∇| < ``tol``.
-
-    Direction d = (F + ρ + δI)⁻¹∇ (the Hessian of the objective, so this is also the natural
-    gradient); step W ← W - t d with t = 1, 1/2, 1/4, ... until the objective falls by at least
-    10⁻⁴ t ∇·d (Armijo). A unit step alone can cycle on this problem (it does on some splits).
-    The bias shift 1cᵀ common to all classes is a flat direction of the objective, so the tiny
-    ``damping`` keeps the solve well posed and every iterate is re-centred (Σ_k b_k = 0, the gauge
-    of chapter 2): rounding error along the flat direction would otherwise be divided by δ.
-    Returns (W*, iterations, max|∇| at W*, number of steps that needed t < 1).
-    """
-    W, short = torch.zeros(problem.shape, dtype=problem.X.dtype), 0
-    for it in range(1, max_iter + 1):
-        g = problem.gradient(W).reshape(-1)
-        d = precondition(g, problem.hessian(W), damping).reshape(problem.shape)
-        f0, slope, t = problem.objective(W).item(), (g @ d.reshape(-1)).item(), 1.0
-        while problem.objective(W - t * d).item() > f0 - 1e-4 * t * slope and t > 1e-10:
-            t /= 2
-        short += t < 1
-        W = W - t * d
-        W[:, -1] -= W[:, -1].mean()
-        grad_max = problem.gradient(W).abs().max().item()
-        if grad_max < tol:
-            return W, it, grad_max, short
-    raise RuntimeError(f"Newton's method did not reach max|grad| < {tol} in {max_iter} steps (last {grad_max:.1e})")
-
-
-#: Full-batch methods of chapter 7 and the damping δ each adds to its curvature.
-FULL_BATCH_DAMPING = {"gd": None, "natural": 1e-4, "empirical": 1e-4, "diag_empirical": 1e-3, "adam": None}
-
-
-def full_batch_run(problem: SoftmaxRegression, method: str, lr: float, n_iter: int = 40, damping: float | None = None):
-    """Full-batch training of ``problem`` from W = 0 (deterministic: repeat it on other splits).
-
-    ``method``: "gd" (torch.optim.SGD), "adam" (torch.optim.Adam), or the preconditioned step
-    W ← W - lr (C + δI)⁻¹∇ (eq-natgrad) with C = F + ρ ("natural"), F̃ + ρ ("empirical",
-    eq-natgrad-ef) or diag F̃ ("diag_empirical"). ``damping`` δ defaults to
-    :data:`FULL_BATCH_DAMPING`. Returns (objective at every iterate (n_iter + 1,), final W).
-    """
-    if method not in FULL_BATCH_DAMPING:
-        raise ValueError(f"method must be one of {sorted(FULL_BATCH_DAMPING)}, got {method!r}")
-    if not lr > 0:
-        raise ValueError(f"lr must be > 0, got {lr!r}")
-    delta = FULL_BATCH_DAMPING[method] if damping is None else damping
-    W = torch.zeros(problem.shape, dtype=problem.X.dtype, requires_grad=True)
-    opt = {"gd": torch.optim.SGD, "adam": torch.optim.Adam}.get(method)
-    opt = opt([W], lr=lr) if opt else None
-    losses = []
-    for _ in range(n_iter):
-        W.grad = None
-        loss = problem.objective(W)
-        loss.backward()
-        losses.append(loss.item())
-        if opt is not None:
-            opt.step()
-            continue
-        with torch.no_grad():
-            P = softmax(problem.X @ W.T)  # (N, K)
-            if method == "natural":
-                C = problem.hessian(W)  # F + ρ
-            elif method == "empirical":
-                C = empirical_fisher(per_sample_grads(problem.X, P, problem.y)) + torch.diag(problem.reg.reshape(-1))
-            else:
-                C = softmax_regression_diag_fisher(problem.X, P, problem.y)  # a vector: diag F̃
-            W -= lr * precondition(W.grad.reshape(-1), C, delta).reshape(problem.shape)
-    with torch.no_grad():
-        losses.append(problem.objective(W).item())
-    return torch.tensor(losses, dtype=torch.float64), W.detach()
-
-
-#: Mini-batch rules of chapter 7: how each turns the mini-batch gradient ḡ into a step.
-MINIBATCH_RULES = ("sgd", "adam", "lecture", "diag_empirical", "diag_fisher")
-
-
-def minibatch_run(problem: SoftmaxRegression, rule: str, lr: float, seed: int = 0, damping: float = 1e-4,
-                  n_steps: int = 120, batch: int = 64):
-    """Mini-batch training from W = 0 with batches of ``batch`` rows drawn with replacement (``seed``).
-
-    ``rule``: "sgd" / "adam" (torch.optim), or the written-out step ΔW = -lr ḡ / (c + δ) per component with
-    c = ḡ² (the lecture's ``natural_gradient_step``: the square of the same mini-batch gradient),
-    c = (1/B) Σ_b g_b² (the empirical Fisher's diagonal on the batch, "diag_empirical") or
-    c = (1/B) Σ_b E_{y~p_b}[g_b²] (the Fisher's diagonal, "diag_fisher"); ḡ includes ρ ⊙ W.
-    Returns (full-data objective at every iterate (n_steps + 1,), |ḡ| (n_steps, K·D), |ΔW| (n_steps, K·D)).
-    """
-    if rule not in MINIBATCH_RULES:
-        raise ValueError(f"rule must be one of {MINIBATCH_RULES}, got {rule!r}")
-    if not lr > 0:
-        raise ValueError(f"lr must be > 0, got {lr!r}")
-    gen = torch.Generator().manual_seed(seed)
-    N = len(problem.y)
-    W = torch.zeros(problem.shape, dtype=problem.X.dtype, requires_grad=True)
-    opt = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}.get(rule)
-    opt = opt([W], lr=lr) if opt else None
-    path, grads, steps = [W.detach().clone()], [], []
-    for _ in range(n_steps):
-        rows = torch.randint(0, N, (batch,), generator=gen)
-        W.grad = None
-        problem.objective(W, rows).backward()
-        g = W.grad.reshape(-1)  # ḡ
-        if opt is not None:
-            opt.step()
-        else:
-            with torch.no_grad():
-                if rule == "lecture":
-                    c = g**2
-                else:
-                    Xb, Pb = problem.X[rows], softmax(problem.X[rows] @ W.T)
-                    c = softmax_regression_diag_fisher(Xb, Pb, problem.y[rows] if rule == "diag_empirical" else None)
-                W -= lr * precondition(g, c, damping).reshape(problem.shape)
-        new = W.detach().clone()
-        grads.append(g.abs())
-        steps.append((new - path[-1]).abs().reshape(-1))
-        path.append(new)
-    return problem.objective_along(torch.stack(path)), torch.stack(grads), torch.stack(steps)
+# ------------------------------------------------- Sophia-G's diagonal estimate (chapter 7)
 
 
 def gnb_diag(logits_fn, xi, X, generator: torch.Generator, n_draws: int = 1) -> torch.Tensor:
@@ -570,9 +326,7 @@ def gnb_diag(logits_fn, xi, X, generator: torch.Generator, n_draws: int = 1) -> 
     (:func:`gauss_newton`, :func:`conditional_fisher`) on these inputs (Liu et al., 2023).
     Same ``logits_fn``, ``xi``, ``X`` as :func:`conditional_fisher`; returns (n_draws, P).
     """
-    if not isinstance(n_draws, int) or isinstance(n_draws, bool) or n_draws < 1:
-        raise ValueError(f"n_draws must be a positive integer, got {n_draws!r}")
-    Z = _model_logits(logits_fn, xi, X)
+    n_draws, Z = positive_int(n_draws, "n_draws"), _model_logits(logits_fn, xi, X)
     B, K = Z.shape
     P = softmax(Z.detach())  # (B, K)
     labels = torch.multinomial(P, n_draws, replacement=True, generator=generator).T  # (S, B): ŷ ~ p(·|x_b)
@@ -580,58 +334,6 @@ def gnb_diag(logits_fn, xi, X, generator: torch.Generator, n_draws: int = 1) -> 
     R = P - torch.nn.functional.one_hot(labels, K).to(P.dtype)  # (S, B, K): ∂(-log p_ŷ)/∂z_b
     g_hat = R.reshape(n_draws, B * K) @ J.reshape(B * K, -1) / B  # (S, P): the mini-batch gradient per draw
     return B * g_hat**2
-
-
-def train_mlp(X, y, method: str, lr: float, seed: int = 0, n_steps: int = 40, batch: int = 128,
-              damping: float = 1e-2, hidden: int = 16, record: bool = True):
-    """Train ``make_mlp(D, hidden, K, seed)`` (float64) on (X, y) with mini-batches drawn with ``seed``.
-
-    ``method``: "sgd" / "adam" (torch.optim), or "kfac": each Linear layer (weights with the bias
-    as last column) steps by -lr times the K-FAC direction (:func:`kfac_direction`), with G from
-    one set of labels sampled from the model per batch (a second backward pass). Returns the full-data training loss at every step
-    (n_steps + 1,) if ``record``, else only the final loss (1,).
-    """
-    from .data import make_mlp
-
-    if method not in ("sgd", "adam", "kfac"):
-        raise ValueError(f"method must be 'sgd', 'adam' or 'kfac', got {method!r}")
-    if not lr > 0:
-        raise ValueError(f"lr must be > 0, got {lr!r}")
-    X = _tensor(X, "X", 2)
-    default = torch.get_default_dtype()
-    torch.set_default_dtype(X.dtype)  # draw the initial weights in X's dtype, whatever the caller's default
-    try:
-        model = make_mlp(X.shape[1], hidden, int(y.max()) + 1, seed=seed)
-    finally:
-        torch.set_default_dtype(default)
-    layers = [m for m in model if isinstance(m, torch.nn.Linear)]
-    opt = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}.get(method)
-    opt = opt(model.parameters(), lr=lr) if opt else None
-    gen = torch.Generator().manual_seed(seed)
-    ce = torch.nn.functional.cross_entropy
-    losses = []
-    for _ in range(n_steps):
-        if record:
-            with torch.no_grad():
-                losses.append(ce(model(X), y).item())
-        rows = torch.randint(0, len(y), (batch,), generator=gen)
-        model.zero_grad(set_to_none=True)
-        logits, io = linear_layers_io(model, X[rows])
-        ce(logits, y[rows]).backward(retain_graph=method == "kfac")
-        if method == "kfac":
-            y_model = torch.multinomial(softmax(logits.detach()), 1, generator=gen)[:, 0]  # labels from the model
-            g_out = torch.autograd.grad(ce(logits, y_model, reduction="sum"), [s for _, s in io])
-            with torch.no_grad():
-                for layer, (a, _), g in zip(layers, io, g_out):
-                    A, G = kfac_factors(a, g)
-                    d = kfac_direction(torch.cat([layer.weight.grad, layer.bias.grad[:, None]], dim=1), A, G, damping)
-                    layer.weight -= lr * d[:, :-1]
-                    layer.bias -= lr * d[:, -1]
-        else:
-            opt.step()
-    with torch.no_grad():
-        losses.append(ce(model(X), y).item())
-    return torch.tensor(losses, dtype=torch.float64)
 
 
 # ------------------------------------------- chapter 7's comparisons under one protocol
@@ -692,9 +394,11 @@ def sweep_run(experiment: str, curve: bool = False):
     of softmax regression are L - L* of the split. The data and each split's optimum L* are
     computed once and cached by the closure.
     """
-    if experiment not in SWEEPS:
-        raise ValueError(f"experiment must be one of {sorted(SWEEPS)}, got {experiment!r}")
-    spec = SWEEPS[experiment]
+    from .data import load_digits_split
+    from .models import pooled_digits_problem
+    from .optim import full_batch_run, minibatch_run, newton_optimum, train_mlp
+
+    spec = SWEEPS[choice(experiment, "experiment", sorted(SWEEPS))]
     cache: dict = {}
 
     def problem(split):
@@ -704,9 +408,7 @@ def sweep_run(experiment: str, curve: bool = False):
         return cache[split]
 
     def kwargs(method):
-        if method not in spec["methods"]:
-            raise ValueError(f"method must be one of {list(spec['methods'])}, got {method!r}")
-        return {k: v for k, v in spec["methods"][method].items() if k != "grid"}
+        return {k: v for k, v in spec["methods"][choice(method, "method", list(spec["methods"]))].items() if k != "grid"}
 
     def finite(x):
         return x if math.isfinite(x) else math.inf
@@ -724,8 +426,6 @@ def sweep_run(experiment: str, curve: bool = False):
     else:
         def run(method, lr, seed):
             if "data" not in cache:
-                from .data import load_digits_split
-
                 cache["data"] = load_digits_split(dtype=torch.float64)
             d, kw = cache["data"], kwargs(method)
             loss = train_mlp(d.X_train, d.y_train, lr=lr, seed=seed, n_steps=spec["steps"], record=curve, **kw)

@@ -26,40 +26,28 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .validate import as_tensor, generator, in_interval, integer, positive
+
 
 def _check_logits(logits) -> torch.Tensor:
     if not isinstance(logits, torch.Tensor):
         raise TypeError(f"logits must be a torch.Tensor of shape (B, V), got {type(logits).__name__}")
-    if logits.dim() != 2:
-        raise ValueError(f"logits must have shape (B, V), got shape {tuple(logits.shape)}")
     if not logits.is_floating_point():
         raise TypeError(f"logits must be a floating tensor, got dtype {logits.dtype}")
+    if logits.dim() != 2:
+        raise ValueError(f"logits must have shape (B, V), got shape {tuple(logits.shape)}")
+    logits = as_tensor(logits, "logits", nan=False)
     if logits.shape[1] == 0:
         raise ValueError("logits has an empty vocabulary axis (V = 0)")
-    if torch.isnan(logits).any():
-        raise ValueError("logits contains NaN")
     return logits
 
 
 def _check_options(temperature, top_k, top_p):
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
-        raise TypeError(f"temperature must be a number, got {type(temperature).__name__}")
-    if not math.isfinite(temperature) or temperature < 0:
-        raise ValueError(f"temperature must be a finite number >= 0 (0 means argmax), got {temperature!r}")
+    positive(temperature, "temperature", allow_zero=True)  # 0 means argmax
     if top_k is not None:
-        if isinstance(top_k, bool) or not isinstance(top_k, int):
-            raise TypeError(f"top_k must be an int or None, got {type(top_k).__name__}")
-        if top_k < 1:
-            raise ValueError(f"top_k must be >= 1 (or None for no truncation), got {top_k}")
+        integer(top_k, "top_k", minimum=1)
     if top_p is not None:
-        _check_top_p(top_p)
-
-
-def _check_top_p(top_p):
-    if isinstance(top_p, bool) or not isinstance(top_p, (int, float)):
-        raise TypeError(f"top_p must be a number or None, got {type(top_p).__name__}")
-    if not 0.0 < top_p <= 1.0:
-        raise ValueError(f"top_p must lie in (0, 1] (or be None), got {top_p!r}")
+        in_interval(top_p, "top_p", 0.0, 1.0, closed="right")
 
 
 def top_p_mask(probs: torch.Tensor, top_p: float) -> torch.Tensor:
@@ -108,8 +96,7 @@ def top_p_mask(probs: torch.Tensor, top_p: float) -> torch.Tensor:
         raise ValueError("probs must be non-negative (and not NaN)")
     if not (probs.sum(dim=-1) > 0).all():
         raise ValueError("every row of probs must have a positive sum")
-    _check_top_p(top_p)
-    if top_p >= 1.0:
+    if in_interval(top_p, "top_p", 0.0, 1.0, closed="right") >= 1.0:
         return torch.ones_like(probs, dtype=torch.bool)
     ranked, order = torch.sort(probs, dim=-1, descending=True, stable=True)  # (B, n)
     tail = ranked.double().flip(-1).cumsum(dim=-1).flip(-1)  # (B, n): T_r, summed from the smallest up
@@ -164,8 +151,7 @@ def sample_next_token(logits, rng, temperature: float = 1.0, top_k=None, top_p=N
     """
     logits = _check_logits(logits)
     _check_options(temperature, top_k, top_p)
-    if rng is not None and not isinstance(rng, torch.Generator):
-        raise TypeError(f"rng must be a torch.Generator or None, got {type(rng).__name__}")
+    generator(rng, "rng")
     if temperature == 0.0:
         return torch.argmax(logits, dim=-1, keepdim=True)  # (B, 1)
     probs, idx = _truncated(logits, float(temperature), top_k, top_p)
@@ -211,10 +197,7 @@ def softcap(logits, cap: float = 15.0) -> torch.Tensor:
     """
     if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
         raise TypeError(f"logits must be a floating torch.Tensor, got {type(logits).__name__}")
-    if isinstance(cap, bool) or not isinstance(cap, (int, float)) or not (math.isfinite(cap) and cap > 0):
-        raise ValueError(f"cap must be a finite number > 0, got {cap!r}")
-    if torch.isnan(logits).any():
-        raise ValueError("logits contains NaN")
+    cap, logits = positive(cap, "cap"), as_tensor(logits, "logits", nan=False)
     return cap * torch.tanh(logits / cap)
 
 
@@ -244,11 +227,7 @@ def softcap_probability_bounds(vocab_size: int, cap: float = 15.0, temperature: 
     >>> f"{lo:.3e}", f"{1 - hi:.3e}"
     ('2.856e-18', '3.066e-09')
     """
-    if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 2:
-        raise ValueError(f"vocab_size must be an integer >= 2, got {vocab_size!r}")
-    for name, x in (("cap", cap), ("temperature", temperature)):
-        if isinstance(x, bool) or not isinstance(x, (int, float)) or not (math.isfinite(x) and x > 0):
-            raise ValueError(f"{name} must be a finite number > 0, got {x!r}")
+    vocab_size, cap, temperature = integer(vocab_size, "vocab_size", minimum=2), positive(cap, "cap"), positive(temperature, "temperature")
     a = 2.0 * cap / temperature
     log_rest = math.log(vocab_size - 1)
     p_min = math.exp(-(a + log_rest) - math.log1p(math.exp(-(a + log_rest))))  # 1 / (1 + (V-1) e^{a})

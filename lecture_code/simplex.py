@@ -12,33 +12,24 @@ from __future__ import annotations
 
 import numpy as np
 
+from .validate import as_array, in_interval, labels, positive_int, prob_atol, probabilities
+
 #: Corners of the equilateral triangle used to draw Δ² in the plane, one row per vertex e_1, e_2, e_3.
 TRIANGLE = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, np.sqrt(3.0) / 2.0]])
 
-#: Default tolerance for "sums to one" and "non-negative" checks.
-ATOL = 1e-9
+#: Default tolerance for "sums to one" and "non-negative" checks: √ε of float64, the library's
+#: one tolerance policy (:func:`lecture_code.validate.prob_atol`).
+ATOL = prob_atol(np.float64)
 
 
 def as_points(p, name: str = "p") -> np.ndarray:
     """Return ``p`` as a float array of shape (..., K) with K >= 1, or raise a clear error."""
-    if isinstance(p, (str, bytes)):
-        raise TypeError(f"{name} must be an array of numbers, got {type(p).__name__}")
-    try:
-        arr = np.asarray(p, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be an array of numbers: {exc}") from None
-    if arr.ndim == 0 or arr.shape[-1] == 0:
-        raise ValueError(f"{name} must have a last axis of length K >= 1, got shape {arr.shape}")
-    if np.isnan(arr).any():
-        raise ValueError(f"{name} contains NaN")
-    return arr
+    return as_array(p, name)
 
 
 def vertices(K: int) -> np.ndarray:
     """The K vertices of Δ^{K-1}: the one-hot vectors e_1, ..., e_K (rows of the identity)."""
-    if not isinstance(K, (int, np.integer)) or isinstance(K, bool) or K < 1:
-        raise ValueError(f"K must be a positive integer, got {K!r}")
-    return np.eye(int(K))
+    return np.eye(positive_int(K, "K"))
 
 
 def in_simplex(p, atol: float = ATOL) -> np.ndarray:
@@ -54,15 +45,8 @@ def in_interior(p, atol: float = ATOL) -> np.ndarray:
 
 
 def check_simplex(p, name: str = "p", atol: float = ATOL) -> np.ndarray:
-    """Return ``p`` as an array after checking that every row is a probability vector."""
-    arr = as_points(p, name)
-    if (arr < -atol).any():
-        raise ValueError(f"{name} must be non-negative, got a minimum entry of {arr.min():.3g}")
-    sums = arr.sum(axis=-1)
-    if (np.abs(sums - 1.0) > atol).any():
-        worst = float(sums.flat[np.argmax(np.abs(sums - 1.0))])
-        raise ValueError(f"{name} must sum to 1 along the last axis, got a sum of {worst:.6g}")
-    return arr
+    """Return ``p`` as a float64 array after checking that every row is a probability vector."""
+    return probabilities(as_array(p, name), name, atol=atol)
 
 
 def support(p, atol: float = ATOL) -> np.ndarray:
@@ -114,9 +98,7 @@ def simplex_grid(n: int, K: int = 3, interior: bool = False) -> np.ndarray:
     With ``interior=True`` only points with every coordinate positive are kept (n >= K).
     Used for heat maps over Δ² and for exhaustive searches over the simplex.
     """
-    if not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    vertices(K)  # validates K
+    n, K = positive_int(n, "n"), positive_int(K, "K")
 
     def compositions(total: int, parts: int):
         if parts == 1:
@@ -170,12 +152,6 @@ def smooth_labels(y, num_classes: int, eps: float) -> np.ndarray:
     eps : float
         Smoothing weight in [0, 1].
     """
-    E = vertices(num_classes)  # validates K
-    labels = np.asarray(y)
-    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-        raise TypeError(f"y must be a 1-D array of integer labels, got {labels.dtype} with shape {labels.shape}")
-    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(f"labels in y must lie in 0..{num_classes - 1}, got {labels.min()}..{labels.max()}")
-    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating)) or not 0.0 <= eps <= 1.0:
-        raise ValueError(f"eps must be a number in [0, 1], got {eps!r}")
-    return (1.0 - eps) * E[labels] + eps / num_classes  # (N, K)
+    E, eps = vertices(num_classes), in_interval(eps, "eps", 0.0, 1.0)
+    y = labels(y, None, num_classes, "y").numpy()
+    return (1.0 - eps) * E[y] + eps / num_classes  # (N, K)

@@ -27,16 +27,13 @@ Frames are cheap when they differ little, in both senses:
   background. The static view is limited to ``max_bytes`` (600 KB by default): exceeding it raises
   ``ValueError``;
 - time: when ``render`` reuses one figure, only the artists that change (and what is drawn over
-  them) are redrawn, over a saved background (``_Painter``; checked against full draws). This
+  them) are redrawn, over a saved background (``lecture_code.painter.Painter``; checked against full draws). This
   keeps a live redraw to a few tens of milliseconds, and the static build fast.
 """
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import html
-import io
 import itertools
 import json
 import math
@@ -47,13 +44,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .frames import STATIC_SCRIPT, encode_frames, png
+from .painter import Painter
 from .style import use_book_style
 
 #: Largest static HTML a slider may produce (the issue's budget per slider).
 MAX_BYTES = 600_000
-
-#: Frames are quantized to at most this many colours (about 3x smaller PNGs, no visible change).
-PALETTE_COLORS = 128
 
 #: Stops per numeric parameter when a :class:`Range` does not say, by the number of parameters of
 #: the slider (one: 25 stops; two: 7 each, e.g. 7 x 7; more: 5 each).
@@ -63,29 +59,6 @@ DEFAULT_STOPS_MANY = 5
 #: The live slider has this many steps between two neighbouring static stops (so every stop of
 #: the book is also a position of the live slider).
 LIVE_SUBSTEPS = 10
-
-#: Above this mean fraction of changed pixels, frames are stored whole instead of over a background.
-_OVERLAY_MAX_CHANGED = 0.5
-
-_SCRIPT = """<script>(function () {
-  var root = document.currentScript.previousElementSibling;
-  var frames = JSON.parse(root.querySelector('script.lc-frames').textContent);
-  var labels = JSON.parse(root.querySelector('script.lc-labels').textContent);
-  var inputs = root.querySelectorAll('input[type=range]');
-  var outputs = root.querySelectorAll('output');
-  var img = root.querySelector('img.lc-frame');
-  function update() {
-    var idx = 0;
-    for (var k = 0; k < inputs.length; k++) {
-      var v = Number(inputs[k].value);
-      idx = idx * labels[k].length + v;
-      outputs[k].textContent = labels[k][v];
-    }
-    img.src = 'data:image/png;base64,' + frames[idx];
-  }
-  for (var k = 0; k < inputs.length; k++) inputs[k].addEventListener('input', update);
-})();</script>"""
-
 
 @dataclass(frozen=True)
 class Range:
@@ -172,295 +145,6 @@ def _is_number(v) -> bool:
     return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
 
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def _png(image, **kwargs) -> bytes:
-    out = io.BytesIO()
-    image.save(out, format="PNG", **kwargs)
-    return out.getvalue()
-
-
-def _quantized_png(pixels: np.ndarray) -> bytes:
-    """A palette PNG of an (H, W, 3) image (median cut, no dithering)."""
-    from PIL import Image
-
-    q = Image.fromarray(pixels).quantize(colors=PALETTE_COLORS, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
-    return _png(q)  # optimize=True would cost ~7 ms a frame for 3% fewer bytes
-
-
-def _overlay_png(pixels: np.ndarray, mask: np.ndarray) -> bytes:
-    """A palette PNG of the pixels under ``mask``; every other pixel is transparent.
-
-    The palette is fitted to the changed pixels only; the transparent entry is white, so a viewer
-    that ignores transparency sees blank paper there.
-    """
-    from PIL import Image
-
-    h, w = mask.shape
-    changed = pixels[mask]
-    index = np.zeros((h, w), dtype=np.uint8)
-    if len(changed):
-        q = Image.fromarray(changed[None]).quantize(
-            colors=PALETTE_COLORS - 1, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
-        )
-        idx = np.asarray(q).reshape(-1)
-        ncol = int(idx.max()) + 1
-        palette = list(q.getpalette()[: 3 * ncol])
-        index[:] = ncol
-        index[mask] = idx
-    else:
-        ncol, palette = 0, []
-    image = Image.frombytes("P", (w, h), index.tobytes())
-    image.putpalette(palette + [255, 255, 255])
-    return _png(image, transparency=ncol)
-
-
-def _background(stack: np.ndarray) -> np.ndarray:
-    """Per pixel, the colour most frames have (a few frames are candidates, counted on a sample).
-
-    ``stack`` is (N, H, W) of packed RGB. Pixels a moving part covers in one frame take the colour
-    the other frames agree on, so the background holds everything that does not move.
-    """
-    n = len(stack)
-    cand = stack[np.unique(np.linspace(0, n - 1, min(n, 5)).round().astype(int))]
-    sample = stack[np.unique(np.linspace(0, n - 1, min(n, 11)).round().astype(int))]
-    counts = np.stack([(sample == c).sum(axis=0) for c in cand])
-    return np.take_along_axis(cand, counts.argmax(axis=0)[None], axis=0)[0]
-
-
-def _pack(rgb: np.ndarray) -> np.ndarray:
-    rgb = rgb.astype(np.uint32)
-    return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
-
-
-def encode_frames(frames: list[np.ndarray]) -> tuple[list[str], str | None]:
-    """Encode (H, W, 3) frames for the static view: ``(frames_base64, background_base64)``.
-
-    With a background, each frame is a transparent palette PNG of only the pixels that differ from
-    the background (to be laid over it); without (frames of different sizes, fewer than three
-    frames, or frames that mostly differ from each other), each frame is a whole palette PNG and
-    the background is ``None``.
-    """
-    shapes = {f.shape for f in frames}
-    if len(frames) >= 3 and len(shapes) == 1:
-        packed = np.stack([_pack(f) for f in frames])
-        bg = _background(packed)
-        masks = packed != bg[None]
-        if masks.mean() <= _OVERLAY_MAX_CHANGED:
-            bg_rgb = np.stack([(bg >> 16) & 255, (bg >> 8) & 255, bg & 255], axis=-1).astype(np.uint8)
-            out = [_b64(_overlay_png(f, m)) for f, m in zip(frames, masks)]
-            return out, _b64(_quantized_png(bg_rgb))
-    return [_b64(_quantized_png(f)) for f in frames], None
-
-
-def _descendants(artist):
-    """``artist`` and everything below it (depth first)."""
-    stack, seen = [artist], set()
-    while stack:
-        a = stack.pop()
-        if id(a) in seen:
-            continue
-        seen.add(id(a))
-        yield a
-        stack.extend(a.get_children())
-
-
-def _count_draws(fig) -> None:
-    """Count every draw of ``fig`` (``fig._lc_draws[0]``), whoever makes it (canvas.draw, savefig, display)."""
-    if hasattr(fig, "_lc_draws"):
-        return
-    counter = [0]
-    original = fig.draw
-
-    def draw(renderer):
-        counter[0] += 1
-        return original(renderer)
-
-    fig.draw = draw
-    fig._lc_draws = counter
-
-
-class _Painter:
-    """Pixels of the figure ``render`` returns, redrawing only what changed when it can.
-
-    A figure reused across frames usually changes a few artists (a point, a line, a title). The
-    painter learns which top-level artists of the Axes change (matplotlib marks an artist *stale*
-    when a ``set_*`` method changes it), draws once a background without them and without
-    everything a full draw draws after them, and then per frame restores that background and draws
-    only that suffix, in the order of a full draw, so the pixels are the same. Each new background
-    is checked against a full draw, and so is every ``VERIFY_EVERY``-th blitted frame of the static
-    build; a mismatch switches blitting off for good. It falls back to a full draw
-    whenever something else changed: a new figure, artists added or removed, axis limits or
-    position, a layout engine, figure-level artists, or a draw of the figure by someone else.
-    ``render`` must change artists through their ``set_*`` methods (assigning an attribute, such
-    as ``annotation.xy = ...``, is invisible to matplotlib's staleness and to the painter).
-    """
-
-    #: During the static build, every this-many blitted frames is compared with a full draw.
-    VERIFY_EVERY = 8
-
-    def __init__(self, dpi: int, blit: bool = True):
-        self.dpi = dpi
-        self.blit = blit
-        self.fig = None
-        self.counts = {"full": 0, "blit": 0, "rebuild": 0}
-        self.disabled_reason = None
-        self._reset()
-
-    def _reset(self):
-        self.moving: set[int] = set()  # ids of top-level Axes children that change between frames
-        self.background = None
-        self.suffix = None  # the top-level artists drawn over the background, in draw order
-        self.structure = None
-        self._since_verify = 0
-
-    # -- what the figure looks like ------------------------------------------------------------
-    def _structure(self, fig):
-        axes = list(fig.axes)
-        tops = tuple(tuple(id(c) for c in ax.get_children()) for ax in axes)
-        geometry = tuple(
-            (tuple(ax.viewLim.bounds), tuple(ax.get_position().bounds), ax.get_xscale(), ax.get_yscale(), ax.axison)
-            for ax in axes
-        )
-        others = tuple(id(c) for c in fig.get_children() if c not in axes)
-        return (tuple(id(ax) for ax in axes), tops, geometry, others, tuple(fig.get_size_inches()),
-                fig.get_layout_engine() is not None)
-
-    def _stale_tops(self, fig):
-        """Ids of top-level Axes children with a stale artist in them; None if a figure-level one is stale."""
-        axes = set(fig.axes)
-        for c in fig.get_children():
-            if c not in axes and any(a.stale for a in _descendants(c)):
-                return None
-        return {id(c) for ax in fig.axes for c in ax.get_children() if any(a.stale for a in _descendants(c))}
-
-    @staticmethod
-    def _settle(fig):
-        for a in _descendants(fig):
-            a.stale = False  # after a draw: the next render's changes are exactly the stale artists
-
-    # -- drawing ---------------------------------------------------------------------------------
-    def _canvas(self, fig):
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-        return fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
-
-    @contextlib.contextmanager
-    def _at_dpi(self, fig):
-        shown = fig.dpi
-        fig.dpi = self.dpi  # what savefig(dpi=...) does for the time of one drawing
-        try:
-            yield self._canvas(fig)
-        finally:
-            fig.dpi = shown
-
-    def _draw_full(self, fig, record: list | None = None, skip: set | None = None) -> np.ndarray:
-        """canvas.draw() at our dpi; optionally record the order in which the top-level artists
-        (children of each Axes, and the figure's other children) are drawn (``record``), or leave
-        some of them out (``skip``: ids; this draws the background and keeps a copy of it)."""
-        axes = set(fig.axes)
-        tops = [c for c in fig.get_children() if c not in axes] + [c for ax in fig.axes for c in ax.get_children()]
-        patched = []
-        for child in tops:
-            if record is not None:
-                def draw(renderer, _c=child, _orig=child.draw):
-                    record.append(_c)
-                    return _orig(renderer)
-            elif skip is not None and id(child) in skip:
-                def draw(renderer):
-                    return None
-            else:
-                continue
-            child.draw = draw
-            patched.append(child)
-        try:
-            with self._at_dpi(fig) as canvas:
-                canvas.draw()
-                if skip is not None:
-                    self.background = canvas.copy_from_bbox(fig.bbox)
-                return np.ascontiguousarray(np.asarray(canvas.buffer_rgba())[..., :3])
-        finally:
-            for child in patched:
-                del child.draw
-
-    def _draw_suffix(self, fig) -> np.ndarray:
-        with self._at_dpi(fig) as canvas:
-            canvas.restore_region(self.background)
-            renderer = canvas.get_renderer()
-            for child in self.suffix:
-                child.draw(renderer)
-            return np.ascontiguousarray(np.asarray(canvas.buffer_rgba())[..., :3])
-
-    def _full(self, fig) -> np.ndarray:
-        pixels = self._draw_full(fig)
-        self.counts["full"] += 1
-        self.structure = self._structure(fig)
-        self.background = None
-        return pixels
-
-    def _rebuild(self, fig) -> np.ndarray:
-        """Full draw (recording the order), background without the moving suffix, and a check."""
-        self.counts["rebuild"] += 1
-        order = []
-        pixels = self._draw_full(fig, record=order)
-        self.structure = self._structure(fig)
-        # everything drawn from the first changing artist on (in any Axes) is drawn again per frame,
-        # in the same order, so overlaps come out as in a full draw
-        first = next((i for i, c in enumerate(order) if id(c) in self.moving), len(order))
-        suffix = order[first:]
-        skip = {id(c) for c in suffix}
-        self._draw_full(fig, skip=skip)  # sets self.background
-        self.suffix = suffix
-        if not np.array_equal(self._draw_suffix(fig), pixels):
-            self._disable("a redraw of the changing artists did not match a full draw")
-        self._since_verify = 0
-        return pixels
-
-    def _disable(self, reason: str):
-        self.blit = False
-        self.disabled_reason = reason
-        self.background = None
-
-    def pixels(self, fig, verify: bool = False) -> np.ndarray:
-        """The (H, W, 3) pixels of ``fig`` as a full draw at ``self.dpi`` would give them."""
-        _count_draws(fig)
-        try:
-            return self._pixels(fig, verify)
-        finally:
-            self._settle(fig)
-            self._seen = (id(fig), fig._lc_draws[0])
-
-    def _pixels(self, fig, verify: bool) -> np.ndarray:
-        if fig is not self.fig or getattr(self, "_seen", None) != (id(fig), fig._lc_draws[0]):
-            # a new figure, or drawn by someone else since (a display of it, another slider):
-            # changes made before that draw are no longer marked stale
-            self.fig = fig
-            self._reset()
-            return self._full(fig)
-        if not self.blit:
-            return self._full(fig)
-        structure = self._structure(fig)
-        changed = self._stale_tops(fig)
-        if changed is None or structure != self.structure or structure[-1]:
-            self._reset()
-            return self._full(fig)
-        if self.background is not None and changed <= self.moving:
-            out = self._draw_suffix(fig)
-            self.counts["blit"] += 1
-            self._since_verify += 1
-            if verify and self._since_verify >= self.VERIFY_EVERY:
-                self._since_verify = 0
-                full = self._draw_full(fig)
-                if not np.array_equal(out, full):
-                    self._disable("a blitted frame did not match a full draw")
-                    return full
-            return out
-        self.moving |= changed
-        return self._rebuild(fig)
-
-
 class Slider:
     """A figure controlled by one or more sliders; see the module docstring and :func:`slider`."""
 
@@ -524,7 +208,7 @@ class Slider:
         self.dpi = dpi
         self.max_bytes = max_bytes
         self.alt = alt
-        self._painter = _Painter(dpi, blit=blit)
+        self._painter = Painter(dpi, blit=blit)
         use_book_style()
         pixels = [self._pixels(idx) for idx in itertools.product(*(range(len(self.values[n])) for n in self.names))]
         self._start_pixels = pixels[self._start_index()]
@@ -581,7 +265,7 @@ class Slider:
     def _live_png(pixels: np.ndarray) -> bytes:
         from PIL import Image
 
-        return _png(Image.fromarray(pixels), compress_level=1)  # fast: the bytes only cross a local socket
+        return png(Image.fromarray(pixels), compress_level=1)  # fast: the bytes only cross a local socket
 
     # -- static view -------------------------------------------------------------------------
     def _static_html(self) -> str:
@@ -620,7 +304,7 @@ class Slider:
             f"{picture}"
             f'<script type="application/json" class="lc-frames">{frames_json}</script>'
             f'<script type="application/json" class="lc-labels">{labels_json}</script>'
-            "</div>" + _SCRIPT
+            "</div>" + STATIC_SCRIPT
         )
 
     # -- live view ---------------------------------------------------------------------------
@@ -680,7 +364,7 @@ class Slider:
                     return  # the newest values are already on screen
                 kwargs = {n: conv(c.value) for n, c, conv in zip(self.names, controls, convert)}
                 try:
-                    png = self._live_png(self._draw(kwargs))
+                    picture = self._live_png(self._draw(kwargs))
                 except Exception as exc:  # shown under the picture: a widget callback's traceback is otherwise invisible
                     error.value = (
                         '<pre style="color:#d62728;white-space:pre-wrap">'
@@ -689,7 +373,7 @@ class Slider:
                     error.layout.display = None
                     return
                 error.value, error.layout.display = "", "none"
-                image.value = png
+                image.value = picture
                 for n, readout in zip(self.names, readouts):
                     readout.value = self.format(n, kwargs[n])
                 shown[0] = key
@@ -738,7 +422,7 @@ def slider(
         Budget of the static HTML (``ValueError`` when exceeded).
     blit : bool
         Redraw only the artists that change when the figure is reused (checked against full
-        draws; see ``_Painter``). ``False`` draws every frame in full.
+        draws; see ``lecture_code.painter.Painter``). ``False`` draws every frame in full.
     **params : Range or sequence
         One slider per keyword.
 

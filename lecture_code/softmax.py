@@ -1,8 +1,13 @@
-"""Softmax, log-softmax and log-sum-exp written out, plus the Jacobian and entropy (chapter 2).
+"""Softmax, log-softmax and log-sum-exp written out, plus diag(p) - ppᵀ, entropy and KL (chapter 2).
 
 Book equations: (eq-softmax) softmax with temperature, (eq-stable-softmax) the
 max-subtraction form, (eq-lse) log-sum-exp, (eq-log-softmax), (eq-softmax-jacobian)
-diag(p) - p pᵀ, and the Shannon entropy in nats (the objective of eq-maxent-primal).
+diag(p) - p pᵀ, the Shannon entropy in nats (the objective of eq-maxent-primal) and the
+KL divergence (eq-maxent-kl).
+
+This module is the library's one definition of each of these objects: the Jacobian of softmax,
+the Hessian of log-sum-exp (chapter 4), the logit Fisher matrix (chapter 5) and every Hessian or
+Fisher block built from them call :func:`softmax_covariance`; every KL calls :func:`kl_divergence`.
 
 The functions here are the lesson: they write out the max subtraction that
 ``torch.softmax`` does internally. Tests check that they agree with ``torch.softmax``,
@@ -12,66 +17,17 @@ a non-positive temperature, an empty axis) raises ``ValueError``; never a silent
 
 from __future__ import annotations
 
-import math
-import numbers
-import operator
-
 import torch
+
+from .validate import as_tensor, axis, logits, positive, probabilities
 
 
 def as_logits(z, name: str = "z") -> torch.Tensor:
-    """Return ``z`` as a floating tensor (array-likes and integer tensors are converted)."""
-    if isinstance(z, (str, bytes)):
-        raise TypeError(f"{name} must be a tensor or an array of numbers, got {type(z).__name__}")
-    if not isinstance(z, torch.Tensor):
-        try:
-            z = torch.as_tensor(z)
-        except (TypeError, ValueError, RuntimeError) as exc:
-            raise TypeError(f"{name} must be a tensor or an array of numbers: {exc}") from None
-    if z.dtype == torch.bool or z.is_complex():
-        raise TypeError(f"{name} must hold real numbers, got dtype {z.dtype}")
-    if not z.is_floating_point():
-        z = z.to(torch.get_default_dtype())
-    return z
+    """Return ``z`` as a floating tensor (array-likes and integer tensors are converted).
 
-
-def _check_dim(z: torch.Tensor, dim: int, name: str) -> int:
-    if isinstance(dim, bool):
-        raise TypeError("dim must be an int, got bool")
-    try:
-        dim = operator.index(dim)  # accepts int and NumPy integers, rejects floats
-    except TypeError:
-        raise TypeError(f"dim must be an int, got {type(dim).__name__}") from None
-    if z.dim() == 0:
-        raise ValueError(f"{name} must have at least one dimension, got a scalar")
-    if not -z.dim() <= dim < z.dim():
-        raise ValueError(f"dim={dim} is out of range for {name} with shape {tuple(z.shape)}")
-    if z.shape[dim] == 0:
-        raise ValueError(f"{name} is empty along dim={dim} (shape {tuple(z.shape)}): softmax needs K >= 1")
-    return dim
-
-
-def _check_values(z: torch.Tensor, dim: int, name: str) -> None:
-    if z.numel() and math.isfinite(z.detach().sum().item()):
-        return  # fast path: a NaN or an infinity anywhere would make the sum NaN or infinite
-    if torch.isnan(z).any():
-        raise ValueError(f"{name} contains NaN")
-    if torch.isposinf(z).any():
-        raise ValueError(f"{name} contains +inf: the distribution would be undefined")
-    if z.numel() and torch.isneginf(z).all(dim=dim).any():
-        raise ValueError(f"{name} has a row that is all -inf (every category masked): no distribution")
-
-
-def _check_temperature(temperature) -> float:
-    if isinstance(temperature, torch.Tensor):
-        if temperature.numel() != 1:
-            raise ValueError("temperature must be a single number")
-        temperature = temperature.item()
-    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real):
-        raise TypeError(f"temperature must be a number, got {type(temperature).__name__}")
-    if not math.isfinite(temperature) or temperature <= 0:
-        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
-    return float(temperature)
+    Kept for the modules built on softmax; it is :func:`lecture_code.validate.as_tensor`.
+    """
+    return as_tensor(z, name)
 
 
 def _shifted(z, temperature, dim):
@@ -80,10 +36,7 @@ def _shifted(z, temperature, dim):
     Subtracting before dividing keeps a tiny τ from turning finite logits into ±inf
     (z/τ could overflow; (z - max z)/τ can only underflow towards -inf, which exp maps to 0).
     """
-    z = as_logits(z)
-    dim = _check_dim(z, dim, "z")
-    _check_values(z, dim, "z")
-    tau = _check_temperature(temperature)
+    (z, dim), tau = logits(z, "z", dim), positive(temperature, "temperature")
     m = z.amax(dim=dim, keepdim=True).detach()  # the shift is a constant: no gradient through it
     shifted = z - m  # masked entries stay -inf
     return (shifted / tau if tau != 1.0 else shifted), dim
@@ -94,9 +47,7 @@ def logsumexp(z, dim: int = -1) -> torch.Tensor:
 
     Masked entries (``-inf``) contribute exp(-inf) = 0. The reduced axis is removed.
     """
-    z = as_logits(z)
-    dim = _check_dim(z, dim, "z")
-    _check_values(z, dim, "z")
+    z, dim = logits(z, "z", dim)
     m = z.amax(dim=dim, keepdim=True).detach()  # the shift is a constant: no gradient through it
     return (m + torch.log(torch.exp(z - m).sum(dim=dim, keepdim=True))).squeeze(dim)
 
@@ -165,41 +116,81 @@ def naive_softmax(z, dim: int = -1) -> torch.Tensor:
     and inf/inf = nan. It deliberately does not check its input or its output (that would hide
     the lesson); use :func:`softmax` for real work.
     """
-    z = as_logits(z)
-    dim = _check_dim(z, dim, "z")
+    z = as_tensor(z, "z")
+    dim = axis(z, dim, "z")
     e = torch.exp(z)
     return e / e.sum(dim=dim, keepdim=True)
+
+
+def softmax_covariance(p) -> torch.Tensor:
+    """diag(p) - p pᵀ for probability vectors ``p`` (..., K) → (..., K, K) (eq-softmax-jacobian).
+
+    The book's central matrix, defined once: the Jacobian of softmax (:func:`softmax_jacobian`),
+    the Hessian of log-sum-exp (eq-lse-hessian), the Fisher matrix of the categorical family in
+    its logits (eq-fisher-logits) and the covariance of the one-hot vector e_Y with Y ~ p.
+    ``p`` is used as given (callers validate it); leading axes are a batch.
+
+    Examples
+    --------
+    >>> softmax_covariance(torch.tensor([0.5, 0.5]))
+    tensor([[ 0.2500, -0.2500],
+            [-0.2500,  0.2500]])
+    """
+    return torch.diag_embed(p) - p.unsqueeze(-1) * p.unsqueeze(-2)  # (..., K, K)
 
 
 def softmax_jacobian(z=None, *, p=None) -> torch.Tensor:
     """The Jacobian ∂p_i/∂z_j = p_i(δ_ij - p_j) = (diag(p) - p pᵀ)_ij (eq-softmax-jacobian).
 
-    Pass logits ``z`` (..., K) or, with the keyword ``p=``, probabilities (..., K).
+    Pass logits ``z`` (..., K) or, with the keyword ``p=``, probabilities (..., K) (rows summing
+    to 1 within the tolerance of :func:`lecture_code.validate.prob_atol`).
     Returns (..., K, K); leading axes are a batch.
+
+    Examples
+    --------
+    >>> softmax_jacobian(torch.zeros(2))
+    tensor([[ 0.2500, -0.2500],
+            [-0.2500,  0.2500]])
     """
     if (z is None) == (p is None):
         raise TypeError("pass exactly one of z (logits) or p= (probabilities)")
-    if p is None:
-        p = softmax(z, dim=-1)
-    else:
-        p = as_logits(p, "p")
-        _check_dim(p, -1, "p")
-        if torch.isnan(p).any() or (p < 0).any():
-            raise ValueError("p must be a probability vector (non-negative, no NaN)")
-        tol = 10 * torch.finfo(p.dtype).eps ** 0.5  # float32: 3e-3, float64: 1.5e-7
-        worst = (p.sum(dim=-1) - 1).abs().max().item() if p.numel() else 0.0
-        if worst > tol:
-            raise ValueError(f"p must sum to 1 along the last axis (off by {worst:.3g}); pass logits as z instead")
-    return torch.diag_embed(p) - p.unsqueeze(-1) * p.unsqueeze(-2)  # (..., K, K)
+    p = softmax(z, dim=-1) if p is None else probabilities(as_tensor(p, "p"), "p")
+    return softmax_covariance(p)
 
 
 def entropy(p, dim: int = -1) -> torch.Tensor:
-    """Shannon entropy H(p) = -Σ_i p_i log p_i in nats, with 0·log 0 = 0 (the objective of eq-maxent-primal)."""
-    p = as_logits(p, "p")
-    dim = _check_dim(p, dim, "p")
-    if torch.isnan(p).any():
-        raise ValueError("p contains NaN")
+    """Shannon entropy H(p) = -Σ_i p_i log p_i in nats, with 0·log 0 = 0 (the objective of eq-maxent-primal).
+
+    Examples
+    --------
+    >>> round(float(entropy([0.5, 0.5, 0.0])), 4)  # log 2
+    0.6931
+    """
+    p = as_tensor(p, "p", nan=False)
+    dim = axis(p, dim, "p")
     if (p < 0).any():
         raise ValueError(f"p must be non-negative, got a minimum entry of {p.min().item():.3g}")
     terms = torch.where(p > 0, -p * torch.log(torch.where(p > 0, p, torch.ones_like(p))), torch.zeros_like(p))
     return terms.sum(dim=dim)
+
+
+def kl_divergence(p, q, dim: int = -1, log: bool = False) -> torch.Tensor:
+    """KL(p ‖ q) = Σ_i p_i (log p_i - log q_i) in nats (eq-maxent-kl), with 0·log 0 = 0.
+
+    If some q_i = 0 < p_i the divergence is +inf. With ``log=True``, ``p`` and ``q`` are
+    log-probabilities (e.g. from :func:`log_softmax`), which keeps tiny probabilities exact.
+    The arguments are used as given (callers validate them); they broadcast.
+
+    Examples
+    --------
+    >>> round(float(kl_divergence(torch.tensor([0.5, 0.5]), torch.tensor([0.25, 0.75]))), 4)
+    0.1438
+    """
+    if log:
+        log_p, log_q = p, q
+        p = log_p.exp()
+        keep = log_p > -torch.inf
+    else:
+        keep = p > 0
+        log_p, log_q = torch.log(torch.where(keep, p, torch.ones_like(p))), torch.log(q)
+    return torch.where(keep, p * (log_p - log_q), torch.zeros_like(p)).sum(dim=dim)

@@ -17,6 +17,8 @@ import math
 
 import torch
 
+from .validate import in_interval, integer, positive
+
 
 def _counts(x, name: str, ndim: int) -> torch.Tensor:
     x = torch.as_tensor(x, dtype=torch.float64)
@@ -29,10 +31,7 @@ def _counts(x, name: str, ndim: int) -> torch.Tensor:
 
 def chi2_sf(x: float, df: int) -> float:
     """P(χ²_df > x), the p-value of a χ² statistic x with df degrees of freedom."""
-    if isinstance(df, bool) or not isinstance(df, int) or df < 1:
-        raise ValueError(f"df must be a positive int, got {df!r}")
-    if not x >= 0:
-        raise ValueError(f"x must be a number >= 0, got {x!r}")
+    df, x = integer(df, "df", minimum=1), positive(x, "x", allow_zero=True)
     a = torch.tensor(df / 2, dtype=torch.float64)
     return float(torch.special.gammaincc(a, torch.tensor(x / 2, dtype=torch.float64)))
 
@@ -91,10 +90,7 @@ def ks_critical_value(n: int, m: int | None = None, alpha: float = 0.05) -> floa
     c(α) = √(−ln(α/2)/2) solves 2 e^{−2c²} = α, the first term of Kolmogorov's series for
     P(√n D > c); the neglected terms change the level by less than 1e-4 of itself for α ≤ 0.1.
     """
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
-    sizes = [n] if m is None else [n, m]
-    if any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in sizes):
-        raise ValueError(f"sample sizes must be positive ints, got {sizes!r}")
+    alpha, n = in_interval(alpha, "alpha", 0.0, 1.0, closed="neither"), integer(n, "n", minimum=1)
+    m = None if m is None else integer(m, "m", minimum=1)
     n_eff = n if m is None else n * m / (n + m)
     return math.sqrt(-math.log(alpha / 2) / 2) / math.sqrt(n_eff)

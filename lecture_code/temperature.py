@@ -27,56 +27,21 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy.integrate import quad
 
-from .softmax import _check_dim, as_logits, log_softmax, softmax
-
-
-def _positive(value, name: str, allow_zero: bool = False) -> float:
-    if isinstance(value, torch.Tensor):
-        if value.numel() != 1:
-            raise ValueError(f"{name} must be a single number, got a tensor of shape {tuple(value.shape)}")
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
-    return float(value)
+from . import validate
+from .optim import damped_newton
+from .softmax import kl_divergence, log_softmax, softmax
+from .validate import as_tensor, axis, in_interval, integer, positive, positive_int, probabilities
 
 
 def _batch_logits(z, name: str) -> torch.Tensor:
-    z = as_logits(z, name)
+    z = as_tensor(z, name, finite=True)
     if z.dim() != 2 or z.shape[0] == 0 or z.shape[1] < 2:
         raise ValueError(f"{name} must have shape (N, K) with N >= 1 and K >= 2, got {tuple(z.shape)}")
-    if not torch.isfinite(z).all():
-        raise ValueError(f"{name} must be finite (no NaN or inf)")
     return z
-
-
-def _labels(labels, n: int, k: int) -> torch.Tensor:
-    y = torch.as_tensor(labels)
-    if y.dtype.is_floating_point or y.dtype == torch.bool or y.is_complex():
-        raise TypeError(f"labels must be integer class indices, got dtype {y.dtype}")
-    if y.shape != (n,):
-        raise ValueError(f"labels must have shape ({n},) to match the logits, got {tuple(y.shape)}")
-    if ((y < 0) | (y >= k)).any():
-        raise ValueError(f"labels must lie in 0..{k - 1}, got values from {int(y.min())} to {int(y.max())}")
-    return y.long()
-
-
-def _float64_if_plain(z):
-    """Lists and NumPy arrays of real numbers become float64 (as_logits alone would make a list float32)."""
-    if isinstance(z, (torch.Tensor, str, bytes)):
-        return z
-    try:
-        arr = np.asarray(z)
-    except (TypeError, ValueError):
-        return z  # as_logits reports it
-    return arr.astype(np.float64) if arr.dtype.kind in "iuf" else z
 
 
 def fisher_information_lambda(z, lam, dim: int = -1) -> torch.Tensor:
@@ -107,11 +72,8 @@ def fisher_information_lambda(z, lam, dim: int = -1) -> torch.Tensor:
     >>> round(float(fisher_information_lambda([2.0, 1.0, 0.1], 1.0)), 4)
     0.4136
     """
-    lam = _positive(lam, "lam", allow_zero=True)
-    z = as_logits(z)
-    dim = _check_dim(z, dim, "z")
-    if not torch.isfinite(z).all():
-        raise ValueError("z must be finite (no NaN or inf): the variance of an infinite logit is undefined")
+    lam, z = positive(lam, "lam", allow_zero=True), as_tensor(z, "z", finite=True)
+    dim = axis(z, dim, "z")
     p = softmax(lam * (z - z.amax(dim=dim, keepdim=True)), dim=dim)  # (..., K); shifted: no overflow
     mean = (p * z).sum(dim=dim, keepdim=True)  # (..., 1) E_p[z]
     return (p * (z - mean) ** 2).sum(dim=dim)  # (...)
@@ -129,7 +91,7 @@ def entropy_tau_derivative(z, tau: float, dim: int = -1) -> torch.Tensor:
     >>> round(float(entropy_tau_derivative([2.0, 1.0, 0.1], 1.0)), 4)
     0.4136
     """
-    tau = _positive(tau, "tau")
+    tau = positive(tau, "tau")
     return fisher_information_lambda(z, 1.0 / tau, dim=dim) / tau**3
 
 
@@ -158,20 +120,15 @@ def path_fisher_rao_length(z) -> float:
     >>> round(path_fisher_rao_length([2.0, 1.0, 0.1]), 4)
     2.0224
     """
-    z = as_logits(_float64_if_plain(z))
+    z = as_tensor(z, "z", dtype=torch.float64, finite=True)
     if z.dim() != 1 or z.shape[0] < 2:
         raise ValueError(f"z must be one vector of K >= 2 logits, got shape {tuple(z.shape)}")
-    if not torch.isfinite(z).all():
-        raise ValueError("z must be finite (no NaN or inf)")
-    zc = z.detach().double().numpy() - float(z.max())  # (K,), max 0
-    if np.all(zc == 0.0):
+    zc = z.detach().double() - z.max()  # (K,), max 0: the same path, no overflow
+    if bool((zc == 0.0).all()):
         return 0.0
 
-    def speed(lam):  # √I(λ), in NumPy for quad's many scalar calls
-        w = np.exp(lam * zc)  # (K,)
-        p = w / w.sum()
-        mean = p @ zc
-        return math.sqrt(max(p @ (zc - mean) ** 2, 0.0))
+    def speed(lam):  # √I(λ), the Fisher metric along the path
+        return math.sqrt(max(float(fisher_information_lambda(zc, lam)), 0.0))
 
     length, _ = quad(speed, 0.0, math.inf, epsabs=1e-13, epsrel=1e-11, limit=200)
     return float(length)
@@ -193,15 +150,14 @@ def soft_target_loss(student_logits, teacher_logits, tau: float) -> torch.Tensor
     -------
     Scalar tensor.
     """
-    tau = _positive(tau, "tau")
+    tau = positive(tau, "tau")
     s = _batch_logits(student_logits, "student_logits")
     t = _batch_logits(teacher_logits, "teacher_logits").detach()
     if s.shape != t.shape:
         raise ValueError(f"student_logits and teacher_logits must have the same shape, got {tuple(s.shape)} and {tuple(t.shape)}")
     log_q = log_softmax(t, temperature=tau)  # (N, K) teacher, soft targets
     log_p = log_softmax(s, temperature=tau)  # (N, K) student at the same temperature
-    kl = (log_q.exp() * (log_q - log_p)).sum(dim=-1)  # (N,)
-    return tau**2 * kl.mean()
+    return tau**2 * kl_divergence(log_q, log_p, log=True).mean()  # KL per row (N,), averaged
 
 
 def distillation_loss(student_logits, teacher_logits, labels, tau: float, soft_weight: float = 0.5) -> torch.Tensor:
@@ -210,10 +166,8 @@ def distillation_loss(student_logits, teacher_logits, labels, tau: float, soft_w
     The hard term uses the true labels at τ = 1; the soft term is :func:`soft_target_loss`.
     ``soft_weight`` must lie in [0, 1]; 0 is ordinary training on the labels.
     """
-    if isinstance(soft_weight, bool) or not isinstance(soft_weight, (int, float)) or not 0.0 <= soft_weight <= 1.0:
-        raise ValueError(f"soft_weight must be a number in [0, 1], got {soft_weight!r}")
-    s = _batch_logits(student_logits, "student_logits")
-    y = _labels(labels, s.shape[0], s.shape[1])
+    soft_weight, s = in_interval(soft_weight, "soft_weight", 0.0, 1.0), _batch_logits(student_logits, "student_logits")
+    y = validate.labels(labels, s.shape[0], s.shape[1], "labels")
     hard = F.cross_entropy(s, y)
     if soft_weight == 0.0:
         return hard
@@ -250,14 +204,12 @@ def shuffle_non_target(logits, labels, generator: torch.Generator) -> torch.Tens
     (3.0, True)
     """
     z = _batch_logits(logits, "logits")
-    y = _labels(labels, z.shape[0], z.shape[1])
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    y, gen = validate.labels(labels, z.shape[0], z.shape[1], "labels"), validate.generator(generator, "generator", optional=False)
     N, K = z.shape
     # the columns of the K - 1 other classes, in order, for each row: (N, K - 1)
     cols = torch.arange(K).expand(N, K)
     others = cols[cols != y[:, None]].reshape(N, K - 1)
-    keys = torch.rand(N, K - 1, generator=generator)  # a random order of the others in each row
+    keys = torch.rand(N, K - 1, generator=gen)  # a random order of the others in each row
     shuffled = others.gather(1, keys.argsort(dim=1))  # (N, K - 1)
     out = z.clone()
     out.scatter_(1, others, z.gather(1, shuffled))  # logit of others[j] ← logit of shuffled[j]
@@ -293,17 +245,9 @@ def label_smoothing_logits(labels, num_classes: int, true_mass: float, tau: floa
     >>> softmax(v, 2.0).tolist()
     [[0.25, 0.5, 0.25]]
     """
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}")
-    if isinstance(true_mass, bool) or not isinstance(true_mass, (int, float)) or not (
-        1.0 / num_classes <= true_mass < 1.0
-    ):
-        raise ValueError(f"true_mass must be a number in [1/K, 1) = [{1 / num_classes:.4g}, 1), got {true_mass!r}")
-    tau = _positive(tau, "tau")
-    y = torch.as_tensor(labels)
-    if y.dim() != 1:
-        raise ValueError(f"labels must be a 1-D tensor of class indices, got shape {tuple(y.shape)}")
-    y = _labels(y, y.shape[0], num_classes)
+    num_classes = integer(num_classes, "num_classes", minimum=2)
+    true_mass = in_interval(true_mass, "true_mass", 1.0 / num_classes, 1.0, closed="left")
+    tau, y = positive(tau, "tau"), validate.labels(labels, None, num_classes, "labels")
     q = torch.full((y.shape[0], num_classes), (1.0 - true_mass) / (num_classes - 1), dtype=dtype)
     q[torch.arange(y.shape[0]), y] = true_mass  # (N, K) smoothed labels
     return tau * q.log()
@@ -337,12 +281,8 @@ def reliability_bins(probs, labels, n_bins: int = 10) -> ReliabilityBins:
     labels : (N,) integer classes
     n_bins : number of bins M; bin m holds confidences in ((m-1)/M, m/M] (Guo et al., 2017)
     """
-    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
-        raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
-    p = _batch_logits(probs, "probs").double()
-    if (p < 0).any() or not torch.allclose(p.sum(-1), torch.ones(p.shape[0], dtype=p.dtype), atol=1e-6):
-        raise ValueError("probs must be probabilities: non-negative rows that sum to 1 (did you pass logits?)")
-    y = _labels(labels, p.shape[0], p.shape[1])
+    n_bins, p = positive_int(n_bins, "n_bins"), probabilities(_batch_logits(probs, "probs"), "probs").double()
+    y = validate.labels(labels, p.shape[0], p.shape[1], "labels")
     conf, pred = p.max(dim=-1)  # (N,), (N,)
     correct = (pred == y).double()  # (N,)
     edges = torch.linspace(0.0, 1.0, n_bins + 1, dtype=torch.float64)
@@ -384,7 +324,7 @@ def fit_temperature(logits, labels, max_iter: int = 100, tol: float = 1e-12) -> 
     5.771
     """
     z = _batch_logits(logits, "logits").detach().double()  # (N, K)
-    y = _labels(labels, z.shape[0], z.shape[1])
+    y = validate.labels(labels, z.shape[0], z.shape[1], "labels")
     z_true = z.gather(1, y[:, None]).squeeze(1)  # (N,)
     if not (z_true < z.max(dim=1).values).any():
         raise ValueError(
@@ -398,24 +338,19 @@ def fit_temperature(logits, labels, max_iter: int = 100, tol: float = 1e-12) -> 
             "so the NLL keeps falling as τ → ∞ and no finite temperature minimises it"
         )
 
-    def nll(lam):
+    def nll(lam):  # L(λ)
         return float((torch.logsumexp(lam * z, dim=-1) - lam * z_true).mean())
 
-    def derivatives(lam):
-        p = torch.softmax(lam * z, dim=-1)  # (N, K)
-        mean = (p * z).sum(-1)  # (N,)
-        return float((mean - z_true).mean()), float(fisher_information_lambda(z, lam).mean())
+    def slope(lam):  # L'(λ) = mean_n (E_p[z_n] - z_{n,y_n})
+        return ((torch.softmax(lam * z, dim=-1) * z).sum(-1) - z_true).mean()
 
-    lam = 1.0
-    for _ in range(max_iter):
-        g, h = derivatives(lam)
-        step = -g / h if h > 0 else -math.copysign(lam, g)  # Newton step (or double/halve λ)
-        while lam + step <= 0.0:  # keep λ = 1/τ positive
-            step /= 2.0
-        while nll(lam + step) > nll(lam) + 1e-4 * step * g and abs(step) > tol:  # damped Newton
-            step /= 2.0
-        lam += step
-        if abs(step) <= tol * max(1.0, lam):
-            return 1.0 / lam
-    raise ValueError(f"Newton's method did not converge in max_iter={max_iter} steps (last λ = {lam:.4g})")
+    def direction(lam, g):  # Newton step g / L''(λ) (or double/halve λ where L'' = 0)
+        h = float(fisher_information_lambda(z, float(lam)).mean())  # L''(λ), a mean variance
+        return g / h if h > 0 else torch.copysign(lam, g)
+
+    r = damped_newton(nll, slope, direction, torch.tensor(1.0, dtype=torch.float64), tol=0.0, xtol=tol,
+                      max_iter=max_iter, feasible=lambda lam: lam > 0.0)  # keep λ = 1/τ positive
+    if not r.converged:
+        raise ValueError(f"Newton's method did not converge in max_iter={max_iter} steps (last λ = {float(r.x):.4g})")
+    return 1.0 / float(r.x)
 

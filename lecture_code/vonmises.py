@@ -19,23 +19,16 @@ import math
 
 import torch
 
-from .temperature import _positive
-
-
-def _kappa(kappa) -> float:
-    return _positive(kappa, "kappa", allow_zero=True)  # the concentration: a finite number >= 0
+from .validate import as_tensor, integer, positive
 
 
 def _angles(theta, name: str) -> torch.Tensor:
-    theta = torch.as_tensor(theta, dtype=torch.float64)
-    if not torch.isfinite(theta).all():
-        raise ValueError(f"{name} must be finite angles (radians)")
-    return theta
+    return as_tensor(theta, name, dtype=torch.float64, finite=True).to(torch.float64)  # radians
 
 
 def von_mises_density(theta, kappa, mu: float = 0.0) -> torch.Tensor:
     """Density (eq-maxent-vonmises) at the angles ``theta`` (radians), concentration ``kappa`` ≥ 0."""
-    theta, kappa = _angles(theta, "theta"), _kappa(kappa)
+    theta, kappa = _angles(theta, "theta"), positive(kappa, "kappa", allow_zero=True)
     scale = torch.special.i0e(torch.tensor(kappa, dtype=torch.float64))  # e^{-κ} I₀(κ)
     return torch.exp(kappa * (torch.cos(theta - float(mu)) - 1.0)) / (2 * math.pi * scale)
 
@@ -49,8 +42,8 @@ def von_mises_arc_mass(a, b, kappa, mu: float = 0.0, n: int = 2001) -> torch.Ten
     a, b = torch.broadcast_tensors(_angles(a, "a"), _angles(b, "b"))
     if (b < a).any():
         raise ValueError("each arc needs a <= b")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 3 or n % 2 == 0:
-        raise ValueError(f"n must be an odd int >= 3, got {n!r}")
+    if integer(n, "n", minimum=3) % 2 == 0:
+        raise ValueError(f"n must be an odd integer >= 3, got {n!r}")
     t = torch.linspace(0.0, 1.0, n, dtype=torch.float64)
     theta = a[..., None] + (b - a)[..., None] * t  # (..., n)
     weights = torch.ones(n, dtype=torch.float64)
@@ -61,5 +54,5 @@ def von_mises_arc_mass(a, b, kappa, mu: float = 0.0, n: int = 2001) -> torch.Ten
 
 def von_mises_mean_resultant(kappa) -> torch.Tensor:
     """A(κ) = I₁(κ)/I₀(κ) = E[cos(θ − μ)], the mean of cos θ that a given κ produces."""
-    k = torch.tensor(_kappa(kappa), dtype=torch.float64)
+    k = torch.tensor(positive(kappa, "kappa", allow_zero=True), dtype=torch.float64)
     return torch.special.i1e(k) / torch.special.i0e(k)

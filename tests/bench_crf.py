@@ -1,10 +1,11 @@
-"""Benchmark: lecture_code.crf.LinearChainCRF against torchcrf.CRF (pytorch-crf 0.7.2) on CPU.
+"""Benchmark: lecture_code.linear_chain_crf.LinearChainCRF against torchcrf.CRF (pytorch-crf 0.7.2) on CPU.
 
 Run as ``.venv/bin/python tests/bench_crf.py`` (or ``make bench``). Not a pytest test.
 
 Both implementations run in one process, interleaved (A B B A A B ...), on the same
-emissions, tags and parameters; the script prints the median time of each and the ratio
-torchcrf / ours (> 1 means ours is faster), after checking that the results agree.
+emissions, tags and parameters (:func:`lecture_code.crf_experiment.compare_with_torchcrf`, the
+function chapter 9 calls with fewer repeats); the script prints the median time of each and the
+ratio torchcrf / ours (> 1 means ours is faster), after checking that the results agree.
 Targets (issue 7): at (B, T, K) = (32, 128, 9) forward+backward >= 3x and decode >= 2x;
 at (16, 512, 50) no slower.
 
@@ -15,83 +16,29 @@ the chapter can afford:
   per-seed differences its sentences rest on (decoding under constraints, CRF training, hard
   constraints, Viterbi vs marginal-wise decoding).
 - ``--tune S``: the learning-rate grid of the chapter over seeds 0..S-1 (the chapter shows seed 0).
+- ``--write-grid``: compute the chapter's grid (seed 0) and store it in ``notebooks/data/ch09_lr_grid.csv``,
+  which the chapter reads (15 trainings are too long for it); ``tests/test_crf_experiment.py``
+  recomputes a column of it.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 import warnings
+from pathlib import Path
 
 import torch
-from torchcrf import CRF
 
-from lecture_code.crf import LinearChainCRF
+from lecture_code import crf_experiment as ce
 
+GRID_FILE = Path(__file__).resolve().parents[1] / "notebooks" / "data" / "ch09_lr_grid.csv"
 SHAPES = [(32, 128, 9), (16, 512, 50)]
 TARGETS = {(32, 128, 9): {"forward+backward": 3.0, "decode": 2.0}, (16, 512, 50): {"forward+backward": 1.0, "decode": 1.0}}
 
 
-def make_case(B, T, K, seed=0, ragged=True):
-    """Parameters copied into both modules, emissions, tags and a left-aligned ragged mask."""
-    g = torch.Generator().manual_seed(seed)
-    ref, ours = CRF(K, batch_first=True), LinearChainCRF(K, batch_first=True)
-    ours.load_state_dict(ref.state_dict())
-    emissions = torch.randn(B, T, K, generator=g)
-    tags = torch.randint(0, K, (B, T), generator=g)
-    lengths = torch.randint(T // 2, T + 1, (B,), generator=g) if ragged else torch.full((B,), T)
-    lengths[0] = T
-    mask = torch.arange(T)[None, :] < lengths[:, None]
-    return ref, ours, emissions, tags, mask
-
-
-def fwd_bwd(crf, emissions, tags, mask):
-    e = emissions.clone().requires_grad_(True)
-    crf.zero_grad()
-    crf(e, tags, mask, reduction="sum").backward()
-    return e.grad
-
-
-def check_agreement(ref, ours, emissions, tags, mask):
-    llh_ref = ref(emissions, tags, mask, reduction="none")
-    llh_ours = ours(emissions, tags, mask, reduction="none")
-    rel = ((llh_ref - llh_ours).abs() / llh_ref.abs()).max().item()
-    g_ref, g_ours = fwd_bwd(ref, emissions, tags, mask), fwd_bwd(ours, emissions, tags, mask)
-    gdiff = (g_ref - g_ours).abs().max().item()
-    same_paths = ref.decode(emissions, mask) == ours.decode(emissions, mask)
-    return rel, gdiff, same_paths
-
-
-def timed(fn, *args):
-    t0 = time.perf_counter()
-    fn(*args)
-    return time.perf_counter() - t0
-
-
-def bench(shape, repeats, ragged=True):
-    B, T, K = shape
-    ref, ours, emissions, tags, mask = make_case(B, T, K, ragged=ragged)
-    rel, gdiff, same = check_agreement(ref, ours, emissions, tags, mask)
-    tasks = {
-        "forward+backward": lambda crf: fwd_bwd(crf, emissions, tags, mask),
-        "decode": lambda crf: crf.decode(emissions, mask),
-    }
-    rows = {}
-    for name, task in tasks.items():
-        times = {"torchcrf": [], "ours": []}
-        task(ref), task(ours)  # warm-up
-        for r in range(repeats):
-            order = [("torchcrf", ref), ("ours", ours)] if r % 2 == 0 else [("ours", ours), ("torchcrf", ref)]
-            for label, crf in order:
-                times[label].append(timed(task, crf))
-        t_ref, t_ours = statistics.median(times["torchcrf"]), statistics.median(times["ours"])
-        rows[name] = (t_ref, t_ours, t_ref / t_ours)
-    return rows, (rel, gdiff, same)
-
-
 def chapter_data():
-    from lecture_code.crf import sample_bio_corpus
+    from lecture_code.bio import sample_bio_corpus
 
     return sample_bio_corpus(1000, seed=0), sample_bio_corpus(500, seed=2), sample_bio_corpus(500, seed=1)
 
@@ -99,8 +46,6 @@ def chapter_data():
 def ablation(n_seeds):
     """The chapter's ablation over ``n_seeds`` seeds: mean ± std (min..max) and per-seed differences."""
     import numpy as np
-
-    from lecture_code import crf_experiment as ce
 
     (X_tr, Y_tr), _, (X_te, Y_te) = chapter_data()
     t0 = time.perf_counter()
@@ -128,10 +73,8 @@ def tune(n_seeds):
     """The chapter's learning-rate grid (validation entity F1) for seeds 0..n_seeds-1."""
     import numpy as np
 
-    from lecture_code import crf_experiment as ce
-
     (X_tr, Y_tr), (X_va, Y_va), _ = chapter_data()
-    lrs = (0.01, 0.02, 0.05, 0.1, 0.2)
+    lrs = ce.LEARNING_RATES
     grids = [ce.learning_rate_grid(lrs, X_tr, Y_tr, X_va, Y_va, seed=s) for s in range(n_seeds)]
     print(f"validation entity F1, mean over seeds 0..{n_seeds - 1}")
     print(f"{'model':<12s}" + "".join(f"{lr:>8g}" for lr in lrs))
@@ -145,11 +88,18 @@ def main():
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
     parser.add_argument("--full", action="store_true", help="no padding (every mask entry on)")
     parser.add_argument("--ablation", type=int, default=0, metavar="N", help="run chapter 9's ablation over N seeds instead")
+    parser.add_argument("--write-grid", action="store_true", help=f"store chapter 9's learning-rate grid in {GRID_FILE}")
     parser.add_argument("--tune", type=int, default=0, metavar="S", help="run chapter 9's learning-rate grid over S seeds instead")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", message="where received a uint8")
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.write_grid:
+        torch.set_num_threads(1)
+        (X_tr, Y_tr), (X_va, Y_va), _ = chapter_data()
+        ce.write_learning_rate_grid(GRID_FILE, ce.learning_rate_grid(ce.LEARNING_RATES, X_tr, Y_tr, X_va, Y_va, seed=0))
+        print(f"wrote {GRID_FILE}")
+        return
     if args.ablation or args.tune:
         torch.set_num_threads(args.threads or 1)
         if args.ablation:
@@ -163,14 +113,15 @@ def main():
     all_met = True
     for shape in SHAPES:
         repeats = args.repeats if shape[1] * shape[2] < 10_000 else max(3, args.repeats // 3)
-        rows, (rel, gdiff, same) = bench(shape, repeats, ragged=not args.full)
-        for name, (t_ref, t_ours, ratio) in rows.items():
+        res = ce.compare_with_torchcrf(shape, repeats, ragged=not args.full)
+        for name, ratio in res["ratio"].items():
+            t_ref, t_ours = res["median"][name]["torchcrf"], res["median"][name]["ours"]
             target = TARGETS[shape][name]
             met = ratio >= target
             all_met &= met
             print(f"{str(shape):<15s}{name:<18s}{1e3 * t_ref:12.2f}{1e3 * t_ours:10.2f}{ratio:8.2f}{target:7.1f}{'' if met else ' !'}")
-        print(f"{'':15s}agreement: max relative llh difference {rel:.1e}, max |grad| difference {gdiff:.1e}, "
-              f"identical paths: {same}")
+        print(f"{'':15s}agreement: max relative llh difference {res['rel_llh']:.1e}, "
+              f"max |grad| difference {res['grad_diff']:.1e}, identical paths: {res['same_paths']}")
     print("all targets met" if all_met else "some targets missed (marked !)")
 
 

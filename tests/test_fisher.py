@@ -222,7 +222,7 @@ def test_probs_of_inverts_coordinates_of(p):
         (lambda: kl_divergence([0.5, 0.5], P), "same K"),
         (lambda: kl_divergence(P, [0.5, 0.6, -0.1]), "non-negative"),
         (lambda: probs_of([0.1, np.nan], "free"), "NaN"),
-        (lambda: probs_of(np.zeros((2, 0)), "logits"), "at least one coordinate"),
+        (lambda: probs_of(np.zeros((2, 0)), "logits"), "xi must have a last axis of length K >= 1"),
         (lambda: probs_of([0.1, 0.2], "angles"), "coordinates must be one of"),
     ],
 )

@@ -124,15 +124,15 @@ def test_infeasible_fbar_raises(fbar):
 
 
 def test_bad_inputs_raise():
-    with pytest.raises(ValueError, match="f must be a 1-D array"):
+    with pytest.raises(ValueError, match=r"f must be a non-empty array of shape \(K,\)"):
         solve_maxent([[0.0, 1.0]], 0.5)
-    with pytest.raises(ValueError, match="f must be a 1-D array"):
+    with pytest.raises(ValueError, match=r"f must be a non-empty array of shape \(K,\)"):
         solve_maxent([], 0.5)
     with pytest.raises(ValueError, match="f must be finite"):
         solve_maxent([0.0, float("nan")], 0.5)
     with pytest.raises(TypeError, match="f must be"):
         solve_maxent("abc", 0.5)
-    with pytest.raises(ValueError, match="fbar must be finite"):
+    with pytest.raises(ValueError, match="fbar must be a finite number"):
         solve_maxent([0.0, 1.0], float("nan"))
     with pytest.raises(TypeError, match="fbar must be a number"):
         solve_maxent([0.0, 1.0], "0.5")
@@ -363,15 +363,15 @@ def test_feature_inputs_are_validated():
     with pytest.raises(TypeError, match="F must be an array"):
         solve_maxent_features("abc", [0.5])
     Phi = class_features(np.zeros((4, 2)), 2)
-    with pytest.raises(ValueError, match="y must hold labels in 0..1"):
+    with pytest.raises(ValueError, match="y must lie in 0..1"):
         solve_conditional_maxent(Phi, [0, 1, 2, 0])
     with pytest.raises(TypeError, match="integer class labels"):
         solve_conditional_maxent(Phi, [0.0, 1.0, 0.0, 1.0])
-    with pytest.raises(ValueError, match=r"y must have shape \(N,\)"):
+    with pytest.raises(ValueError, match=r"y must have shape \(4,\), got \(2,\)"):
         solve_conditional_maxent(Phi, [0, 1])
-    with pytest.raises(ValueError, match="l2 must be >= 0"):
+    with pytest.raises(ValueError, match="l2 must be a finite number >= 0"):
         solve_conditional_maxent(Phi, [0, 1, 0, 1], l2=-1.0)
-    with pytest.raises(ValueError, match="num_classes must be an int >= 2"):
+    with pytest.raises(ValueError, match="num_classes must be an integer >= 2"):
         class_features(np.zeros((4, 2)), 1)
     with pytest.raises(ValueError, match=r"P must have shape \(N, K\)"):
         model_moments(Phi, np.full((3, 2), 0.5))

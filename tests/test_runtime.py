@@ -1,30 +1,31 @@
-"""lecture_code.runtime: the start-up freeze takes existing objects out of later collections."""
+"""lecture_code.runtime.setup_chapter: style, one thread, seeded global generators."""
 
-import gc
+import random
 
+import matplotlib
+import numpy as np
 import pytest
+import torch
+from threadpoolctl import threadpool_info
 
-from lecture_code.runtime import settle_imports
-
-
-@pytest.fixture
-def unfrozen():
-    yield
-    gc.unfreeze()  # leave the test process as it was
-    gc.enable()
+from lecture_code.runtime import setup_chapter
 
 
-def test_settle_imports_freezes_what_exists(unfrozen):
-    before = object.__new__(type("Marker", (), {}))  # a tracked object that exists before the call
-    assert settle_imports() is None  # a cell ending with the call prints nothing
-    assert gc.get_freeze_count() > 0
-    tracked = gc.get_objects()  # the permanent generation is not listed
-    assert not any(o is before for o in tracked)
-    after = object.__new__(type("Later", (), {}))
-    assert any(o is after for o in gc.get_objects())  # new objects are collected as usual
+def test_setup_chapter_sets_style_threads_and_seeds():
+    threads = torch.get_num_threads()
+    try:
+        assert setup_chapter(seed=3) is None  # a cell ending with the call prints nothing
+        assert matplotlib.rcParams["font.family"] == ["IPAexGothic"]
+        assert torch.get_num_threads() == 1
+        assert all(info["num_threads"] == 1 for info in threadpool_info())
+        a = (random.random(), np.random.rand(), torch.rand(1).item())
+        setup_chapter(seed=3)
+        assert (random.random(), np.random.rand(), torch.rand(1).item()) == a
+    finally:
+        torch.set_num_threads(threads)
 
 
-def test_settle_imports_turns_collection_back_on(unfrozen):
-    gc.disable()  # what a chapter's import cell does first
-    settle_imports()
-    assert gc.isenabled()
+@pytest.mark.parametrize("seed", [1.5, "0", True, None])
+def test_setup_chapter_rejects_a_seed_that_is_not_an_integer(seed):
+    with pytest.raises(TypeError, match="seed must be an integer"):
+        setup_chapter(seed=seed)

@@ -91,7 +91,7 @@ def test_dirichlet_samples_are_in_simplex():
     "call, error, match",
     [
         (lambda: sx.vertices(0), ValueError, "K must be a positive integer"),
-        (lambda: sx.vertices(2.5), ValueError, "K must be a positive integer"),
+        (lambda: sx.vertices(2.5), TypeError, "K must be an integer, got float"),
         (lambda: sx.check_simplex([0.5, 0.6]), ValueError, "must sum to 1"),
         (lambda: sx.check_simplex([1.5, -0.5]), ValueError, "non-negative"),
         (lambda: sx.in_simplex([np.nan, 1.0]), ValueError, "contains NaN"),

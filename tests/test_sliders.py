@@ -13,7 +13,8 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from lecture_code.plot import new_figure
-from lecture_code.sliders import MAX_BYTES, Range, Slider, _Painter, slider
+from lecture_code.painter import Painter
+from lecture_code.sliders import MAX_BYTES, Range, Slider, slider
 from lecture_code.style import rgb_array
 
 
@@ -346,7 +347,7 @@ def _scenario(name):
 def test_painter_gives_the_pixels_of_a_full_draw(name, blits):
     fig, change = _scenario(name)
     twin, twin_change = _scenario(name)  # the same figure, drawn in full every frame
-    painter = _Painter(dpi=80)
+    painter = Painter(dpi=80)
     for k in range(7):
         change(k)
         twin_change(k)
@@ -358,7 +359,7 @@ def test_painter_gives_the_pixels_of_a_full_draw(name, blits):
 
 def test_painter_notices_a_draw_by_someone_else():
     fig, change = _scenario("line")
-    painter = _Painter(dpi=80)
+    painter = Painter(dpi=80)
     for k in range(3):
         change(k)
         painter.pixels(fig)
@@ -370,7 +371,7 @@ def test_painter_notices_a_draw_by_someone_else():
 def test_painter_falls_back_when_a_partial_redraw_would_differ(monkeypatch):
     fig, change = _scenario("line")
     twin, twin_change = _scenario("line")
-    painter = _Painter(dpi=80)
+    painter = Painter(dpi=80)
     original = painter._draw_suffix
     monkeypatch.setattr(painter, "_draw_suffix", lambda f: original(f) // 2)  # a redraw that goes wrong
     for k in range(4):

@@ -113,7 +113,7 @@ def test_jacobian_argument_errors():
         softmax_jacobian(torch.zeros(3), p=torch.ones(3) / 3)
     with pytest.raises(ValueError, match="sum to 1"):
         softmax_jacobian(p=torch.tensor([0.5, 0.6]))
-    with pytest.raises(ValueError, match="probability vector"):
+    with pytest.raises(ValueError, match="p must be non-negative"):
         softmax_jacobian(p=torch.tensor([1.5, -0.5]))
 
 

@@ -82,5 +82,5 @@ def test_bad_input_raises():
         ks_statistic([], torch.sigmoid)
     with pytest.raises(ValueError, match="alpha"):
         ks_critical_value(10, alpha=1.5)
-    with pytest.raises(ValueError, match="sizes"):
+    with pytest.raises(ValueError, match="n must be a positive integer"):
         ks_critical_value(0)
