@@ -54,26 +54,32 @@ chromium:
 browser: $(STAMP) chromium
 	$(PY) -m pytest -q tests/browser
 
-# The one test command (README, .ci/run). Three independent chains run side by side (each is
-# mostly single-threaded; the machine has two cores): unit tests -> figure check -> nbval;
-# book build -> browser tests of the built book; JupyterLab itself running every chapter
-# (tests/browser/test_jupyterlab.py). Output is grouped per chain; any failure fails `make test`.
+# The one test command (README, .ci/run). Three independent chains run side by side on the two
+# cores: unit tests (with the docstring examples) -> nbval; book build -> browser tests of the
+# built book; JupyterLab itself running every chapter (tests/browser/test_jupyterlab.py). The book
+# chain is the longest, so the other two run niced (nothing in them is timed). Output is grouped
+# per chain, with its start and end time; any failure fails `make test`.
 test: $(STAMP) chromium
 	@$(MAKE) --no-print-directory -j3 --output-sync=target test-checks test-book test-lab
 
 # (The figure check runs once, inside the unit tests: tests/test_figures.py regenerates every
-# figure in a fresh interpreter and compares it byte for byte with figures/.) The docstring
-# examples of lecture_code run with the unit tests (--doctest-modules).
+# figure in a fresh interpreter and compares it byte for byte with figures/.)
 test-checks: $(STAMP)
-	$(PY) -m pytest -q --doctest-modules lecture_code tests --ignore=tests/browser
-	$(PY) -m pytest -q --nbval-lax notebooks/
+	@echo "== $@ start $$(date +%T)"
+	nice -n 10 $(PY) -m pytest -q --doctest-modules lecture_code tests --ignore=tests/browser
+	nice -n 10 $(PY) -m pytest -q --nbval-lax notebooks/
+	@echo "== $@ end $$(date +%T)"
 
 test-book: $(STAMP)
+	@echo "== $@ start $$(date +%T)"
 	$(MAKE) --no-print-directory build-book
 	$(PY) -m pytest -q tests/browser --ignore=tests/browser/test_jupyterlab.py
+	@echo "== $@ end $$(date +%T)"
 
 test-lab: $(STAMP)
-	$(PY) -m pytest -q tests/browser/test_jupyterlab.py
+	@echo "== $@ start $$(date +%T)"
+	nice -n 5 $(PY) -m pytest -q tests/browser/test_jupyterlab.py
+	@echo "== $@ end $$(date +%T)"
 
 # JupyterLab refuses to start as root unless told; containers often run as root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
