@@ -22,7 +22,7 @@ from PIL import Image
 HTML = Path(__file__).resolve().parents[2] / "_build" / "html"
 PAGE_BUDGET = 1_500_000
 SLIDER_BUDGET = 600_000
-MIN_STOPS = {1: 20, 2: 7}  # by the number of parameters of one slider
+MIN_STOPS = {1: 20, 2: 7}  # by the number of numeric parameters of one slider
 MIN_STOPS_MANY = 5
 
 INPUT = re.compile(r'<input type="range" min="0" max="(\d+)"[^>]*data-kind="(\w+)"')
@@ -42,21 +42,23 @@ def sliders_of(text: str) -> list[str]:
 
 def stops_problems(slider_html: str) -> list[str]:
     inputs = INPUT.findall(slider_html)
-    need = MIN_STOPS.get(len(inputs), MIN_STOPS_MANY)
-    return [f"{int(m) + 1} stops (needs >= {need} in a slider of {len(inputs)} parameter(s))"
-            for m, kind in inputs if kind == "numeric" and int(m) + 1 < need]
+    numeric = [m for m, kind in inputs if kind == "numeric"]  # categorical choices need no minimum
+    need = MIN_STOPS.get(len(numeric), MIN_STOPS_MANY)
+    return [f"{int(m) + 1} stops (needs >= {need} in a slider of {len(numeric)} numeric parameter(s))"
+            for m in numeric if int(m) + 1 < need]
 
 
 def test_stops_rule_sees_sparse_sliders():
-    """The check itself can fail: a 9-stop one-parameter slider and a 5 x 5 two-parameter one."""
+    """The check itself can fail: a 9-stop one-parameter slider, a 5 x 5 two-parameter one, and a 9-stop
+    numeric parameter beside a categorical one (the numeric one still needs 20)."""
     one = '<input type="range" min="0" max="8" step="1" value="4" data-kind="numeric">'
     two = ('<input type="range" min="0" max="4" step="1" value="2" data-kind="numeric">'
            '<input type="range" min="0" max="6" step="1" value="2" data-kind="numeric">')
     cat = ('<input type="range" min="0" max="8" step="1" value="2" data-kind="numeric">'
            '<input type="range" min="0" max="2" step="1" value="1" data-kind="categorical">')
-    assert stops_problems(one) == ["9 stops (needs >= 20 in a slider of 1 parameter(s))"]
-    assert stops_problems(two) == ["5 stops (needs >= 7 in a slider of 2 parameter(s))"]
-    assert stops_problems(cat) == []  # 9 x 3: the categorical parameter needs no minimum
+    assert stops_problems(one) == ["9 stops (needs >= 20 in a slider of 1 numeric parameter(s))"]
+    assert stops_problems(two) == ["5 stops (needs >= 7 in a slider of 2 numeric parameter(s))"]
+    assert stops_problems(cat) == ["9 stops (needs >= 20 in a slider of 1 numeric parameter(s))"]
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.stem)
