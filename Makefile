@@ -62,10 +62,12 @@ browser: $(STAMP) chromium
 test: $(STAMP) chromium
 	@$(MAKE) --no-print-directory -j3 --output-sync=target test-checks test-book test-lab
 
-# (The figure check runs once, inside the unit tests: tests/test_figures.py regenerates every
-# figure in a fresh interpreter and compares it byte for byte with figures/.)
+# ruff lints the library, tests, tools and notebooks (rules in pyproject.toml). The figure check
+# runs once, inside the unit tests: tests/test_figures.py regenerates every figure in a fresh
+# interpreter and compares it byte for byte with figures/.
 test-checks: $(STAMP)
 	@echo "== $@ start $$(date +%T)"
+	$(VENV)/bin/ruff check lecture_code tests tools notebooks
 	nice -n 10 $(PY) -m pytest -q --doctest-modules lecture_code tests --ignore=tests/browser
 	nice -n 10 $(PY) -m pytest -q --nbval-lax notebooks/
 	@echo "== $@ end $$(date +%T)"

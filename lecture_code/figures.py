@@ -79,7 +79,7 @@ def fig_softmax_map() -> Figure:
     v = np.array([1.0, 1.0, -2.0]) / np.sqrt(6)
     ticks = np.linspace(-4, 4, 9)
     dense = np.linspace(-5, 5, 400)  # wide enough to bend towards the boundary, still visibly inside
-    for family, (a_dir, b_dir) in enumerate([(u, v), (v, u)]):
+    for _family, (a_dir, b_dir) in enumerate([(u, v), (v, u)]):
         for t in ticks:
             z = t * a_dir + dense[:, None] * b_dir  # (400, 3)
             zz = z[np.abs(dense) <= 4]

@@ -30,6 +30,7 @@ import torch
 from .softmax import softmax, softmax_covariance
 from .validate import as_tensor, choice, function, labels, positive, positive_int
 
+
 def _tensor(x, name: str, ndim: int | None = None) -> torch.Tensor:
     return as_tensor(x, name, ndim=ndim, dtype=torch.float64, nan=False)
 

@@ -61,7 +61,7 @@ def write_reference(path: Path) -> None:
     path.write_text(json.dumps(nb), encoding="utf-8")
 
 
-def time_notebook(nb: "L.Notebook", rounds: int) -> dict:
+def time_notebook(nb: L.Notebook, rounds: int) -> dict:
     t0 = time.monotonic()
     nb.activate()
     run_s = nb.run_all() / 1000

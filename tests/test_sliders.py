@@ -12,8 +12,8 @@ import pytest
 from matplotlib.figure import Figure
 from PIL import Image
 
-from lecture_code.plot import new_figure
 from lecture_code.painter import Painter
+from lecture_code.plot import new_figure
 from lecture_code.sliders import MAX_BYTES, Range, Slider, slider
 from lecture_code.style import rgb_array
 
@@ -131,7 +131,7 @@ def test_the_label_is_the_value_render_received():
     s = slider(render, tau=Range(0.1, 10, log=True, stops=21), fmt="{:.3g}")
     received = [c[0] for c in calls]
     assert received == s.values["tau"]  # one call per stop, in order, with the stop's value
-    assert s.value_text["tau"] == ["{:.3g}".format(v) for v in received]
+    assert s.value_text["tau"] == [f"{v:.3g}" for v in received]
     labels = re.search(r'class="lc-labels">(.*?)</script>', s._repr_html_()).group(1)
     assert labels.startswith('[["0.1", "0.126"') and labels.endswith('"7.94", "10"]]')
 

@@ -340,13 +340,13 @@ class Notebook:
         self.id = None
         self.started = False
 
-    def open(self, activate: bool = True, beside: bool = False) -> "Notebook":
+    def open(self, activate: bool = True, beside: bool = False) -> Notebook:
         """Open the notebook (its kernel starts). ``beside``: in a panel split off to the right, so
         it is visible, and rendered, while the notebook in front keeps running."""
         self.id = self.page.evaluate(JS_OPEN, [self.path, activate, "split-right" if beside else None])
         return self
 
-    def activate(self, timeout: float = 120_000) -> "Notebook":
+    def activate(self, timeout: float = 120_000) -> Notebook:
         if self.id is None:
             self.open()
         self.page.evaluate("(id) => window.jupyterapp.shell.activateById(id)", self.id)
