@@ -47,6 +47,16 @@ __all__ = [
 ]
 
 
+def _paths(tags, T: int, K: int) -> torch.Tensor:
+    """``tags`` as a long tensor of paths (..., T) with labels in [0, K)."""
+    tags = torch.as_tensor(tags, dtype=torch.long)
+    if tags.shape[-1:] != (T,):
+        raise ValueError(f"tags must have last dimension T={T}, got shape {tuple(tags.shape)}")
+    if ((tags < 0) | (tags >= K)).any():
+        raise ValueError(f"tags must lie in [0, {K}), got values in [{tags.min().item()}, {tags.max().item()}]")
+    return tags
+
+
 def _lesson_inputs(emissions, transitions, start, end):
     emissions = torch.as_tensor(emissions)
     if not emissions.is_floating_point():
@@ -73,12 +83,8 @@ def sequence_score(emissions, tags, transitions, start=None, end=None) -> torch.
     path (T,) or a batch of paths (N, T); the result has shape () or (N,).
     """
     emissions, transitions, start, end = _lesson_inputs(emissions, transitions, start, end)
-    tags = torch.as_tensor(tags, dtype=torch.long)
     T, K = emissions.shape
-    if tags.shape[-1:] != (T,):
-        raise ValueError(f"tags must have last dimension T={T}, got shape {tuple(tags.shape)}")
-    if ((tags < 0) | (tags >= K)).any():
-        raise ValueError(f"tags must lie in [0, {K}), got values in [{tags.min().item()}, {tags.max().item()}]")
+    tags = _paths(tags, T, K)
     psi = emissions[torch.arange(T), tags].sum(-1)  # Σ_t ψ_t(y_t)
     phi = transitions[tags[..., :-1], tags[..., 1:]].sum(-1)  # Σ_t φ(y_t, y_{t+1})
     return start[tags[..., 0]] + psi + phi + end[tags[..., -1]]
@@ -298,12 +304,8 @@ def memm_log_prob(emissions, tags, transitions, start=None) -> torch.Tensor:
     allowed move). ``tags`` is one path (T,) or a batch (N, T); the result has shape () or (N,).
     """
     emissions, transitions, start, _ = _lesson_inputs(emissions, transitions, start, None)
-    tags = torch.as_tensor(tags, dtype=torch.long)
     T, K = emissions.shape
-    if tags.shape[-1:] != (T,):
-        raise ValueError(f"tags must have last dimension T={T}, got shape {tuple(tags.shape)}")
-    if ((tags < 0) | (tags >= K)).any():
-        raise ValueError(f"tags must lie in [0, {K})")
+    tags = _paths(tags, T, K)
     first = log_softmax(start + emissions[0])[tags[..., 0]]  # log p(y_1 | x)
     rows = log_softmax(transitions[tags[..., :-1]] + emissions[1:], dim=-1)  # (..., T-1, K): p(· | y_{t-1}, x)
     rest = rows.gather(-1, tags[..., 1:, None]).squeeze(-1).sum(-1)  # Σ_t log p(y_t | y_{t-1}, x)

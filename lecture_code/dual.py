@@ -142,17 +142,7 @@ def e_geodesic(p, q, t) -> np.ndarray:
     """The e-geodesic (exponential geodesic) p^{1-t} q^t / Σ_j p_j^{1-t} q_j^t (eq-dual-egeodesic).
 
     Straight in the natural coordinates: softmax((1-t) θ_p + t θ_q) with θ = :func:`to_natural`.
-
-    Parameters
-    ----------
-    p, q : array_like, shape (K,)
-        End points in the open simplex.
-    t : float or array_like, shape (T,)
-        Curve parameters in [0, 1].
-
-    Returns
-    -------
-    numpy.ndarray, shape (K,) for a scalar ``t``, else (T, K); every row in int Δ^{K-1}.
+    Parameters and result as for :func:`m_geodesic`.
     """
     p, q = _endpoints(p, q)
     tt, scalar = _curve_parameter(t)

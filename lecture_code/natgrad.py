@@ -216,10 +216,10 @@ def gauss_newton(logits_fn, xi, X) -> torch.Tensor:
     Examples
     --------
     >>> import torch
-    >>> X = torch.zeros(1, 1, dtype=torch.float64)
-    >>> gauss_newton(lambda xi, X: xi.expand(len(X), 2), torch.zeros(2, dtype=torch.float64), X)
-    tensor([[ 0.2500, -0.2500],
-            [-0.2500,  0.2500]], dtype=torch.float64)
+    >>> X, xi = torch.zeros(1, 1, dtype=torch.float64), torch.zeros(2, dtype=torch.float64)
+    >>> logits_fn = lambda xi, X: xi.expand(len(X), 2)  # linear in ξ: Gauss–Newton = Fisher
+    >>> torch.allclose(gauss_newton(logits_fn, xi, X), conditional_fisher(logits_fn, xi, X))
+    True
     """
     Z = _model_logits(logits_fn, xi, X)
     P = softmax(Z.detach())  # (N, K)
