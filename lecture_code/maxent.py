@@ -406,6 +406,51 @@ def _solve(Phi, target, l2, gtol, maxiter, what, hint=""):
     return sol
 
 
+def maxent_slsqp(F, fbar) -> np.ndarray:
+    """The maximum-entropy distribution found the slow, general way: SLSQP over all K probabilities.
+
+    Maximizes H(p) (the objective of eq-maxent-primal) subject to Σ p_i = 1 and Fᵀ p = f̄, knowing
+    nothing of the softmax form of the answer — the independent reference the chapter and the tests
+    compare :func:`solve_maxent` and :func:`solve_maxent_features` with.
+
+    Parameters
+    ----------
+    F : array_like, shape (K,) or (K, M)
+        One feature per category, or M features per category.
+    fbar : float or array_like, shape (M,)
+        The target means.
+
+    Returns
+    -------
+    numpy.ndarray, shape (K,)
+        The maximizer (entries ≥ 1e-12).
+
+    Raises
+    ------
+    RuntimeError
+        If SLSQP does not converge.
+    """
+    F = as_array(F, "F", finite=True)
+    F = F.reshape(len(F), -1)  # (K, M); one feature becomes (K, 1)
+    fbar = np.atleast_1d(as_array(fbar, "fbar", nonempty=False, finite=True))  # (M,)
+    K = len(F)
+
+    def neg_entropy(p):
+        q = np.clip(p, 1e-300, None)
+        return float(np.sum(q * np.log(q)))
+
+    constraints = [
+        {"type": "eq", "fun": lambda p: p.sum() - 1.0, "jac": lambda p: np.ones((1, K))},
+        {"type": "eq", "fun": lambda p: p @ F - fbar, "jac": lambda p: F.T},
+    ]
+    res = minimize(neg_entropy, np.full(K, 1 / K), jac=lambda p: np.log(np.clip(p, 1e-300, None)) + 1.0,
+                   method="SLSQP", constraints=constraints, bounds=[(1e-12, 1.0)] * K,
+                   options={"ftol": 1e-14, "maxiter": 1000})
+    if not res.success:
+        raise RuntimeError(f"SLSQP did not converge: {res.message}")
+    return res.x
+
+
 def solve_maxent_features(F, fbar, gtol: float = 1e-12, maxiter: int = 200) -> FeatureMaxEntSolution:
     """Maximize H(p) subject to Σ p_i = 1 and Σ p_i f_i = f̄ ∈ R^M (eq-maxent-vector-solution).
 

@@ -13,6 +13,7 @@ from lecture_code.fisher import (
     categorical_fisher,
     check_interior,
     coordinates_of,
+    curve_length,
     fisher_rao_distance,
     fisher_rao_geodesic,
     kl_divergence,
@@ -123,6 +124,11 @@ def test_geodesic_length_equals_distance_and_beats_the_segment():
     length_seg = quad(lambda t: speed(seg, t), 1e-5, 1 - 1e-5)[0]
     assert length_geo == pytest.approx(fisher_rao_distance(p, q), rel=1e-4)
     assert length_seg > length_geo * 1.02
+    # the library's Gauss–Legendre length (what chapter 5 uses) agrees with adaptive quadrature
+    assert curve_length(geo) == pytest.approx(length_geo, rel=1e-4)
+    assert curve_length(seg) == pytest.approx(length_seg, rel=1e-4)
+    with pytest.raises(TypeError, match="curve must be a function"):
+        curve_length(p)
 
 
 def test_geodesic_endpoints_and_constant_speed():

@@ -14,34 +14,11 @@ from lecture_code.maxent import (
     euclidean_to_center,
     gibbs,
     kl_to_uniform,
+    maxent_slsqp,
     mean_feature,
     solve_maxent,
 )
 from lecture_code.softmax import entropy
-
-
-def slsqp_maxent(f, fbar):
-    """Max entropy with scipy's SLSQP on all K probabilities (no knowledge of the softmax form)."""
-    f = np.asarray(f, dtype=float)
-    K = f.size
-
-    def neg_entropy(p):
-        q = np.clip(p, 1e-300, None)
-        return float(np.sum(q * np.log(q)))
-
-    def grad(p):
-        return np.log(np.clip(p, 1e-300, None)) + 1.0
-
-    cons = [
-        {"type": "eq", "fun": lambda p: p.sum() - 1.0, "jac": lambda p: np.ones(K)},
-        {"type": "eq", "fun": lambda p: p @ f - fbar, "jac": lambda p: f},
-    ]
-    res = minimize(
-        neg_entropy, np.full(K, 1.0 / K), jac=grad, method="SLSQP", constraints=cons,
-        bounds=[(1e-12, 1.0)] * K, options={"ftol": 1e-14, "maxiter": 1000},
-    )
-    assert res.success, res.message
-    return res.x
 
 
 @pytest.mark.parametrize(
@@ -50,7 +27,7 @@ def slsqp_maxent(f, fbar):
 )
 def test_dual_matches_slsqp(f, fbar):
     sol = solve_maxent(f, fbar)
-    ref = slsqp_maxent(f, fbar)
+    ref = maxent_slsqp(f, fbar)
     np.testing.assert_allclose(sol.p.numpy(), ref, atol=2e-6)
     assert abs(float(sol.p @ torch.tensor(f, dtype=torch.float64)) - fbar) < 1e-10
     assert entropy(sol.p) >= entropy(torch.tensor(ref)) - 1e-9  # ours is at least as good
@@ -201,23 +178,6 @@ from lecture_code.maxent import (  # noqa: E402
 )
 
 
-def slsqp_maxent_features(F, fbar):
-    """Max entropy with SLSQP under the M constraints Fᵀ p = f̄ (no knowledge of the softmax form)."""
-    F = np.asarray(F, dtype=float)
-    K = len(F)
-    cons = [
-        {"type": "eq", "fun": lambda p: p.sum() - 1.0, "jac": lambda p: np.ones((1, K))},
-        {"type": "eq", "fun": lambda p: p @ F - fbar, "jac": lambda p: F.T},
-    ]
-    res = minimize(
-        lambda p: float(np.sum(np.clip(p, 1e-300, None) * np.log(np.clip(p, 1e-300, None)))),
-        np.full(K, 1.0 / K), jac=lambda p: np.log(np.clip(p, 1e-300, None)) + 1.0, method="SLSQP",
-        constraints=cons, bounds=[(1e-12, 1.0)] * K, options={"ftol": 1e-14, "maxiter": 1000},
-    )
-    assert res.success, res.message
-    return res.x
-
-
 @pytest.mark.parametrize(
     "F, fbar",
     [
@@ -230,7 +190,7 @@ def test_features_match_slsqp_and_meet_constraints(F, fbar):
     if fbar is None:
         fbar = np.random.default_rng(4).dirichlet(np.ones(len(F))) @ F
     sol = solve_maxent_features(F, fbar)
-    np.testing.assert_allclose(sol.p.numpy(), slsqp_maxent_features(F, np.asarray(fbar)), atol=2e-6)
+    np.testing.assert_allclose(sol.p.numpy(), maxent_slsqp(F, np.asarray(fbar)), atol=2e-6)
     np.testing.assert_allclose(sol.p.numpy() @ F, fbar, atol=1e-11)
     np.testing.assert_allclose(sol.p.numpy(), torch.softmax(torch.tensor(F) @ sol.lam, 0).numpy(), atol=1e-14)
     assert abs(sol.entropy - sol.dual) < 1e-11  # strong duality
@@ -388,3 +348,10 @@ def test_sparsemax_from_entmax_is_the_euclidean_projection():
         sp = entmax.sparsemax(torch.tensor(z), dim=-1).numpy()
         np.testing.assert_allclose(sp, res.x, atol=1e-7)
         np.testing.assert_allclose(entmax.sparsemax(torch.tensor(z + 3.0), dim=-1).numpy(), sp, atol=1e-12)
+
+
+def test_the_slsqp_reference_says_when_it_fails():
+    with pytest.raises(RuntimeError, match="SLSQP did not converge"):
+        maxent_slsqp([1.0, 2.0, 3.0], 5.0)  # no distribution on {1, 2, 3} has mean 5
+    with pytest.raises(TypeError, match="F must be"):
+        maxent_slsqp("123", 2.0)
