@@ -1,7 +1,7 @@
 """One symbol, one meaning: the symbol table in book/notation.md is the rule, this test enforces it.
 
-The first table of ``book/notation.md`` has three columns: the symbol(s), the meaning and the
-chapters that use it (``全体`` for the whole book). This test reads every Greek letter written in
+The first table of ``book/notation.md`` has three columns: the symbol(s), the chapters that use
+it (``全体`` for the whole book) and the meaning. This test reads every Greek letter written in
 math — in every chapter's markdown and on every book page — and checks that
 
 1. no Greek symbol is registered in two rows (two meanings), and
@@ -89,7 +89,7 @@ def table() -> list[tuple[list[str], str, set[int] | None, str]]:
         cells = [c.strip() for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
         if len(cells) != 3 or cells[0] == "記号" or set(cells[0]) <= set("-: "):
             continue
-        sym, meaning, chapters = cells
+        sym, chapters, meaning = cells
         m = CHAPTER_CELL.match(chapters)
         assert m, f"notation.md: the chapter cell of {sym!r} must be 全体 or chapter numbers, not {chapters!r}"
         chs = None if chapters == "全体" else {int(c) for c in chapters.split(",")}

@@ -25,7 +25,7 @@ PAGES = toc_pages()
 
 def open_page(browser, site, page_path):
     """Load a page, recording console errors and every request that would leave 127.0.0.1."""
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    context = browser.new_context(viewport={"width": 1280, "height": 900})  # the width issue 18 names
     outside, errors = [], []
     host = urlparse(site).netloc
 
@@ -56,6 +56,12 @@ def wait_for_mathjax(page):
 
 
 RAW_TEX = ["$$", "\\(", "\\)", "\\[", "\\begin{", "\\frac", "\\mathbf"]
+
+
+#: Tables wider than their column (the reader would have to scroll sideways), with their first row.
+WIDE_TABLES = """() => Array.from(document.querySelectorAll('article table'))
+    .filter(t => t.scrollWidth > t.parentElement.clientWidth + 1)
+    .map(t => `${t.scrollWidth} px in ${t.parentElement.clientWidth} px: ${(t.rows[0] || {}).textContent}`.slice(0, 120))"""
 
 
 def move_static_sliders(page) -> list[str]:
@@ -109,6 +115,7 @@ def inspect(browser, site, page_path) -> dict:
             "() => Array.from(document.images).map(i => i.getAttribute('src')).filter(s => s && s.endsWith('.svg'))"
         )
         report["sliders"] = page.locator(".lc-slider").count()
+        report["wide_tables"] = page.evaluate(WIDE_TABLES)
         report["slider_problems"] = move_static_sliders(page)
         report["outside"] = list(outside)
         report["errors"] = list(errors)
@@ -122,7 +129,7 @@ def inspect_or_record(browser, site, page_path) -> dict:
         return inspect(browser, site, page_path)
     except Exception as exc:  # reported by the page's own test, not as an error of every test
         return {"exception": f"{type(exc).__name__}: {exc}", "sliders": 0, "svgs": [], "math": 0, "typeset": 0,
-                "slider_problems": []}
+                "slider_problems": [], "wide_tables": []}
 
 
 @pytest.fixture(scope="module")
@@ -142,6 +149,7 @@ def test_page_loads_offline_with_math_and_images(reports, page_path):
         assert r["tex_errors"] == 0, f"{page_path}: MathJax reported a TeX error"
     assert r["raw_tex"] == [], f"{page_path}: raw TeX left in the page: {r['raw_tex']}"
     assert r["broken_images"] == [], f"{page_path}: images that did not load: {r['broken_images']}"
+    assert r["wide_tables"] == [], f"{page_path}: tables wider than the column at 1280 px: {r['wide_tables']}"
 
 
 def test_math_is_typeset_somewhere(reports):
@@ -172,5 +180,15 @@ def test_the_slider_check_finds_a_frozen_slider(browser):
                          'R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"></div>')
         assert move_static_sliders(page) == ["slider 0.0 moved, picture did not",
                                              "slider 0.0 moved, the value shown did not"]
+    finally:
+        page.close()
+
+
+def test_the_table_check_finds_a_wide_table(browser):
+    page = browser.new_page()
+    try:
+        page.set_content('<article><div style="width:300px;overflow-x:auto"><table><tr><td style="white-space:nowrap">'
+                         + "x" * 200 + "</td></tr></table></div></article>")
+        assert len(page.evaluate(WIDE_TABLES)) == 1
     finally:
         page.close()
