@@ -35,14 +35,7 @@ from lecture_code.natgrad import (
 DT = torch.float64
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One thread, as in chapter 7: these problems are small, and two threads on a busy 2-core
-    machine made the training loops 20 times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def problem(N=7, D=4, K=3, seed=0):

@@ -17,13 +17,7 @@ from lecture_code.optim import adam_step, damped_newton, full_batch_run, minibat
 DT = torch.float64
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One thread, as in chapter 7: these problems are small."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def test_adam_step_matches_torch_optim_adam():

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 import yaml
+from offline import block_outside
 
 ROOT = Path(__file__).resolve().parents[2]
 HARMLESS_CONSOLE = ("THEBE_JS_URL has already been declared",)
@@ -26,18 +26,7 @@ PAGES = toc_pages()
 def open_page(browser, site, page_path):
     """Load a page, recording console errors and every request that would leave 127.0.0.1."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})  # the width issue 18 names
-    outside, errors = [], []
-    host = urlparse(site).netloc
-
-    def route(r):
-        url = urlparse(r.request.url)
-        if url.scheme in ("data", "blob", "about") or url.netloc == host:
-            r.continue_()
-        else:
-            outside.append(r.request.url)
-            r.abort()
-
-    context.route("**/*", route)
+    outside, errors = block_outside(context, site), []
     page = context.new_page()
     page.set_default_timeout(60_000)
     page.on("console", lambda m: m.type == "error" and not any(h in m.text for h in HARMLESS_CONSOLE)

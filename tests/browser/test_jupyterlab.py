@@ -29,10 +29,10 @@ import re
 import time
 import urllib.request
 from pathlib import Path
-from urllib.parse import urlparse
 
 import labdriver as L
 import pytest
+from offline import block_outside
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAPTERS = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -119,18 +119,7 @@ def lab(tmp_path_factory):
 def session(browser, lab):
     """One JupyterLab page for the whole module; requests leaving the server are blocked and kept."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    outside, errors = [], []
-    host = urlparse(lab.base).netloc
-
-    def route(r):
-        url = urlparse(r.request.url)
-        if url.scheme in ("data", "blob", "about") or url.netloc == host:
-            r.continue_()
-        else:
-            outside.append(r.request.url)
-            r.abort()
-
-    context.route("**/*", route)
+    outside, errors = block_outside(context, lab.base), []
     page = context.new_page()
     page.set_default_timeout(120_000)
     page.on("pageerror", lambda e: errors.append(str(e)))
