@@ -1,15 +1,19 @@
-"""A tiny character-level language model trained on the book's own pages (chapter 11).
+"""A tiny character-level language model trained on the book's own pages
+(chapter 11).
 
-It exists to make the three places where nanochat (Karpathy 2025; commit 92d63d4) uses softmax
-visible in one small model: causal attention with QK-norm inside (``F.scaled_dot_product_attention``,
-which nanochat's ``flash_attn_func`` falls back to without FlashAttention-3), the logit soft cap
-c·tanh(z/c) with c = 15 before the cross-entropy loss (``ignore_index=-1``) and before sampling,
-and :func:`sample_next_token` at generation time. The output layer starts at zero (as in nanochat's
-first commit 3a5e0bc; the pinned commit draws it with standard deviation 0.001), so the untrained
-model is exactly uniform and its loss is log V.
+It exists to make the three places where nanochat (Karpathy 2025; commit
+92d63d4) uses softmax visible in one small model: causal attention with QK-norm
+inside (``F.scaled_dot_product_attention``, which nanochat's
+``flash_attn_func`` falls back to without FlashAttention-3), the logit soft cap
+c·tanh(z/c) with c = 15 before the cross-entropy loss (``ignore_index=-1``) and
+before sampling, and :func:`sample_next_token` at generation time. The output
+layer starts at zero (as in nanochat's first commit 3a5e0bc; the pinned commit
+draws it with standard deviation 0.001), so the untrained model is exactly
+uniform and its loss is log V.
 
-Book equation: (eq-ce-gather) CE = -(1/|𝓜|) Σ_{n∈𝓜} log_softmax(z_n)[y_n], 𝓜 = {n : y_n ≠ -1};
-:func:`cross_entropy` writes it out and tests compare it with ``F.cross_entropy``.
+Book equation: (eq-ce-gather) CE = -(1/|𝓜|) Σ_{n∈𝓜} log_softmax(z_n)[y_n], 𝓜 =
+{n : y_n ≠ -1}; :func:`cross_entropy` writes it out and tests compare it with
+``F.cross_entropy``.
 """
 
 from __future__ import annotations
@@ -30,38 +34,58 @@ from .validate import integer, positive
 _DIRECTIVE = re.compile(r"^\s*(```|:::|:[a-z-]+:|\{[a-z-]+\}|\|?\s*-{3})")
 _MARKUP = [
     (re.compile(r"\$\$.*?\$\$|\$[^$]*\$"), ""),  # math
-    (re.compile(r"\{[a-z:-]+\}`([^`<]*?)\s*(<[^>]*>)?`"), r"\1"),  # {doc}`text <target>` -> text
+    # {doc}`text <target>` -> text
+    (re.compile(r"\{[a-z:-]+\}`([^`<]*?)\s*(<[^>]*>)?`"), r"\1"),
     (re.compile(r"\[([^\]]*)\]\([^)]*\)"), r"\1"),  # [text](url) -> text
-    (re.compile(r"[`*#|>]+"), " "),  # emphasis, code, headings, table bars, quotes
-    (re.compile(r"[-+]?[0-9][0-9.,]*"), ""),  # numbers (the errata page is full of them)
+    # emphasis, code, headings, table bars, quotes
+    (re.compile(r"[`*#|>]+"), " "),
+    # numbers (the errata page is full of them)
+    (re.compile(r"[-+]?[0-9][0-9.,]*"), ""),
     (re.compile(r"[ \t]{2,}"), " "),
 ]
 
 
 def cross_entropy(logits, targets, ignore_index: int = -1) -> torch.Tensor:
-    """Mean of -log_softmax(logits)[target] over the targets that are not ``ignore_index`` (eq-ce-gather).
+    """Mean of -log_softmax(logits)[target] over the targets that are not
+    ``ignore_index`` (eq-ce-gather).
 
-    logits (N, V) float, targets (N,) int64 in [0, V) or equal to ``ignore_index``.
+    logits (N, V) float, targets (N,) int64 in [0, V) or equal to
+    ``ignore_index``.
     """
     if not isinstance(logits, torch.Tensor) or logits.dim() != 2:
-        raise ValueError(f"logits must be a tensor of shape (N, V), got {getattr(logits, 'shape', type(logits))}")
-    if not isinstance(targets, torch.Tensor) or targets.dtype != torch.int64 or targets.shape != logits.shape[:1]:
-        raise ValueError(f"targets must be an int64 tensor of shape ({logits.shape[0]},)")
+        raise ValueError(
+            f"logits must be a tensor of shape (N, V), got {getattr(logits, 'shape', type(logits))}"
+        )
+    if (
+        not isinstance(targets, torch.Tensor)
+        or targets.dtype != torch.int64
+        or targets.shape != logits.shape[:1]
+    ):
+        raise ValueError(
+            f"targets must be an int64 tensor of shape ({logits.shape[0]},)"
+        )
     keep = targets != ignore_index  # (N,)
     if not keep.any():
-        raise ValueError(f"every target equals ignore_index={ignore_index}: the mean is undefined")
+        raise ValueError(
+            f"every target equals ignore_index={ignore_index}: the mean is undefined"
+        )
     t = targets[keep]
     if (t < 0).any() or (t >= logits.shape[1]).any():
-        raise ValueError(f"targets must lie in [0, {logits.shape[1]}) or equal ignore_index={ignore_index}")
+        raise ValueError(
+            f"targets must lie in [0, {logits.shape[1]}) or equal ignore_index={ignore_index}"
+        )
     logp = log_softmax(logits[keep], dim=-1)  # (M, V)
     return -logp.gather(1, t[:, None]).squeeze(1).mean()
 
 
 def load_book_text(root=".", pattern: str = "book/*.md") -> str:
-    """The prose of the book's markdown pages (sorted by name): MyST directives, math and markup removed."""
+    """The prose of the book's markdown pages (sorted by name): MyST
+    directives, math and markup removed."""
     files = sorted(Path(root).glob(pattern))
     if not files:
-        raise ValueError(f"no files match {pattern!r} under {Path(root).resolve()}")
+        raise ValueError(
+            f"no files match {pattern!r} under {Path(root).resolve()}"
+        )
     lines = []
     for f in files:
         for line in f.read_text(encoding="utf-8").splitlines():
@@ -76,7 +100,8 @@ def load_book_text(root=".", pattern: str = "book/*.md") -> str:
 
 @dataclass
 class CharVocab:
-    """Characters ↔ integer ids (sorted by code point, so the ids depend only on the text)."""
+    """Characters ↔ integer ids (sorted by code point, so the ids depend
+    only on the text)."""
 
     chars: list[str] = field(default_factory=list)
 
@@ -91,7 +116,9 @@ class CharVocab:
         index = {c: i for i, c in enumerate(self.chars)}
         missing = sorted(set(s) - set(index))
         if missing:
-            raise ValueError(f"characters not in the vocabulary: {''.join(missing)!r}")
+            raise ValueError(
+                f"characters not in the vocabulary: {''.join(missing)!r}"
+            )
         return torch.tensor([index[c] for c in s], dtype=torch.int64)
 
     def decode(self, ids) -> str:
@@ -99,25 +126,40 @@ class CharVocab:
 
 
 class TinyCharLM(nn.Module):
-    """Embedding + one pre-norm causal self-attention block + MLP + linear head.
+    """Embedding + one pre-norm causal self-attention block + MLP + linear
+    head.
 
     Parameters
     ----------
     vocab_size, block_size, d, n_head : int
-        V, the context length, the width and the number of heads (d must be a multiple of n_head).
+        V, the context length, the width and the number of heads (d must be a
+        multiple of n_head).
     seed : int
         Seed of the initialization (the global RNG is restored afterwards).
     qk_norm : bool
-        RMS-normalize q and k per head and multiply both by ``qk_gain`` (nanochat: 1.2) before the
-        attention, so its logits are qk_gain² √(d/H) cos∠(q, k) (eq-attn-qknorm).
+        RMS-normalize q and k per head and multiply both by ``qk_gain``
+        (nanochat: 1.2) before the attention, so its logits are qk_gain² √(d/H)
+        cos∠(q, k) (eq-attn-qknorm).
     softcap : float or None
-        Soft cap c of the output logits, c·tanh(z/c) (eq-softcap; nanochat: 15); None for none.
+        Soft cap c of the output logits, c·tanh(z/c) (eq-softcap; nanochat:
+        15); None for none.
     zero_head : bool
-        Start the output layer at zero: the untrained model is uniform, its loss exactly log V.
+        Start the output layer at zero: the untrained model is uniform, its
+        loss exactly log V.
     """
 
-    def __init__(self, vocab_size: int, block_size: int = 32, d: int = 64, n_head: int = 4, seed: int = 0,
-                 qk_norm: bool = True, qk_gain: float = 1.2, softcap: float | None = 15.0, zero_head: bool = True):
+    def __init__(
+        self,
+        vocab_size: int,
+        block_size: int = 32,
+        d: int = 64,
+        n_head: int = 4,
+        seed: int = 0,
+        qk_norm: bool = True,
+        qk_gain: float = 1.2,
+        softcap: float | None = 15.0,
+        zero_head: bool = True,
+    ):
         super().__init__()
         if d % n_head:
             raise ValueError(f"d={d} must be divisible by n_head={n_head}")
@@ -127,12 +169,18 @@ class TinyCharLM(nn.Module):
         torch.manual_seed(seed)
         try:
             self.block_size, self.n_head = block_size, n_head
-            self.qk_norm, self.qk_gain, self.softcap = qk_norm, float(qk_gain), softcap
+            self.qk_norm, self.qk_gain, self.softcap = (
+                qk_norm,
+                float(qk_gain),
+                softcap,
+            )
             self.tok = nn.Embedding(vocab_size, d)
             self.pos = nn.Embedding(block_size, d)
             self.qkv = nn.Linear(d, 3 * d, bias=False)
             self.proj = nn.Linear(d, d, bias=False)
-            self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d))
+            self.mlp = nn.Sequential(
+                nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d)
+            )
             self.head = nn.Linear(d, vocab_size)
             if zero_head:
                 nn.init.zeros_(self.head.weight)
@@ -141,57 +189,88 @@ class TinyCharLM(nn.Module):
             torch.random.set_rng_state(gen_state)
 
     def forward(self, idx, targets=None, last_only: bool = False):
-        """Logits (B, T, V); with ``targets`` (B, T) also the cross-entropy (ignore_index=-1).
+        """Logits (B, T, V); with ``targets`` (B, T) also the cross-entropy
+        (ignore_index=-1).
 
-        ``last_only=True`` returns the logits of the last position only, (B, 1, V): all that
-        generation needs, without the output layer's cost at the other positions.
+        ``last_only=True`` returns the logits of the last position only, (B, 1,
+        V): all that generation needs, without the output layer's cost at the
+        other positions.
         """
         B, T = idx.shape
         if T > self.block_size:
-            raise ValueError(f"sequence length {T} exceeds block_size={self.block_size}")
+            raise ValueError(
+                f"sequence length {T} exceeds block_size={self.block_size}"
+            )
         x = self.tok(idx) + self.pos(torch.arange(T))  # (B, T, d)
-        q, k, v = self.qkv(F.rms_norm(x, (x.size(-1),))).split(x.size(-1), dim=-1)  # 3 × (B, T, d)
-        heads = lambda t: t.view(B, T, self.n_head, -1).transpose(1, 2)  # noqa: E731  (B, H, T, d/H)
+        # 3 × (B, T, d)
+        q, k, v = self.qkv(F.rms_norm(x, (x.size(-1),))).split(
+            x.size(-1), dim=-1
+        )
+        # (B, H, T, d/H)
+        heads = lambda t: t.view(B, T, self.n_head, -1).transpose(1, 2)
         q, k, v = heads(q), heads(k), heads(v)  # (B, H, T, d/H) each
-        if self.qk_norm:  # scores become qk_gain² √(d/H) cos∠(q, k) (eq-attn-qknorm)
+        # scores become qk_gain² √(d/H) cos∠(q, k) (eq-attn-qknorm)
+        if self.qk_norm:
             q = self.qk_gain * F.rms_norm(q, (q.size(-1),))
             k = self.qk_gain * F.rms_norm(k, (k.size(-1),))
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, H, T, d/H)
+        # (B, H, T, d/H)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         x = x + self.proj(y.transpose(1, 2).reshape(B, T, -1))
         if last_only:
             if targets is not None:
-                raise ValueError("last_only=True returns logits only (no targets)")
-            x = x[:, -1:, :]  # (B, 1, d): the MLP and the head act position by position
+                raise ValueError(
+                    "last_only=True returns logits only (no targets)"
+                )
+            # (B, 1, d): the MLP and the head act position by position
+            x = x[:, -1:, :]
         x = x + self.mlp(F.rms_norm(x, (x.size(-1),)))
-        logits = self.head(F.rms_norm(x, (x.size(-1),)))  # (B, T, V) or (B, 1, V)
+        # (B, T, V) or (B, 1, V)
+        logits = self.head(F.rms_norm(x, (x.size(-1),)))
         if self.softcap is not None:
-            logits = _softcap(logits, self.softcap)  # inside (-c, c): before the loss and before sampling
+            # inside (-c, c): before the loss and before sampling
+            logits = _softcap(logits, self.softcap)
         if targets is None:
             return logits
-        loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1), ignore_index=-1)
+        loss = F.cross_entropy(
+            logits.view(-1, logits.size(-1)), targets.view(-1), ignore_index=-1
+        )
         return logits, loss
 
 
 def interleaved_split(data: torch.Tensor, block: int = 64, every: int = 10):
-    """Every ``every``-th block of ``block`` characters goes to validation, the rest to training.
+    """Every ``every``-th block of ``block`` characters goes to validation, the
+    rest to training.
 
-    Interleaving keeps both parts drawn from all pages (a split at the end would validate on one page only).
+    Interleaving keeps both parts drawn from all pages (a split at the end
+    would validate on one page only).
     """
     if block < 2 or every < 2:
-        raise ValueError(f"block and every must be >= 2, got block={block}, every={every}")
+        raise ValueError(
+            f"block and every must be >= 2, got block={block}, every={every}"
+        )
     n = len(data) // block
     if n < every:
-        raise ValueError(f"data has {len(data)} characters: too few for blocks of {block} with every={every}")
+        raise ValueError(
+            f"data has {len(data)} characters: too few for blocks of {block} with every={every}"
+        )
     chunks = data[: n * block].view(n, block)  # (n, block)
     is_val = torch.arange(n) % every == every - 1  # (n,)
     return chunks[~is_val].reshape(-1), chunks[is_val].reshape(-1)
 
 
-def random_batch(data: torch.Tensor, batch_size: int, block_size: int, generator=None):
-    """Inputs and next-character targets (B, T) cut from random places of ``data``."""
+def random_batch(
+    data: torch.Tensor, batch_size: int, block_size: int, generator=None
+):
+    """Inputs and next-character targets (B, T) cut from random places of
+    ``data``."""
     if len(data) <= block_size:
-        raise ValueError(f"data has {len(data)} characters; need more than block_size={block_size}")
-    start = torch.randint(0, len(data) - block_size, (batch_size,), generator=generator)  # (B,)
+        raise ValueError(
+            f"data has {len(data)} characters; need more than block_size={block_size}"
+        )
+    # (B,)
+    start = torch.randint(
+        0, len(data) - block_size, (batch_size,), generator=generator
+    )
     offsets = torch.arange(block_size)  # (T,)
     x = data[start[:, None] + offsets]  # (B, T)
     y = data[start[:, None] + offsets + 1]  # (B, T)
@@ -200,7 +279,8 @@ def random_batch(data: torch.Tensor, batch_size: int, block_size: int, generator
 
 @torch.no_grad()
 def evaluate(model: TinyCharLM, data: torch.Tensor) -> float:
-    """Mean cross-entropy (nats per character) over consecutive, non-overlapping windows of ``data``."""
+    """Mean cross-entropy (nats per character) over consecutive,
+    non-overlapping windows of ``data``."""
     T = model.block_size
     n = (len(data) - 1) // T
     if n < 1:
@@ -210,10 +290,22 @@ def evaluate(model: TinyCharLM, data: torch.Tensor) -> float:
     return model(x, y)[1].item()
 
 
-def train(model: TinyCharLM, data: torch.Tensor, steps: int = 300, batch_size: int = 32, lr: float = 3e-3, seed: int = 0):
-    """``torch.optim.AdamW`` (weight decay 0.01) on random windows; returns the training loss of every step."""
+def train(
+    model: TinyCharLM,
+    data: torch.Tensor,
+    steps: int = 300,
+    batch_size: int = 32,
+    lr: float = 3e-3,
+    seed: int = 0,
+):
+    """``torch.optim.AdamW`` (weight decay 0.01) on random windows; returns
+    the training loss of every step."""
     gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.01)
+    opt = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad],
+        lr=lr,
+        weight_decay=0.01,
+    )
     losses = []
     model.train()
     for _ in range(steps):
@@ -228,20 +320,35 @@ def train(model: TinyCharLM, data: torch.Tensor, steps: int = 300, batch_size: i
 
 
 @torch.no_grad()
-def generate(model: TinyCharLM, prompt: torch.Tensor, n: int, seed: int = 42, num_samples: int | None = None,
-             **sampling) -> torch.Tensor:
-    """Append ``n`` sampled characters to ``prompt`` (1-D ids) with :func:`sample_next_token`.
+def generate(
+    model: TinyCharLM,
+    prompt: torch.Tensor,
+    n: int,
+    seed: int = 42,
+    num_samples: int | None = None,
+    **sampling,
+) -> torch.Tensor:
+    """Append ``n`` sampled characters to ``prompt`` (1-D ids) with
+    :func:`sample_next_token`.
 
-    ``sampling`` holds ``temperature``, ``top_k``, ``top_p``; the generator is seeded like nanochat's engine.
-    Returns the ids (T + n,); with ``num_samples = m`` it continues m copies of the prompt at once
-    (one generator, m independent continuations) and returns (m, T + n).
+    ``sampling`` holds ``temperature``, ``top_k``, ``top_p``; the generator is
+    seeded like nanochat's engine. Returns the ids (T + n,); with ``num_samples
+    = m`` it continues m copies of the prompt at once (one generator, m
+    independent continuations) and returns (m, T + n).
     """
-    num_samples = None if num_samples is None else integer(num_samples, "num_samples", minimum=1)
+    num_samples = (
+        None
+        if num_samples is None
+        else integer(num_samples, "num_samples", minimum=1)
+    )
     rng = torch.Generator().manual_seed(seed)
     ids = prompt[None, :].expand(num_samples or 1, -1)  # (m, T)
     for _ in range(n):
-        logits = model(ids[:, -model.block_size :], last_only=True)[:, -1, :]  # (m, V)
-        ids = torch.cat([ids, sample_next_token(logits, rng, **sampling)], dim=1)
+        # (m, V)
+        logits = model(ids[:, -model.block_size :], last_only=True)[:, -1, :]
+        ids = torch.cat(
+            [ids, sample_next_token(logits, rng, **sampling)], dim=1
+        )
     return ids if num_samples is not None else ids[0]
 
 
@@ -250,34 +357,47 @@ def _rows(ids, n: int) -> torch.Tensor:
     if ids.dim() == 1:
         ids = ids[None]
     if ids.dim() != 2 or ids.dtype != torch.int64:
-        raise ValueError(f"ids must be int64 of shape (T,) or (m, T), got {ids.dtype} {tuple(ids.shape)}")
+        raise ValueError(
+            f"ids must be int64 of shape (T,) or (m, T), got {ids.dtype} {tuple(ids.shape)}"
+        )
     integer(n, "n", minimum=1, maximum=ids.shape[1])
     return ids
 
 
 def _ngram_codes(ids: torch.Tensor, n: int, base: int) -> torch.Tensor:
     if base**n >= 2**63:
-        raise ValueError(f"n-grams of length {n} over {base} symbols do not fit in int64 codes")
-    codes = torch.zeros(ids.shape[0], ids.shape[1] - n + 1, dtype=torch.int64)  # (m, T - n + 1)
-    for j in range(n):  # the n-gram (a_1, ..., a_n) as the integer a_1 base^{n-1} + ... + a_n
+        raise ValueError(
+            f"n-grams of length {n} over {base} symbols do not fit in int64 codes"
+        )
+    # (m, T - n + 1)
+    codes = torch.zeros(ids.shape[0], ids.shape[1] - n + 1, dtype=torch.int64)
+    # the n-gram (a_1, ..., a_n) as the integer a_1 base^{n-1} + ... + a_n
+    for j in range(n):
         codes = codes * base + ids[:, j : ids.shape[1] - n + 1 + j]
     return codes
 
 
 def distinct_ngram_fraction(ids, n: int = 2) -> torch.Tensor:
-    """Per row: (number of distinct n-grams) / (number of n-grams); 1 = no repetition (diversity, "distinct-n")."""
+    """Per row: (number of distinct n-grams) / (number of n-grams); 1 = no
+    repetition (diversity, "distinct-n")."""
     ids = _rows(ids, n)
     codes = _ngram_codes(ids, n, int(ids.max()) + 1)  # (m, T - n + 1)
-    return torch.tensor([len(torch.unique(row)) / row.numel() for row in codes], dtype=torch.float64)
+    return torch.tensor(
+        [len(torch.unique(row)) / row.numel() for row in codes],
+        dtype=torch.float64,
+    )
 
 
 def ngram_hit_rate(ids, reference: torch.Tensor, n: int = 2) -> torch.Tensor:
-    """Per row: the fraction of its n-grams that occur somewhere in ``reference`` (1-D ids).
+    """Per row: the fraction of its n-grams that occur somewhere in
+    ``reference`` (1-D ids).
 
-    A cheap proxy for well-formed output of a character model: 1 means every n-gram was seen in training.
+    A cheap proxy for well-formed output of a character model: 1 means every
+    n-gram was seen in training.
     """
     ids = _rows(ids, n)
     reference = _rows(reference, n)
     base = int(max(ids.max(), reference.max())) + 1
     seen = torch.unique(_ngram_codes(reference, n, base))  # (S,)
-    return torch.isin(_ngram_codes(ids, n, base), seen).double().mean(dim=1)  # (m,)
+    # (m,)
+    return torch.isin(_ngram_codes(ids, n, base), seen).double().mean(dim=1)

@@ -1,24 +1,28 @@
-"""Log-sum-exp convexity at work: Hessian spectrum, softmax regression, step sizes (chapter 4).
+"""Log-sum-exp convexity at work: Hessian spectrum, softmax regression, step
+sizes (chapter 4).
 
-Book equations: (eq-lse-bounds) max z ≤ LSE(z) ≤ max z + log K; (eq-lse-hessian)
-∇²LSE(z) = diag(p) - p pᵀ with p = softmax(z); (eq-lse-eig) its largest eigenvalue is at
-most 1/2; (eq-lse-ce) the cross-entropy -z_y + LSE(z), convex in the logits;
-(eq-lse-softreg) L2-regularized softmax regression 𝓛(W, b) = mean CE + (ρ/2)‖W‖²_F, convex
-in (W, b); (eq-lse-sklearn-c) its match with scikit-learn's C, ρ = 1/(C N);
-(eq-lse-descent-lemma) and (eq-lse-descent) the descent lemma for gradient descent with step 1/L;
-(eq-lse-param-lipschitz) the Lipschitz constant of ∇𝓛 in (W, b), at most ½ λ_max(X̃ᵀX̃/N) + ρ,
-with the Hessian of 𝓛 (the logit Hessian pulled back through the linear map to the logits).
-The L2 strength is ρ, as in chapter 3 (λ is the book's Lagrange multiplier / inverse temperature).
+Book equations: (eq-lse-bounds) max z ≤ LSE(z) ≤ max z + log K;
+(eq-lse-hessian) ∇²LSE(z) = diag(p) - p pᵀ with p = softmax(z); (eq-lse-eig)
+its largest eigenvalue is at most 1/2; (eq-lse-ce) the cross-entropy -z_y +
+LSE(z), convex in the logits; (eq-lse-softreg) L2-regularized softmax
+regression 𝓛(W, b) = mean CE + (ρ/2)‖W‖²_F, convex in (W, b);
+(eq-lse-sklearn-c) its match with scikit-learn's C, ρ = 1/(C N);
+(eq-lse-descent-lemma) and (eq-lse-descent) the descent lemma for gradient
+descent with step 1/L; (eq-lse-param-lipschitz) the Lipschitz constant of ∇𝓛 in
+(W, b), at most ½ λ_max(X̃ᵀX̃/N) + ρ, with the Hessian of 𝓛 (the logit Hessian
+pulled back through the linear map to the logits). The L2 strength is ρ, as in
+chapter 3 (λ is the book's Lagrange multiplier / inverse temperature).
 
-Reference: Boyd & Vandenberghe (2004), *Convex Optimization*, §3.1.5 (log-sum-exp) and §9.3
-(gradient descent under a Lipschitz gradient).
+Reference: Boyd & Vandenberghe (2004), *Convex Optimization*, §3.1.5
+(log-sum-exp) and §9.3 (gradient descent under a Lipschitz gradient).
 
-Learning code uses torch (float64 where the point is agreement to many digits); the
-cross-entropy is ``torch.nn.functional.cross_entropy``; L-BFGS steps come from
-``scipy.optimize.minimize`` with torch autograd gradients (:func:`lbfgs_minimize`).
-The hand-written pieces are the ones the chapter is about: the Hessian diag(p) - p pᵀ, the
-gradient step on the logits, the gradient-descent run on (W, b), the margins that certify linear
-separability and the loss along a straight line in parameter space.
+Learning code uses torch (float64 where the point is agreement to many digits);
+the cross-entropy is ``torch.nn.functional.cross_entropy``; L-BFGS steps come
+from ``scipy.optimize.minimize`` with torch autograd gradients
+(:func:`lbfgs_minimize`). The hand-written pieces are the ones the chapter is
+about: the Hessian diag(p) - p pᵀ, the gradient step on the logits, the
+gradient-descent run on (W, b), the margins that certify linear separability
+and the loss along a straight line in parameter space.
 """
 
 from __future__ import annotations
@@ -35,43 +39,57 @@ from .validate import as_tensor, integer, labels, positive, probabilities
 
 
 def _tensor(x, name: str, ndim: int | None = None) -> torch.Tensor:
-    """Tensors keep their dtype; lists and arrays become float64 (this module compares to many digits)."""
+    """Tensors keep their dtype; lists and arrays become float64 (this
+    module compares to many digits)."""
     return as_tensor(x, name, ndim=ndim, dtype=torch.float64)
 
 
 def lse_hessian(p) -> torch.Tensor:
-    """∇²LSE = diag(p) - p pᵀ (eq-lse-hessian) for probability vectors ``p`` (..., K) → (..., K, K).
+    """∇²LSE = diag(p) - p pᵀ (eq-lse-hessian) for probability vectors ``p``
+    (..., K) → (..., K, K).
 
     This is also the covariance matrix of the one-hot vector e_Y with Y ~ p.
     """
-    return softmax_covariance(probabilities(_tensor(p, "p"), "p"))  # (..., K, K)
+    # (..., K, K)
+    return softmax_covariance(probabilities(_tensor(p, "p"), "p"))
 
 
 def hessian_max_eigenvalue(p) -> torch.Tensor:
-    """Largest eigenvalue of diag(p) - p pᵀ for each row of ``p`` (..., K); at most 1/2 (eq-lse-eig)."""
-    return torch.linalg.eigvalsh(lse_hessian(p))[..., -1]  # eigvalsh sorts ascending
+    """Largest eigenvalue of diag(p) - p pᵀ for each row of ``p`` (..., K);
+    at most 1/2 (eq-lse-eig)."""
+    # eigvalsh sorts ascending
+    return torch.linalg.eigvalsh(lse_hessian(p))[..., -1]
 
 
 def cross_entropy_on_logits(z, q) -> torch.Tensor:
-    """ℓ(z) = -qᵀz + LSE(z) (eq-lse-ce); with a one-hot q = e_y this is -z_y + LSE(z).
+    """ℓ(z) = -qᵀz + LSE(z) (eq-lse-ce); with a one-hot q = e_y this is -z_y +
+    LSE(z).
 
-    ``q`` may be any probability vector (a soft target); the minimum over z is then H(q),
-    reached at z = log q + c·1.
+    ``q`` may be any probability vector (a soft target); the minimum over z is
+    then H(q), reached at z = log q + c·1.
     """
     z = _tensor(z, "z")
     q = probabilities(as_tensor(q, "q", dtype=z.dtype).to(z.dtype), "q")
     if q.shape != z.shape[-1:]:
-        raise ValueError(f"q must have shape ({z.shape[-1]},) to match the logits, got {tuple(q.shape)}")
+        raise ValueError(
+            f"q must have shape ({z.shape[-1]},) to match the logits, got {tuple(q.shape)}"
+        )
     return -(z @ q) + logsumexp(z)
 
 
 def gradient_descent_on_logits(z0, q, lr: float, steps: int) -> torch.Tensor:
-    """Run z ← z - η (softmax(z) - q) and return the loss ℓ(z_t) of (eq-lse-ce) for t = 0..steps.
+    """Run z ← z - η (softmax(z) - q) and return the loss ℓ(z_t) of (eq-lse-ce)
+    for t = 0..steps.
 
-    The gradient of ℓ is softmax(z) - q because ∇LSE = softmax. With the Lipschitz constant
-    L = 1/2 of that gradient (eq-lse-eig), a step η ≤ 1/L = 2 never increases ℓ (eq-lse-descent).
+    The gradient of ℓ is softmax(z) - q because ∇LSE = softmax. With the
+    Lipschitz constant L = 1/2 of that gradient (eq-lse-eig), a step η ≤ 1/L =
+    2 never increases ℓ (eq-lse-descent).
     """
-    lr, steps, z = positive(lr, "lr"), integer(steps, "steps", minimum=0), _tensor(z0, "z0").clone()
+    lr, steps, z = (
+        positive(lr, "lr"),
+        integer(steps, "steps", minimum=0),
+        _tensor(z0, "z0").clone(),
+    )
     q = torch.as_tensor(q, dtype=z.dtype)
     losses = [cross_entropy_on_logits(z, q)]
     for _ in range(steps):
@@ -81,37 +99,48 @@ def gradient_descent_on_logits(z0, q, lr: float, steps: int) -> torch.Tensor:
 
 
 def softmax_regression_objective(W, b, X, y, rho: float) -> torch.Tensor:
-    """𝓛(W, b) = (1/N) Σ_n CE(W x_n + b, y_n) + (ρ/2) ‖W‖²_F (eq-lse-softreg); b is not penalized.
+    """𝓛(W, b) = (1/N) Σ_n CE(W x_n + b, y_n) + (ρ/2) ‖W‖²_F (eq-lse-softreg);
+    b is not penalized.
 
-    Shapes: W (K, D), b (K,), X (N, D), y (N,) int64. ``rho`` = 0 is plain cross-entropy.
+    Shapes: W (K, D), b (K,), X (N, D), y (N,) int64. ``rho`` = 0 is plain
+    cross-entropy.
     """
     logits = X @ W.T + b  # (N, K)
     return F.cross_entropy(logits, y) + 0.5 * rho * (W * W).sum()
 
 
 def sklearn_C(rho: float, n_samples: int) -> float:
-    """The scikit-learn ``C`` with the same optimum as (eq-lse-softreg): C = 1/(ρ N) (eq-lse-sklearn-c).
+    """The scikit-learn ``C`` with the same optimum as (eq-lse-softreg): C =
+    1/(ρ N) (eq-lse-sklearn-c).
 
-    ``LogisticRegression`` minimizes (1/2)‖W‖² + C Σ_n CE_n; dividing by C N gives 𝓛(W, b).
+    ``LogisticRegression`` minimizes (1/2)‖W‖² + C Σ_n CE_n; dividing by C N
+    gives 𝓛(W, b).
     """
-    rho, n_samples = positive(rho, "rho"), integer(n_samples, "n_samples", minimum=1)
+    rho, n_samples = (
+        positive(rho, "rho"),
+        integer(n_samples, "n_samples", minimum=1),
+    )
     return 1.0 / (rho * n_samples)
 
 
 def _design(X, name: str = "X") -> torch.Tensor:
     X = _tensor(X, name)
     if X.dim() != 2 or X.shape[0] == 0:
-        raise ValueError(f"{name} must have shape (N, D) with N >= 1, got {tuple(X.shape)}")
+        raise ValueError(
+            f"{name} must have shape (N, D) with N >= 1, got {tuple(X.shape)}"
+        )
     return as_tensor(X, name, finite=True)
 
 
 def classification_margins(W, b, X, y) -> torch.Tensor:
-    """z_{n,y_n} - max_{k≠y_n} z_{n,k} with z_n = W x_n + b: the margin of each example, (N,).
+    """z_{n,y_n} - max_{k≠y_n} z_{n,k} with z_n = W x_n + b: the margin of each
+    example, (N,).
 
-    A linear classifier whose margins are all > 0 classifies every example correctly, and its
-    existence proves that the data are linearly separable. Then the unregularized loss
-    (ρ = 0 in eq-lse-softreg) has no minimizer: scaling (W, b) by s > 1 lowers every example's
-    cross-entropy, which tends to 0 as s → ∞ without reaching it.
+    A linear classifier whose margins are all > 0 classifies every example
+    correctly, and its existence proves that the data are linearly separable.
+    Then the unregularized loss (ρ = 0 in eq-lse-softreg) has no minimizer:
+    scaling (W, b) by s > 1 lowers every example's cross-entropy, which tends
+    to 0 as s → ∞ without reaching it.
 
     Parameters
     ----------
@@ -122,24 +151,29 @@ def classification_margins(W, b, X, y) -> torch.Tensor:
 
     Returns
     -------
-    Tensor (N,): positive where example n is classified correctly with room to spare.
+    Tensor (N,): positive where example n is classified correctly with room to
+    spare.
     """
     X = _design(X)
     y = labels(y, X.shape[0], W.shape[0], "y")
     logits = X @ W.T + b  # (N, K)
     true = logits.gather(1, y[:, None]).squeeze(1)  # (N,)
-    others = logits.scatter(1, y[:, None], -math.inf)  # (N, K), the true class masked out
+    # (N, K), the true class masked out
+    others = logits.scatter(1, y[:, None], -math.inf)
     return true - others.amax(dim=1)
 
 
 def softmax_regression_hessian(W, b, X, rho: float) -> torch.Tensor:
-    """Hessian of 𝓛(W, b) (eq-lse-softreg): (1/N) Σ_n (diag p_n - p_n p_nᵀ) ⊗ x̃_n x̃_nᵀ + ρ I_W.
+    """Hessian of 𝓛(W, b) (eq-lse-softreg): (1/N) Σ_n (diag p_n - p_n p_nᵀ) ⊗
+    x̃_n x̃_nᵀ + ρ I_W.
 
-    x̃_n = (x_n, 1). The logits z_n = W x_n + b are linear in (W, b), so the Hessian is the
-    logit Hessian (eq-lse-hessian) pulled back through that linear map -- the generalized
-    Gauss–Newton matrix, here equal to the Fisher matrix (:func:`lecture_code.natgrad.softmax_regression_fisher`)
-    -- plus ρ on the entries of W (b is not penalized). Coordinates are ordered class by class,
-    (w_1, b_1, w_2, b_2, ...): row-major for the (K, D + 1) matrix [W | b].
+    x̃_n = (x_n, 1). The logits z_n = W x_n + b are linear in (W, b), so the
+    Hessian is the logit Hessian (eq-lse-hessian) pulled back through that
+    linear map -- the generalized Gauss–Newton matrix, here equal to the Fisher
+    matrix (:func:`lecture_code.natgrad.softmax_regression_fisher`) -- plus ρ
+    on the entries of W (b is not penalized). Coordinates are ordered class by
+    class, (w_1, b_1, w_2, b_2, ...): row-major for the (K, D + 1) matrix [W |
+    b].
 
     Parameters
     ----------
@@ -156,7 +190,9 @@ def softmax_regression_hessian(W, b, X, rho: float) -> torch.Tensor:
     X, rho = _design(X), positive(rho, "rho", allow_zero=True)
     K, D = W.shape
     if X.shape[1] != D or b.shape != (K,):
-        raise ValueError(f"W (K, D), b (K,) and X (N, D) do not fit: {tuple(W.shape)}, {tuple(b.shape)}, {tuple(X.shape)}")
+        raise ValueError(
+            f"W (K, D), b (K,) and X (N, D) do not fit: {tuple(W.shape)}, {tuple(b.shape)}, {tuple(X.shape)}"
+        )
     P = softmax(X @ W.T + b)  # (N, K)
     H = softmax_regression_fisher(with_bias(X), P)  # (K(D+1), K(D+1))
     reg = torch.full((K, D + 1), rho, dtype=H.dtype)
@@ -165,12 +201,14 @@ def softmax_regression_hessian(W, b, X, rho: float) -> torch.Tensor:
 
 
 def softmax_regression_lipschitz_bound(X, rho: float) -> float:
-    """Upper bound ½ λ_max(X̃ᵀX̃/N) + ρ on the Lipschitz constant of ∇𝓛 (eq-lse-param-lipschitz).
+    """Upper bound ½ λ_max(X̃ᵀX̃/N) + ρ on the Lipschitz constant of ∇𝓛
+    (eq-lse-param-lipschitz).
 
     For a direction V = [V_W | v_b] (K × (D+1)) the Hessian's quadratic form is
-    (1/N) Σ_n (V x̃_n)ᵀ (diag p_n - p_n p_nᵀ)(V x̃_n) + ρ‖V_W‖² ≤ ½ (1/N) Σ_n ‖V x̃_n‖² + ρ‖V‖²
-    ≤ (½ λ_max(X̃ᵀX̃/N) + ρ) ‖V‖², using the logit bound 1/2 (eq-lse-eig). Gradient descent on
-    (eq-lse-softreg) with the step 1/L then never increases 𝓛, from any start.
+    (1/N) Σ_n (V x̃_n)ᵀ (diag p_n - p_n p_nᵀ)(V x̃_n) + ρ‖V_W‖² ≤ ½ (1/N) Σ_n
+    ‖V x̃_n‖² + ρ‖V‖² ≤ (½ λ_max(X̃ᵀX̃/N) + ρ) ‖V‖², using the logit bound 1/2
+    (eq-lse-eig). Gradient descent on (eq-lse-softreg) with the step 1/L then
+    never increases 𝓛, from any start.
 
     Parameters
     ----------
@@ -189,15 +227,20 @@ def softmax_regression_lipschitz_bound(X, rho: float) -> float:
     0.6
     """
     X, rho = _design(X), positive(rho, "rho", allow_zero=True)
-    Xt = torch.cat([X, torch.ones(X.shape[0], 1, dtype=X.dtype)], dim=1)  # (N, D + 1)
+    # (N, D + 1)
+    Xt = torch.cat([X, torch.ones(X.shape[0], 1, dtype=X.dtype)], dim=1)
     return 0.5 * float(torch.linalg.eigvalsh(Xt.T @ Xt / X.shape[0])[-1]) + rho
 
 
-def gradient_descent_softmax_regression(X, y, rho: float, lr: float, steps: int) -> torch.Tensor:
-    """Full-batch gradient descent on (eq-lse-softreg) from W = 0, b = 0; returns 𝓛 at steps 0..steps.
+def gradient_descent_softmax_regression(
+    X, y, rho: float, lr: float, steps: int
+) -> torch.Tensor:
+    """Full-batch gradient descent on (eq-lse-softreg) from W = 0, b = 0;
+    returns 𝓛 at steps 0..steps.
 
-    The gradient comes from autograd; the update is the plain step (W, b) ← (W, b) - lr ∇𝓛.
-    With lr ≤ 1/L, L from :func:`softmax_regression_lipschitz_bound`, the returned losses never
+    The gradient comes from autograd; the update is the plain step (W, b) ← (W,
+    b) - lr ∇𝓛. With lr ≤ 1/L, L from
+    :func:`softmax_regression_lipschitz_bound`, the returned losses never
     increase (eq-lse-descent).
 
     Parameters
@@ -213,7 +256,12 @@ def gradient_descent_softmax_regression(X, y, rho: float, lr: float, steps: int)
     -------
     Tensor (steps + 1,): 𝓛 before each step and after the last one.
     """
-    X, rho, lr, steps = _design(X), positive(rho, "rho", allow_zero=True), positive(lr, "lr"), integer(steps, "steps", minimum=0)
+    X, rho, lr, steps = (
+        _design(X),
+        positive(rho, "rho", allow_zero=True),
+        positive(lr, "lr"),
+        integer(steps, "steps", minimum=0),
+    )
     y = labels(y, X.shape[0], int(torch.as_tensor(y).max()) + 1, "y")
     K = int(y.max()) + 1
     W = torch.zeros(K, X.shape[1], dtype=X.dtype, requires_grad=True)
@@ -231,7 +279,8 @@ def gradient_descent_softmax_regression(X, y, rho: float, lr: float, steps: int)
 
 @dataclass(frozen=True)
 class SoftmaxRegressionFit:
-    """Result of :func:`fit_softmax_regression`; ``b`` is centred (Σ_k b_k = 0)."""
+    """Result of :func:`fit_softmax_regression`; ``b`` is centred (Σ_k b_k =
+    0)."""
 
     W: torch.Tensor  # (K, D)
     b: torch.Tensor  # (K,)
@@ -241,24 +290,34 @@ class SoftmaxRegressionFit:
     iterations: int
 
 
-def lbfgs_minimize(params, loss_fn, gtol: float = 1e-9, max_iter: int = 2000) -> dict:
-    """Minimize ``loss_fn()`` over the tensors ``params`` in place with SciPy's L-BFGS-B.
+def lbfgs_minimize(
+    params, loss_fn, gtol: float = 1e-9, max_iter: int = 2000
+) -> dict:
+    """Minimize ``loss_fn()`` over the tensors ``params`` in place with SciPy's
+    L-BFGS-B.
 
-    torch computes the loss and its gradient (autograd); ``scipy.optimize.minimize`` takes the
-    steps. This keeps ``torch.optim`` (whose first use imports the compiler stack, about a
-    second) out of the chapter. Returns a dict with ``loss``, ``grad_norm`` and ``iterations``.
+    torch computes the loss and its gradient (autograd);
+    ``scipy.optimize.minimize`` takes the steps. This keeps ``torch.optim``
+    (whose first use imports the compiler stack, about a second) out of the
+    chapter. Returns a dict with ``loss``, ``grad_norm`` and ``iterations``.
     """
     from scipy.optimize import minimize
     from threadpoolctl import threadpool_limits
 
     params = list(params)
-    if not params or not all(isinstance(p, torch.Tensor) and p.requires_grad for p in params):
-        raise TypeError("params must be a non-empty list of tensors with requires_grad=True")
+    if not params or not all(
+        isinstance(p, torch.Tensor) and p.requires_grad for p in params
+    ):
+        raise TypeError(
+            "params must be a non-empty list of tensors with requires_grad=True"
+        )
     dtype = params[0].dtype
 
     def assign(theta):
         with torch.no_grad():
-            torch.nn.utils.vector_to_parameters(torch.as_tensor(theta, dtype=dtype), params)
+            torch.nn.utils.vector_to_parameters(
+                torch.as_tensor(theta, dtype=dtype), params
+            )
 
     def fun(theta):
         assign(theta)
@@ -269,49 +328,106 @@ def lbfgs_minimize(params, loss_fn, gtol: float = 1e-9, max_iter: int = 2000) ->
         grad = torch.cat([p.grad.reshape(-1) for p in params])  # (P,)
         return float(loss.detach()), grad.double().numpy()
 
-    theta0 = torch.nn.utils.parameters_to_vector(params).detach().double().numpy()
-    # L-BFGS-B's own linear algebra is tiny: BLAS threads only add overhead (5x here on 2 cores).
+    theta0 = (
+        torch.nn.utils.parameters_to_vector(params).detach().double().numpy()
+    )
+    # L-BFGS-B's own linear algebra is tiny: BLAS threads only add overhead (5x
+    # here on 2 cores).
     with threadpool_limits(1):
-        res = minimize(fun, theta0, jac=True, method="L-BFGS-B",
-                       options={"maxiter": max_iter, "gtol": gtol, "ftol": 0.0, "maxcor": 20})
+        res = minimize(
+            fun,
+            theta0,
+            jac=True,
+            method="L-BFGS-B",
+            options={
+                "maxiter": max_iter,
+                "gtol": gtol,
+                "ftol": 0.0,
+                "maxcor": 20,
+            },
+        )
     assign(res.x)
     loss, grad = fun(res.x)
-    return {"loss": loss, "grad_norm": float((grad**2).sum() ** 0.5), "iterations": int(res.nit)}
+    return {
+        "loss": loss,
+        "grad_norm": float((grad**2).sum() ** 0.5),
+        "iterations": int(res.nit),
+    }
 
 
 def fit_softmax_regression(
-    X, y, rho: float, seed: int, init_scale: float = 3.0, gtol: float = 1e-9, max_iter: int = 2000
+    X,
+    y,
+    rho: float,
+    seed: int,
+    init_scale: float = 3.0,
+    gtol: float = 1e-9,
+    max_iter: int = 2000,
 ) -> SoftmaxRegressionFit:
-    """Minimize (eq-lse-softreg) with L-BFGS in float64 from a random start drawn with ``seed``.
+    """Minimize (eq-lse-softreg) with L-BFGS in float64 from a random start
+    drawn with ``seed``.
 
-    The objective does not change when the same constant is added to every b_k (softmax forgets
-    the direction 1), so the returned intercepts are centred to make fits comparable.
+    The objective does not change when the same constant is added to every b_k
+    (softmax forgets the direction 1), so the returned intercepts are centred
+    to make fits comparable.
     """
-    rho, X = positive(rho, "rho"), _design(X).to(torch.float64)  # rho > 0: a unique optimum
+    # rho > 0: a unique optimum
+    rho, X = positive(rho, "rho"), _design(X).to(torch.float64)
     y = labels(y, X.shape[0], int(torch.as_tensor(y).max()) + 1, "y")
     K = int(y.max()) + 1
     gen = torch.Generator().manual_seed(seed)
-    W = (init_scale * torch.randn(K, X.shape[1], generator=gen, dtype=torch.float64)).requires_grad_()
-    b = (init_scale * torch.randn(K, generator=gen, dtype=torch.float64)).requires_grad_()
-    initial = float(softmax_regression_objective(W.detach(), b.detach(), X, y, rho))
-    info = lbfgs_minimize([W, b], lambda: softmax_regression_objective(W, b, X, y, rho), gtol=gtol, max_iter=max_iter)
+    W = (
+        init_scale
+        * torch.randn(K, X.shape[1], generator=gen, dtype=torch.float64)
+    ).requires_grad_()
+    b = (
+        init_scale * torch.randn(K, generator=gen, dtype=torch.float64)
+    ).requires_grad_()
+    initial = float(
+        softmax_regression_objective(W.detach(), b.detach(), X, y, rho)
+    )
+    info = lbfgs_minimize(
+        [W, b],
+        lambda: softmax_regression_objective(W, b, X, y, rho),
+        gtol=gtol,
+        max_iter=max_iter,
+    )
     W, b = W.detach(), b.detach()
-    return SoftmaxRegressionFit(W, b - b.mean(), info["loss"], initial, info["grad_norm"], info["iterations"])
+    return SoftmaxRegressionFit(
+        W,
+        b - b.mean(),
+        info["loss"],
+        initial,
+        info["grad_norm"],
+        info["iterations"],
+    )
 
 
-def loss_along_line(model: torch.nn.Module, theta_a: torch.Tensor, theta_b: torch.Tensor, loss_fn, ts) -> torch.Tensor:
-    """ℓ((1-t) θ_a + t θ_b) for each t in ``ts``; θ are flat parameter vectors of ``model``.
+def loss_along_line(
+    model: torch.nn.Module,
+    theta_a: torch.Tensor,
+    theta_b: torch.Tensor,
+    loss_fn,
+    ts,
+) -> torch.Tensor:
+    """ℓ((1-t) θ_a + t θ_b) for each t in ``ts``; θ are flat parameter vectors
+    of ``model``.
 
-    ``model`` is used as a scratch container (its parameters are overwritten); ``loss_fn(model)``
-    returns a scalar. A convex loss gives a convex curve; a bump above the chord shows non-convexity.
+    ``model`` is used as a scratch container (its parameters are overwritten);
+    ``loss_fn(model)`` returns a scalar. A convex loss gives a convex curve; a
+    bump above the chord shows non-convexity.
     """
     theta_a, theta_b = theta_a.detach(), theta_b.detach()
     n = sum(p.numel() for p in model.parameters())
     if theta_a.shape != (n,) or theta_b.shape != (n,):
-        raise ValueError(f"theta_a and theta_b must be flat vectors of length {n}, got {tuple(theta_a.shape)} and {tuple(theta_b.shape)}")
+        raise ValueError(
+            f"theta_a and theta_b must be flat vectors of length {n}, got {tuple(theta_a.shape)} and {tuple(theta_b.shape)}"
+        )
     out = []
     with torch.no_grad():
         for t in ts:
-            torch.nn.utils.vector_to_parameters((1 - t) * theta_a + t * theta_b, model.parameters())
+            torch.nn.utils.vector_to_parameters(
+                (1 - t) * theta_a + t * theta_b, model.parameters()
+            )
             out.append(float(loss_fn(model)))
     return torch.tensor(out, dtype=torch.float64)

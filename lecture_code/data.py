@@ -1,8 +1,10 @@
-"""Real data for the chapters that are about learning: scikit-learn's bundled digits.
+"""Real data for the chapters that are about learning: scikit-learn's bundled
+digits.
 
-``load_digits`` ships inside scikit-learn (8×8 grey images of handwritten digits,
-1797 samples, 10 classes), so every chapter works offline. One loader for the whole book,
-so that "the digits data" means the same split and the same scaling everywhere.
+``load_digits`` ships inside scikit-learn (8×8 grey images of handwritten
+digits, 1797 samples, 10 classes), so every chapter works offline. One loader
+for the whole book, so that "the digits data" means the same split and the same
+scaling everywhere.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from .validate import in_interval
 
 @dataclass(frozen=True)
 class Split:
-    """Standardized train/test tensors: X (N, 64) float, y (N,) int64 class labels 0..9."""
+    """Standardized train/test tensors: X (N, 64) float, y (N,) int64 class
+    labels 0..9."""
 
     X_train: torch.Tensor
     y_train: torch.Tensor
@@ -36,26 +39,38 @@ class Split:
 
 
 def load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
-    """The 1797 digits as (X, y): X (1797, 64) float pixel values 0..16, y (1797,) int labels.
+    """The 1797 digits as (X, y): X (1797, 64) float pixel values 0..16, y
+    (1797,) int labels.
 
-    Reads the CSV file that scikit-learn ships (``sklearn/datasets/data/digits.csv.gz``)
-    directly: the same numbers as ``sklearn.datasets.load_digits`` (a test checks it), without
-    importing ``sklearn.datasets``, which costs about two seconds per chapter.
+    Reads the CSV file that scikit-learn ships
+    (``sklearn/datasets/data/digits.csv.gz``) directly: the same numbers as
+    ``sklearn.datasets.load_digits`` (a test checks it), without importing
+    ``sklearn.datasets``, which costs about two seconds per chapter.
     """
     spec = importlib.util.find_spec("sklearn")
     if spec is None or spec.origin is None:
-        raise ImportError("scikit-learn is required for the digits data (pip install scikit-learn)")
-    table = np.loadtxt(Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz", delimiter=",")
+        raise ImportError(
+            "scikit-learn is required for the digits data (pip install scikit-learn)"
+        )
+    table = np.loadtxt(
+        Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz",
+        delimiter=",",
+    )
     return table[:, :-1], table[:, -1].astype(np.int64)
 
 
-def load_digits_split(test_fraction: float = 0.3, seed: int = 0, dtype=torch.float32) -> Split:
-    """The digits data, shuffled with ``seed``, split, and standardized with training statistics.
+def load_digits_split(
+    test_fraction: float = 0.3, seed: int = 0, dtype=torch.float32
+) -> Split:
+    """The digits data, shuffled with ``seed``, split, and standardized with
+    training statistics.
 
-    Pixels are centred and divided by their training standard deviation (constant pixels,
-    which are always 0, keep a divisor of 1).
+    Pixels are centred and divided by their training standard deviation
+    (constant pixels, which are always 0, keep a divisor of 1).
     """
-    test_fraction = in_interval(test_fraction, "test_fraction", 0.0, 1.0, closed="neither")
+    test_fraction = in_interval(
+        test_fraction, "test_fraction", 0.0, 1.0, closed="neither"
+    )
     X, y = load_digits_arrays()
     order = np.random.default_rng(seed).permutation(len(y))
     X, y = X[order], y[order]
@@ -64,19 +79,27 @@ def load_digits_split(test_fraction: float = 0.3, seed: int = 0, dtype=torch.flo
     mean = X_tr.mean(axis=0)
     std = X_tr.std(axis=0)
     std[std == 0] = 1.0
-    to_x = lambda a: torch.tensor((a - mean) / std, dtype=dtype)  # noqa: E731
-    to_y = lambda a: torch.tensor(a, dtype=torch.int64)  # noqa: E731
+    to_x = lambda a: torch.tensor((a - mean) / std, dtype=dtype)
+    to_y = lambda a: torch.tensor(a, dtype=torch.int64)
     return Split(to_x(X_tr), to_y(y_tr), to_x(X_te), to_y(y_te))
 
 
 def pool_digits(images) -> torch.Tensor:
-    """Shrink 8×8 digit images to 4×4 by averaging each 2×2 block: (N, 64) -> (N, 16).
+    """Shrink 8×8 digit images to 4×4 by averaging each 2×2 block: (N, 64) ->
+    (N, 16).
 
-    Chapter 5 uses it to keep the Fisher matrix of softmax regression small (170 parameters
-    instead of 650). Works on any float tensor of flattened 8×8 images, standardized or not.
+    Chapter 5 uses it to keep the Fisher matrix of softmax regression small
+    (170 parameters instead of 650). Works on any float tensor of flattened 8×8
+    images, standardized or not.
     """
     if not isinstance(images, torch.Tensor) or not images.is_floating_point():
-        raise TypeError(f"images must be a float tensor, got {type(images).__name__}")
+        raise TypeError(
+            f"images must be a float tensor, got {type(images).__name__}"
+        )
     if images.dim() != 2 or images.shape[1] != 64:
-        raise ValueError(f"images must have shape (N, 64) (flattened 8x8 images), got {tuple(images.shape)}")
-    return torch.nn.functional.avg_pool2d(images.reshape(-1, 1, 8, 8), 2).reshape(len(images), 16)
+        raise ValueError(
+            f"images must have shape (N, 64) (flattened 8x8 images), got {tuple(images.shape)}"
+        )
+    return torch.nn.functional.avg_pool2d(
+        images.reshape(-1, 1, 8, 8), 2
+    ).reshape(len(images), 16)

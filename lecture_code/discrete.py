@@ -1,18 +1,21 @@
-"""The discrete–continuous interface: Gumbel-max, Gumbel-softmax and straight-through (chapter 10).
+"""The discrete–continuous interface: Gumbel-max, Gumbel-softmax and
+straight-through (chapter 10).
 
-Book equations: (eq-gumbel-noise) g = -log(-log u), (eq-gumbel-max) argmax_i (z_i + g_i)
-is distributed as softmax(z), (eq-gumbel-softmax) the relaxed sample softmax((z + g)/τ),
-(eq-ste) the straight-through estimator "one-hot forward, soft gradient backward",
-(eq-ste-det) the lecture's deterministic straight-through (forward argmax z, backward softmax z),
-(eq-exact-grad) ∂/∂z_j Σ_k p_k f(e_k) = p_j (f(e_j) - Σ_k p_k f(e_k)),
-(eq-reinforce) the score-function estimator (f(e_y) - b) ∇_z log p_y,
-(eq-bayes-vertex) the "nearest vertex" under a loss ℓ(i, k) as the Bayes decision
-argmin_k Σ_i p_i ℓ(i, k).
+Book equations: (eq-gumbel-noise) g = -log(-log u), (eq-gumbel-max) argmax_i
+(z_i + g_i) is distributed as softmax(z), (eq-gumbel-softmax) the relaxed
+sample softmax((z + g)/τ), (eq-ste) the straight-through estimator "one-hot
+forward, soft gradient backward", (eq-ste-det) the lecture's deterministic
+straight-through (forward argmax z, backward softmax z), (eq-exact-grad) ∂/∂z_j
+Σ_k p_k f(e_k) = p_j (f(e_j) - Σ_k p_k f(e_k)), (eq-reinforce) the
+score-function estimator (f(e_y) - b) ∇_z log p_y, (eq-bayes-vertex) the
+"nearest vertex" under a loss ℓ(i, k) as the Bayes decision argmin_k Σ_i p_i
+ℓ(i, k).
 
-Cites Gumbel (1954) for the distribution, Jang et al. (2017) and Maddison et al. (2017) for
-the relaxation, Jang et al. (2017, §2.2) for straight-through Gumbel-softmax, Bengio et al. (2013)
-for straight-through and Williams (1992) for REINFORCE.
-Tests compare with ``torch.nn.functional.gumbel_softmax`` (in distribution) and with autograd.
+Cites Gumbel (1954) for the distribution, Jang et al. (2017) and Maddison et
+al. (2017) for the relaxation, Jang et al. (2017, §2.2) for straight-through
+Gumbel-softmax, Bengio et al. (2013) for straight-through and Williams (1992)
+for REINFORCE. Tests compare with ``torch.nn.functional.gumbel_softmax`` (in
+distribution) and with autograd.
 """
 
 from __future__ import annotations
@@ -22,7 +25,15 @@ import math
 import torch
 
 from .softmax import softmax
-from .validate import as_array, axis, flag, integer, positive, positive_int, probabilities
+from .validate import (
+    as_array,
+    axis,
+    flag,
+    integer,
+    positive,
+    positive_int,
+    probabilities,
+)
 from .validate import generator as check_generator
 from .validate import logits as check_logits
 
@@ -32,9 +43,11 @@ def _logits(z, name: str = "logits", ndim: int | None = None) -> torch.Tensor:
 
 
 def gumbel_noise(shape, generator=None, dtype=torch.float32) -> torch.Tensor:
-    """Standard Gumbel(0, 1) noise g = -log(-log u), u ~ Uniform(0, 1) (eq-gumbel-noise).
+    """Standard Gumbel(0, 1) noise g = -log(-log u), u ~ Uniform(0, 1)
+    (eq-gumbel-noise).
 
-    ``u`` is kept inside (0, 1) (``torch.rand`` can return exactly 0), so ``g`` is always finite.
+    ``u`` is kept inside (0, 1) (``torch.rand`` can return exactly 0), so ``g``
+    is always finite.
 
     Examples
     --------
@@ -48,7 +61,9 @@ def gumbel_noise(shape, generator=None, dtype=torch.float32) -> torch.Tensor:
     try:
         shape = tuple(int(s) for s in shape)
     except TypeError:
-        raise TypeError(f"shape must be an int or a tuple of ints, got {shape!r}") from None
+        raise TypeError(
+            f"shape must be an int or a tuple of ints, got {shape!r}"
+        ) from None
     if any(s < 0 for s in shape):
         raise ValueError(f"shape must not contain negative sizes, got {shape}")
     if not dtype.is_floating_point:
@@ -60,10 +75,12 @@ def gumbel_noise(shape, generator=None, dtype=torch.float32) -> torch.Tensor:
 
 
 def gumbel_max_sample(logits, generator=None) -> torch.Tensor:
-    """Category indices argmax_i (z_i + g_i) with fresh Gumbel noise per row (eq-gumbel-max).
+    """Category indices argmax_i (z_i + g_i) with fresh Gumbel noise per row
+    (eq-gumbel-max).
 
-    ``logits`` (..., K) → indices (...,) of dtype int64; each row is a draw from softmax(z).
-    Entries equal to ``-inf`` (masked categories) are never chosen.
+    ``logits`` (..., K) → indices (...,) of dtype int64; each row is a draw
+    from softmax(z). Entries equal to ``-inf`` (masked categories) are never
+    chosen.
     """
     z = _logits(logits)
     g = gumbel_noise(z.shape, generator=generator, dtype=z.dtype)  # (..., K)
@@ -71,16 +88,22 @@ def gumbel_max_sample(logits, generator=None) -> torch.Tensor:
 
 
 def straight_through(soft) -> torch.Tensor:
-    """One-hot of argmax(soft) in the forward pass, the gradient of ``soft`` in the backward pass (eq-ste).
+    """One-hot of argmax(soft) in the forward pass, the gradient of ``soft`` in
+    the backward pass (eq-ste).
 
-    Written as ``hard - soft.detach() + soft``: the value is ``hard`` (the two ``soft`` terms
-    cancel), while autograd sees only ``+ soft``, so ∂out/∂soft = I.
+    Written as ``hard - soft.detach() + soft``: the value is ``hard`` (the two
+    ``soft`` terms cancel), while autograd sees only ``+ soft``, so ∂out/∂soft
+    = I.
     """
     if not isinstance(soft, torch.Tensor):
-        raise TypeError(f"soft must be a torch.Tensor (to carry a gradient), got {type(soft).__name__}")
+        raise TypeError(
+            f"soft must be a torch.Tensor (to carry a gradient), got {type(soft).__name__}"
+        )
     axis(soft, -1, "soft")
     if not soft.is_floating_point():
-        raise TypeError(f"soft must be a floating tensor, got dtype {soft.dtype}")
+        raise TypeError(
+            f"soft must be a floating tensor, got dtype {soft.dtype}"
+        )
     if torch.isnan(soft).any():
         raise ValueError("soft contains NaN")
     index = soft.argmax(dim=-1, keepdim=True)  # (..., 1)
@@ -88,19 +111,25 @@ def straight_through(soft) -> torch.Tensor:
     return hard - soft.detach() + soft
 
 
-def gumbel_softmax(logits, tau, hard: bool = False, generator=None) -> torch.Tensor:
-    """A Gumbel-softmax sample softmax((z + g)/τ) (eq-gumbel-softmax); ``hard=True`` adds straight-through.
+def gumbel_softmax(
+    logits, tau, hard: bool = False, generator=None
+) -> torch.Tensor:
+    """A Gumbel-softmax sample softmax((z + g)/τ) (eq-gumbel-softmax);
+    ``hard=True`` adds straight-through.
 
     Parameters
     ----------
     logits : array-like or Tensor (..., K)
         Unnormalized log-probabilities; gradients flow back to them.
     tau : float > 0
-        Temperature of the relaxation. τ → 0 pushes samples to the vertices of Δ^{K-1}.
+        Temperature of the relaxation. τ → 0 pushes samples to the vertices of
+        Δ^{K-1}.
     hard : bool
-        If True, return :func:`straight_through` of the soft sample (one-hot values, soft gradients).
+        If True, return :func:`straight_through` of the soft sample (one-hot
+        values, soft gradients).
     generator : torch.Generator, optional
-        Source of the uniform numbers behind the noise, for reproducible samples.
+        Source of the uniform numbers behind the noise, for reproducible
+        samples.
 
     Returns
     -------
@@ -113,49 +142,60 @@ def gumbel_softmax(logits, tau, hard: bool = False, generator=None) -> torch.Ten
 
 
 # ---------------------------------------------------------------------------------------------
-# Gradient estimators for ∂/∂z E_{y ~ softmax(z)}[f(e_y)] (chapter 10, "beyond the lecture").
-# ``f`` maps a batch of points of Δ^{K-1}, shape (N, K), to values (N,); on vertices it is the
-# discrete objective, inside the simplex it is what the relaxations evaluate.
+# Gradient estimators for ∂/∂z E_{y ~ softmax(z)}[f(e_y)] (chapter 10, "beyond
+# the lecture"). ``f`` maps a batch of points of Δ^{K-1}, shape (N, K), to
+# values (N,); on vertices it is the discrete objective, inside the simplex it
+# is what the relaxations evaluate.
 
 
 def _vertex_values(f, K: int, dtype) -> torch.Tensor:
     values = f(torch.eye(K, dtype=dtype))  # (K,)
     if not isinstance(values, torch.Tensor) or values.shape != (K,):
-        raise ValueError(f"f must map an (N, K) batch of points to an (N,) tensor; got {getattr(values, 'shape', values)}")
+        raise ValueError(
+            f"f must map an (N, K) batch of points to an (N,) tensor; got {getattr(values, 'shape', values)}"
+        )
     return values
 
 
 def exact_gradient(z, f) -> torch.Tensor:
-    """∂/∂z_j E_{y~softmax(z)}[f(e_y)] = p_j (f(e_j) - Σ_k p_k f(e_k)) by enumeration (eq-exact-grad)."""
+    """∂/∂z_j E_{y~softmax(z)}[f(e_y)] = p_j (f(e_j) - Σ_k p_k f(e_k)) by
+    enumeration (eq-exact-grad)."""
     z = _logits(z, "z", ndim=1)
     p = softmax(z)
     fv = _vertex_values(f, z.shape[0], z.dtype)  # (K,)
     return p * (fv - (p * fv).sum())
 
 
-def score_function_grads(z, f, n: int, baseline: bool = False, group=None, generator=None) -> torch.Tensor:
-    """``n`` REINFORCE estimates (f(e_y) - b) ∇_z log p_y, y ~ softmax(z) (eq-reinforce); shape (n, K).
+def score_function_grads(
+    z, f, n: int, baseline: bool = False, group=None, generator=None
+) -> torch.Tensor:
+    """``n`` REINFORCE estimates (f(e_y) - b) ∇_z log p_y, y ~ softmax(z)
+    (eq-reinforce); shape (n, K).
 
     Parameters
     ----------
     z : array-like or Tensor (K,)
         Logits of one categorical variable.
     f : callable
-        Maps an (N, K) batch of points of Δ^{K-1} to (N,) values; only vertices are used here.
+        Maps an (N, K) batch of points of Δ^{K-1} to (N,) values; only vertices
+        are used here.
     n : int >= 2
         Number of samples (one estimate per sample).
     baseline : bool
-        If True, sample i uses the leave-one-out mean b_i = mean_{j≠i} f(e_{y_j}) over the other
-        samples of its group. b_i does not depend on y_i, so the mean stays unbiased.
+        If True, sample i uses the leave-one-out mean b_i = mean_{j≠i}
+        f(e_{y_j}) over the other samples of its group. b_i does not depend on
+        y_i, so the mean stays unbiased.
     group : int or None
-        Size of the groups the baseline is formed in (consecutive samples; ``n`` must be a multiple).
-        None means one group of all ``n`` samples (the other n - 1 samples: almost the exact mean
-        of f, an ideal baseline); a minibatch size such as 16 is the realistic case.
+        Size of the groups the baseline is formed in (consecutive samples;
+        ``n`` must be a multiple). None means one group of all ``n`` samples
+        (the other n - 1 samples: almost the exact mean of f, an ideal
+        baseline); a minibatch size such as 16 is the realistic case.
     generator : torch.Generator, optional
 
     Returns
     -------
-    Tensor (n, K): the estimates; ∇_z log p_y = e_y - p, so every row sums to 0.
+    Tensor (n, K): the estimates; ∇_z log p_y = e_y - p, so every row sums to
+    0.
     """
     z = _logits(z, "z", ndim=1)
     n, baseline = integer(n, "n", minimum=2), flag(baseline, "baseline")
@@ -163,7 +203,9 @@ def score_function_grads(z, f, n: int, baseline: bool = False, group=None, gener
         if not baseline:
             raise ValueError("group only applies with baseline=True")
         if integer(group, "group", minimum=2) and n % group:
-            raise ValueError(f"group must be an integer >= 2 that divides n={n}, got {group!r}")
+            raise ValueError(
+                f"group must be an integer >= 2 that divides n={n}, got {group!r}"
+            )
     p = softmax(z)
     y = gumbel_max_sample(z.expand(n, -1), generator=generator)  # (n,)
     onehot = torch.nn.functional.one_hot(y, z.shape[0]).to(z.dtype)  # (n, K)
@@ -171,67 +213,89 @@ def score_function_grads(z, f, n: int, baseline: bool = False, group=None, gener
     if baseline:
         m = n if group is None else group
         fg = fy.view(-1, m)  # (n / m, m)
-        fy = (fg - (fg.sum(dim=1, keepdim=True) - fg) / (m - 1)).reshape(-1)  # minus leave-one-out mean
+        # minus leave-one-out mean
+        fy = (fg - (fg.sum(dim=1, keepdim=True) - fg) / (m - 1)).reshape(-1)
     return fy[:, None] * (onehot - p)  # (n, K)
 
 
-def relaxed_grads(z, f, tau, n: int, hard: bool = False, generator=None) -> torch.Tensor:
-    """``n`` per-sample gradients ∇_z f(y), y = gumbel_softmax(z, τ, hard); shape (n, K).
+def relaxed_grads(
+    z, f, tau, n: int, hard: bool = False, generator=None
+) -> torch.Tensor:
+    """``n`` per-sample gradients ∇_z f(y), y = gumbel_softmax(z, τ, hard);
+    shape (n, K).
 
-    ``hard=False`` is the Gumbel-softmax estimator (unbiased for the relaxed objective, biased for
-    the discrete one); ``hard=True`` is straight-through Gumbel: f sees a vertex, the gradient is soft.
+    ``hard=False`` is the Gumbel-softmax estimator (unbiased for the relaxed
+    objective, biased for the discrete one); ``hard=True`` is straight-through
+    Gumbel: f sees a vertex, the gradient is soft.
     """
     z = _logits(z, "z", ndim=1)
     n = positive_int(n, "n")
-    zs = z.detach().expand(n, -1).clone().requires_grad_(True)  # (n, K): one copy per sample
+    # (n, K): one copy per sample
+    zs = z.detach().expand(n, -1).clone().requires_grad_(True)
     y = gumbel_softmax(zs, tau, hard=hard, generator=generator)  # (n, K)
-    (grad,) = torch.autograd.grad(f(y).sum(), zs)  # row i depends only on sample i
+    # row i depends only on sample i
+    (grad,) = torch.autograd.grad(f(y).sum(), zs)
     return grad
 
 
 def deterministic_ste_grad(z, f) -> torch.Tensor:
-    """The lecture's straight-through gradient without noise (eq-ste-det); shape (K,).
+    """The lecture's straight-through gradient without noise (eq-ste-det);
+    shape (K,).
 
     Forward: f at the vertex e_{argmax z}; backward: through softmax(z), i.e.
-    J_softmax(z)ᵀ ∇f(e_{argmax z}). The discrete objective f(e_{argmax z}) is piecewise constant in
-    z (true gradient 0 almost everywhere), so this is a surrogate, not an estimate of anything exact.
+    J_softmax(z)ᵀ ∇f(e_{argmax z}). The discrete objective f(e_{argmax z}) is
+    piecewise constant in z (true gradient 0 almost everywhere), so this is a
+    surrogate, not an estimate of anything exact.
     """
     z = _logits(z, "z", ndim=1)
     zr = z.detach().clone().requires_grad_(True)
-    y = straight_through(softmax(zr))[None]  # (1, K): value e_{argmax z}, gradient of softmax(z)
+    # (1, K): value e_{argmax z}, gradient of softmax(z)
+    y = straight_through(softmax(zr))[None]
     (grad,) = torch.autograd.grad(f(y).sum(), zr)
     return grad
 
 
 def summarize_estimates(G, exact, batch: int = 16) -> dict:
-    """Bias, direction and spread of per-sample gradient estimates ``G`` (n, K) against ``exact`` (K,).
+    """Bias, direction and spread of per-sample gradient estimates ``G`` (n, K)
+    against ``exact`` (K,).
 
-    Returns a dict of floats:
-    ``rel_bias`` ‖mean − exact‖ / ‖exact‖; ``cos`` the cosine between mean and exact (the direction
-    of the expected estimate); ``norm_ratio`` ‖mean‖ / ‖exact‖; ``se`` ‖sd‖/√n, the Monte-Carlo error
-    of the mean (sd the vector of per-coordinate standard deviations); ``var`` tr Cov of one estimate;
-    ``rel_var`` var / ‖exact‖²; ``batch_cos`` the average cosine between the mean of ``batch``
-    consecutive estimates and exact (what one minibatch step sees; a zero mean counts as cosine 0).
+    Returns a dict of floats: ``rel_bias`` ‖mean − exact‖ / ‖exact‖; ``cos``
+    the cosine between mean and exact (the direction of the expected estimate);
+    ``norm_ratio`` ‖mean‖ / ‖exact‖; ``se`` ‖sd‖/√n, the Monte-Carlo error of
+    the mean (sd the vector of per-coordinate standard deviations); ``var`` tr
+    Cov of one estimate; ``rel_var`` var / ‖exact‖²; ``batch_cos`` the average
+    cosine between the mean of ``batch`` consecutive estimates and exact (what
+    one minibatch step sees; a zero mean counts as cosine 0).
     """
     G = torch.as_tensor(G)
     exact = torch.as_tensor(exact, dtype=G.dtype)
     if G.dim() != 2 or exact.shape != G.shape[1:]:
-        raise ValueError(f"G must be (n, K) and exact (K,), got {tuple(G.shape)} and {tuple(exact.shape)}")
+        raise ValueError(
+            f"G must be (n, K) and exact (K,), got {tuple(G.shape)} and {tuple(exact.shape)}"
+        )
     n = G.shape[0]
     batch = integer(batch, "batch", minimum=1, maximum=n)
     norm = torch.linalg.norm(exact)
     if not norm > 0:
         raise ValueError("exact must be a non-zero gradient")
     mean = G.mean(0)  # (K,)
-    var = float(G.var(0).sum()) if n > 1 else 0.0  # one (deterministic) estimate: no spread
-    means = G[: n // batch * batch].view(-1, batch, G.shape[1]).mean(1)  # (n // batch, K)
+    # one (deterministic) estimate: no spread
+    var = float(G.var(0).sum()) if n > 1 else 0.0
+    # (n // batch, K)
+    means = G[: n // batch * batch].view(-1, batch, G.shape[1]).mean(1)
     lengths = torch.linalg.norm(means, dim=1)
-    cos_b = torch.where(lengths > 0, means @ exact / (lengths.clamp_min(1e-300) * norm), torch.zeros_like(lengths))
+    cos_b = torch.where(
+        lengths > 0,
+        means @ exact / (lengths.clamp_min(1e-300) * norm),
+        torch.zeros_like(lengths),
+    )
     return {
         "rel_bias": float(torch.linalg.norm(mean - exact) / norm),
         "cos": float(mean @ exact / (torch.linalg.norm(mean) * norm)),
         "norm_ratio": float(torch.linalg.norm(mean) / norm),
-        "se": float(torch.linalg.norm(G.std(0)) / math.sqrt(n)) if n > 1 else 0.0,
+        "se": float(torch.linalg.norm(G.std(0)) / math.sqrt(n))
+        if n > 1
+        else 0.0,
         "var": var,
         "rel_var": var / float(norm) ** 2,
         "batch_cos": float(cos_b.mean()),
@@ -239,25 +303,29 @@ def summarize_estimates(G, exact, batch: int = 16) -> dict:
 
 
 def bayes_vertex(P, loss) -> tuple:
-    """Expected losses R(k | p) = Σ_i p_i ℓ(i, k) and the Bayes decision argmin_k (eq-bayes-vertex).
+    """Expected losses R(k | p) = Σ_i p_i ℓ(i, k) and the Bayes decision
+    argmin_k (eq-bayes-vertex).
 
     Parameters
     ----------
     P : array-like (..., K)
         Points of Δ^{K-1} (the belief about the true label i).
     loss : array-like (K, K)
-        ℓ(i, k) = cost of answering k when the truth is i; 0-1 loss gives 1 - p_k and argmax.
+        ℓ(i, k) = cost of answering k when the truth is i; 0-1 loss gives 1 -
+        p_k and argmax.
 
     Returns
     -------
-    (R, decision): R of shape (..., K) and the index of its smallest entry, shape (...,).
-    For a metric "distance to a vertex" that is linear in p (L1, the 1-Wasserstein distance to a
-    point mass), R(k | p) *is* that distance, so the nearest vertex is the Bayes decision.
+    (R, decision): R of shape (..., K) and the index of its smallest entry,
+    shape (...,). For a metric "distance to a vertex" that is linear in p (L1,
+    the 1-Wasserstein distance to a point mass), R(k | p) *is* that distance,
+    so the nearest vertex is the Bayes decision.
     """
     P, L = probabilities(P, "P"), as_array(loss, "loss", ndim=2, finite=True)
     K = P.shape[-1]
     if L.shape != (K, K):
-        raise ValueError(f"loss must be a ({K}, {K}) matrix for points with K={K}, got shape {L.shape}")
+        raise ValueError(
+            f"loss must be a ({K}, {K}) matrix for points with K={K}, got shape {L.shape}"
+        )
     R = P @ L  # (..., K): Σ_i p_i ℓ(i, k)
     return R, R.argmin(-1)
-

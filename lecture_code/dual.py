@@ -1,23 +1,28 @@
-"""The dually flat structure of the categorical family (chapter 6, 双対平坦構造).
+"""The dually flat structure of the categorical family (chapter 6, 双対平坦構造
+).
 
-The categorical distributions on int Δ^{K-1} form an exponential family. Its natural coordinates
-are the logits modulo the gauge 1 (θ, centred by default: θ = z - mean(z)·1 = clr(p)); its
-expectation coordinates are the probabilities p themselves. The two potentials LSE(θ) and
--H(p) = Σ p_i log p_i are Legendre duals.
+The categorical distributions on int Δ^{K-1} form an exponential family. Its
+natural coordinates are the logits modulo the gauge 1 (θ, centred by default: θ
+= z - mean(z)·1 = clr(p)); its expectation coordinates are the probabilities p
+themselves. The two potentials LSE(θ) and -H(p) = Σ p_i log p_i are Legendre
+duals.
 
-Book equations: (eq-dual-legendre) ∇LSE = softmax and ∇(-H) = clr are inverse maps;
-(eq-dual-bregman) the Bregman divergence of -H is KL(p ‖ q); (eq-dual-bregman-lse) the Bregman
-divergence of LSE is KL with the arguments swapped; (eq-dual-mgeodesic) the m-geodesic
-(1-t)p + tq; (eq-dual-egeodesic) the e-geodesic p^{1-t} q^t / Σ; (eq-dual-pythagoras) the
-three-point identity; (prop-dual-mirror) a natural-gradient step in free natural coordinates is a
+Book equations: (eq-dual-legendre) ∇LSE = softmax and ∇(-H) = clr are inverse
+maps; (eq-dual-bregman) the Bregman divergence of -H is KL(p ‖ q);
+(eq-dual-bregman-lse) the Bregman divergence of LSE is KL with the arguments
+swapped; (eq-dual-mgeodesic) the m-geodesic (1-t)p + tq; (eq-dual-egeodesic)
+the e-geodesic p^{1-t} q^t / Σ; (eq-dual-pythagoras) the three-point identity;
+(prop-dual-mirror) a natural-gradient step in free natural coordinates is a
 mirror-descent step with potential -H.
 
-References: Amari (2016), *Information Geometry and Its Applications*, ch. 1-2; Amari & Nagaoka
-(2000); Raskutti & Mukherjee (2015), "The information geometry of mirror descent".
+References: Amari (2016), *Information Geometry and Its Applications*, ch. 1-2;
+Amari & Nagaoka (2000); Raskutti & Mukherjee (2015), "The information geometry
+of mirror descent".
 
-Functions accept array-likes (NumPy, lists, torch tensors) and return float64 NumPy arrays, like
-:mod:`lecture_code.fisher`, whose validators they reuse. Softmax, log-sum-exp, entropy, KL and
-the Fisher matrices are not re-derived here: they come from :mod:`lecture_code.softmax` and
+Functions accept array-likes (NumPy, lists, torch tensors) and return float64
+NumPy arrays, like :mod:`lecture_code.fisher`, whose validators they reuse.
+Softmax, log-sum-exp, entropy, KL and the Fisher matrices are not re-derived
+here: they come from :mod:`lecture_code.softmax` and
 :mod:`lecture_code.fisher`.
 """
 
@@ -31,19 +36,24 @@ from .simplex import check_simplex
 from .softmax import entropy, logsumexp, softmax
 from .validate import as_array, choice, positive, same_last_axis
 
-#: Gauge choices for the natural coordinates: centred (K numbers summing to 0) or free (θ_i = z_i - z_K).
+# : Gauge choices for the natural coordinates: centred (K numbers summing to 0)
+# or free (θ_i = z_i - z_K).
 GAUGES = ("centred", "free")
 
-#: Coordinate systems in which :func:`natural_gradient_step_free` takes its step.
+# : Coordinate systems in which :func:`natural_gradient_step_free` takes its
+# step.
 STEP_COORDINATES = ("natural", "expectation")
 
 
 def to_natural(p, gauge: str = "centred") -> np.ndarray:
-    """Natural coordinates of interior points: the centred log map clr(p) (eq-dual-legendre).
+    """Natural coordinates of interior points: the centred log map clr(p)
+    (eq-dual-legendre).
 
-    ``"centred"``: θ = log p - mean(log p)·1, the gradient of -H along the simplex; every row
-    sums to 0 and softmax(θ) = p (eq-softmax-centred-inverse). ``"free"``: θ_i = log p_i - log p_K
-    for i < K, the gradient of -H in the free expectation coordinates (p_1, ..., p_{K-1}).
+    ``"centred"``: θ = log p - mean(log p)·1, the gradient of -H along the
+    simplex; every row sums to 0 and softmax(θ) = p
+    (eq-softmax-centred-inverse). ``"free"``: θ_i = log p_i - log p_K for i <
+    K, the gradient of -H in the free expectation coordinates (p_1, ...,
+    p_{K-1}).
 
     Parameters
     ----------
@@ -70,9 +80,10 @@ def to_natural(p, gauge: str = "centred") -> np.ndarray:
 def to_expectation(theta, gauge: str = "centred") -> np.ndarray:
     """Expectation coordinates p = ∇LSE(θ) = softmax(θ) (eq-dual-legendre).
 
-    ``"centred"``: θ has K entries; any representative of the gauge class gives the same p,
-    so θ need not sum to 0. ``"free"``: θ has K-1 entries θ_i = z_i - z_K, and z_K = 0 is appended.
-    Computed by :func:`lecture_code.softmax.softmax` (the stable form).
+    ``"centred"``: θ has K entries; any representative of the gauge class gives
+    the same p, so θ need not sum to 0. ``"free"``: θ has K-1 entries θ_i = z_i
+    - z_K, and z_K = 0 is appended. Computed by
+    :func:`lecture_code.softmax.softmax` (the stable form).
 
     Parameters
     ----------
@@ -82,33 +93,45 @@ def to_expectation(theta, gauge: str = "centred") -> np.ndarray:
 
     Returns
     -------
-    numpy.ndarray, shape (..., K); rows sum to 1. (Logit gaps beyond ~745 underflow to a
-    probability of exactly 0 in float64, chapter 2.)
+    numpy.ndarray, shape (..., K); rows sum to 1. (Logit gaps beyond ~745
+    underflow to a probability of exactly 0 in float64, chapter 2.)
     """
     gauge = choice(gauge, "gauge", GAUGES)
     arr = as_array(theta, "theta", finite=True)
     if gauge == "free":
-        arr = np.concatenate([arr, np.zeros(arr.shape[:-1] + (1,))], axis=-1)  # z_K = 0
+        # z_K = 0
+        arr = np.concatenate([arr, np.zeros(arr.shape[:-1] + (1,))], axis=-1)
     return softmax(torch.tensor(arr)).numpy()  # (..., K)
 
 
 def _endpoints(p, q) -> tuple[np.ndarray, np.ndarray]:
     p, q = check_interior(p, "p"), check_interior(q, "q")
     if p.ndim != 1 or q.shape != p.shape:
-        raise ValueError(f"p and q must be two 1-D points with the same K, got shapes {p.shape} and {q.shape}")
+        raise ValueError(
+            f"p and q must be two 1-D points with the same K, got shapes {p.shape} and {q.shape}"
+        )
     return p, q
 
 
 def _curve_parameter(t) -> tuple[np.ndarray, bool]:
-    """Return t as a column (T, 1) of numbers in [0, 1] and whether it was a scalar."""
+    """Return t as a column (T, 1) of numbers in [0, 1] and whether it was a
+    scalar."""
     if isinstance(t, (str, bytes)):
-        raise TypeError(f"t must be a number or a 1-D array of numbers, got {type(t).__name__}")
+        raise TypeError(
+            f"t must be a number or a 1-D array of numbers, got {type(t).__name__}"
+        )
     try:
-        arr = np.asarray(t.detach().cpu() if hasattr(t, "detach") else t, dtype=float)
+        arr = np.asarray(
+            t.detach().cpu() if hasattr(t, "detach") else t, dtype=float
+        )
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"t must be a number or a 1-D array of numbers: {exc}") from None
+        raise TypeError(
+            f"t must be a number or a 1-D array of numbers: {exc}"
+        ) from None
     if arr.ndim > 1 or arr.size == 0:
-        raise ValueError(f"t must be a number or a non-empty 1-D array, got shape {arr.shape}")
+        raise ValueError(
+            f"t must be a number or a non-empty 1-D array, got shape {arr.shape}"
+        )
     if np.isnan(arr).any():
         raise ValueError("t contains NaN")
     if (arr < 0).any() or (arr > 1).any():
@@ -119,7 +142,8 @@ def _curve_parameter(t) -> tuple[np.ndarray, bool]:
 
 
 def m_geodesic(p, q, t) -> np.ndarray:
-    """The m-geodesic (mixture geodesic) (1-t) p + t q: straight in p (eq-dual-mgeodesic).
+    """The m-geodesic (mixture geodesic) (1-t) p + t q: straight in p
+    (eq-dual-mgeodesic).
 
     Parameters
     ----------
@@ -130,7 +154,8 @@ def m_geodesic(p, q, t) -> np.ndarray:
 
     Returns
     -------
-    numpy.ndarray, shape (K,) for a scalar ``t``, else (T, K); every row in int Δ^{K-1}.
+    numpy.ndarray, shape (K,) for a scalar ``t``, else (T, K); every row in int
+    Δ^{K-1}.
     """
     p, q = _endpoints(p, q)
     tt, scalar = _curve_parameter(t)
@@ -139,31 +164,36 @@ def m_geodesic(p, q, t) -> np.ndarray:
 
 
 def e_geodesic(p, q, t) -> np.ndarray:
-    """The e-geodesic (exponential geodesic) p^{1-t} q^t / Σ_j p_j^{1-t} q_j^t (eq-dual-egeodesic).
+    """The e-geodesic (exponential geodesic) p^{1-t} q^t / Σ_j p_j^{1-t} q_j^t
+    (eq-dual-egeodesic).
 
-    Straight in the natural coordinates: softmax((1-t) θ_p + t θ_q) with θ = :func:`to_natural`.
-    Parameters and result as for :func:`m_geodesic`.
+    Straight in the natural coordinates: softmax((1-t) θ_p + t θ_q) with θ =
+    :func:`to_natural`. Parameters and result as for :func:`m_geodesic`.
     """
     p, q = _endpoints(p, q)
     tt, scalar = _curve_parameter(t)
-    gamma = to_expectation((1 - tt) * to_natural(p) + tt * to_natural(q))  # (T, K)
+    # (T, K)
+    gamma = to_expectation((1 - tt) * to_natural(p) + tt * to_natural(q))
     return gamma[0] if scalar else gamma
 
 
 def bregman(p, q) -> np.ndarray:
-    """D_{-H}(p, q) = -H(p) + H(q) - ⟨∇(-H)(q), p - q⟩, which equals KL(p ‖ q) (eq-dual-bregman).
+    """D_{-H}(p, q) = -H(p) + H(q) - ⟨∇(-H)(q), p - q⟩, which equals KL(p ‖ q)
+    (eq-dual-bregman).
 
-    Written from the definition of a Bregman divergence: the potential is the negative entropy
-    (:func:`lecture_code.softmax.entropy`, 0·log 0 = 0) and its gradient along the simplex is the
-    natural coordinate clr(q) (:func:`to_natural`; the ambient gradient log q + 1 differs by a
-    multiple of 1, which p - q does not see since Σ (p - q) = 0).
+    Written from the definition of a Bregman divergence: the potential is the
+    negative entropy (:func:`lecture_code.softmax.entropy`, 0·log 0 = 0) and
+    its gradient along the simplex is the natural coordinate clr(q)
+    (:func:`to_natural`; the ambient gradient log q + 1 differs by a multiple
+    of 1, which p - q does not see since Σ (p - q) = 0).
 
     Parameters
     ----------
     p : array_like, shape (..., K)
         Points of the closed simplex (zeros allowed).
     q : array_like, shape (..., K)
-        Points of the open simplex (the gradient of -H needs q_i > 0). Rows broadcast.
+        Points of the open simplex (the gradient of -H needs q_i > 0). Rows
+        broadcast.
 
     Returns
     -------
@@ -183,11 +213,13 @@ def bregman(p, q) -> np.ndarray:
 
 
 def bregman_lse(theta1, theta2) -> np.ndarray:
-    """D_LSE(θ₁, θ₂) = LSE(θ₁) - LSE(θ₂) - ⟨softmax(θ₂), θ₁ - θ₂⟩ = KL(p₂ ‖ p₁) (eq-dual-bregman-lse).
+    """D_LSE(θ₁, θ₂) = LSE(θ₁) - LSE(θ₂) - ⟨softmax(θ₂), θ₁ - θ₂⟩ = KL(p₂ ‖ p₁)
+    (eq-dual-bregman-lse).
 
-    The Bregman divergence of the other potential, log-sum-exp, with p_i = softmax(θ_i): the
-    order of the arguments is swapped relative to :func:`bregman`. Any representatives of the
-    gauge classes may be passed (adding c·1 to θ₁ or θ₂ does not change the value).
+    The Bregman divergence of the other potential, log-sum-exp, with p_i =
+    softmax(θ_i): the order of the arguments is swapped relative to
+    :func:`bregman`. Any representatives of the gauge classes may be passed
+    (adding c·1 to θ₁ or θ₂ does not change the value).
 
     Parameters
     ----------
@@ -198,27 +230,34 @@ def bregman_lse(theta1, theta2) -> np.ndarray:
     -------
     numpy.ndarray, shape (...)
     """
-    t1, t2 = as_array(theta1, "theta1", finite=True), as_array(theta2, "theta2", finite=True)
+    t1, t2 = (
+        as_array(theta1, "theta1", finite=True),
+        as_array(theta2, "theta2", finite=True),
+    )
     same_last_axis(t1, t2, "theta1 and theta2")
     lse1 = logsumexp(torch.tensor(t1)).numpy()
     lse2 = logsumexp(torch.tensor(t2)).numpy()
     return lse1 - lse2 - (to_expectation(t2) * (t1 - t2)).sum(axis=-1)
 
 
-def natural_gradient_step_free(x, grad, lr, coordinates: str = "natural") -> np.ndarray:
-    """One natural-gradient step x - lr F(x)⁻¹ grad in free coordinates (K-1 numbers) (eq-natgrad).
+def natural_gradient_step_free(
+    x, grad, lr, coordinates: str = "natural"
+) -> np.ndarray:
+    """One natural-gradient step x - lr F(x)⁻¹ grad in free coordinates (K-1
+    numbers) (eq-natgrad).
 
-    ``"natural"``: x = θ with θ_i = z_i - z_K, p = softmax(θ, 0); F_θ = diag(π̃) - π̃ π̃ᵀ
-    (π̃ = p_1..p_{K-1}; the Hessian of LSE, eq-fisher-logits without the last row and column).
-    ``"expectation"``: x = π̃ = (p_1, ..., p_{K-1}); F_π̃ = diag(1/π̃) + 11ᵀ/p_K (eq-fisher-free),
-    the Hessian of -H. The two matrices are inverse to each other. With coordinates="natural"
-    the step equals :func:`mirror_descent_step` exactly (prop-dual-mirror).
+    ``"natural"``: x = θ with θ_i = z_i - z_K, p = softmax(θ, 0); F_θ =
+    diag(π̃) - π̃ π̃ᵀ (π̃ = p_1..p_{K-1}; the Hessian of LSE, eq-fisher-logits
+    without the last row and column). ``"expectation"``: x = π̃ = (p_1, ...,
+    p_{K-1}); F_π̃ = diag(1/π̃) + 11ᵀ/p_K (eq-fisher-free), the Hessian of -H.
+    The two matrices are inverse to each other. With coordinates="natural" the
+    step equals :func:`mirror_descent_step` exactly (prop-dual-mirror).
 
     Parameters
     ----------
     x : array_like, shape (K-1,)
-        The current point in the chosen free coordinates (for ``"expectation"`` it must be
-        the head of an interior point: x_i > 0, Σ x_i < 1).
+        The current point in the chosen free coordinates (for ``"expectation"``
+        it must be the head of an interior point: x_i > 0, Σ x_i < 1).
     grad : array_like, shape (K-1,)
         The ordinary gradient ∇_x L in the same coordinates.
     lr : float
@@ -227,32 +266,40 @@ def natural_gradient_step_free(x, grad, lr, coordinates: str = "natural") -> np.
 
     Returns
     -------
-    numpy.ndarray, shape (K-1,): the new point in the same coordinates. It is not checked
-    (a step in "expectation" coordinates may leave the simplex; the caller decides).
+    numpy.ndarray, shape (K-1,): the new point in the same coordinates. It is
+    not checked (a step in "expectation" coordinates may leave the simplex; the
+    caller decides).
     """
     coordinates = choice(coordinates, "coordinates", STEP_COORDINATES)
     x = as_array(x, "x", finite=True)
     g = as_array(grad, "grad", finite=True)
     if x.ndim != 1 or g.shape != x.shape:
-        raise ValueError(f"x and grad must be two 1-D arrays of the same length K-1, got {x.shape} and {g.shape}")
+        raise ValueError(
+            f"x and grad must be two 1-D arrays of the same length K-1, got {x.shape} and {g.shape}"
+        )
     lr = positive(lr, "lr")
     if coordinates == "natural":
         p = to_expectation(x, "free")  # (K,)
-        F = categorical_fisher(p, "logits")[:-1, :-1]  # F_θ = ∇²LSE in free coordinates
+        # F_θ = ∇²LSE in free coordinates
+        F = categorical_fisher(p, "logits")[:-1, :-1]
     else:
-        p = check_interior(np.append(x, 1.0 - x.sum()), "x (with p_K = 1 - Σ x)")
+        p = check_interior(
+            np.append(x, 1.0 - x.sum()), "x (with p_K = 1 - Σ x)"
+        )
         F = categorical_fisher(p, "free")  # F_π̃ = ∇²(-H)
     return x - lr * np.linalg.solve(F, g)
 
 
 def mirror_descent_step(p, grad_p, lr) -> np.ndarray:
-    """One mirror-descent step with the potential -H: ∇(-H)(p_new) = ∇(-H)(p) - lr ∇_π̃ L (prop-dual-mirror).
+    """One mirror-descent step with the potential -H: ∇(-H)(p_new) = ∇(-H)(p) -
+    lr ∇_π̃ L (prop-dual-mirror).
 
-    The mirror map ∇(-H) sends the free expectation coordinates π̃ = (p_1, ..., p_{K-1}) to the
-    free natural coordinates θ_i = log p_i - log p_K (:func:`to_natural` with gauge="free");
-    its inverse is softmax(θ, 0) (:func:`to_expectation`). So the step is: go to θ, subtract
-    lr times the gradient taken in π̃, come back. In full coordinates this is the exponentiated
-    gradient p_new ∝ p · exp(-lr (∇_π̃ L, 0)).
+    The mirror map ∇(-H) sends the free expectation coordinates π̃ = (p_1, ...,
+    p_{K-1}) to the free natural coordinates θ_i = log p_i - log p_K
+    (:func:`to_natural` with gauge="free"); its inverse is softmax(θ, 0)
+    (:func:`to_expectation`). So the step is: go to θ, subtract lr times the
+    gradient taken in π̃, come back. In full coordinates this is the
+    exponentiated gradient p_new ∝ p · exp(-lr (∇_π̃ L, 0)).
 
     Parameters
     ----------
@@ -265,11 +312,14 @@ def mirror_descent_step(p, grad_p, lr) -> np.ndarray:
 
     Returns
     -------
-    numpy.ndarray, shape (K,): the new point (in the open simplex unless exp underflows).
+    numpy.ndarray, shape (K,): the new point (in the open simplex unless exp
+    underflows).
     """
     p = check_interior(p, "p")
     g = as_array(grad_p, "grad_p", finite=True)
     if p.ndim != 1 or g.shape != (p.size - 1,):
-        raise ValueError(f"p must be a point (K,) and grad_p a vector (K-1,), got {p.shape} and {g.shape}")
+        raise ValueError(
+            f"p must be a point (K,) and grad_p a vector (K-1,), got {p.shape} and {g.shape}"
+        )
     lr = positive(lr, "lr")
     return to_expectation(to_natural(p, "free") - lr * g, "free")

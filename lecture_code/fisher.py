@@ -1,17 +1,21 @@
-"""The Fisher metric of the categorical family on the simplex (chapter 5, フィッシャー計量).
+"""The Fisher metric of the categorical family on the simplex (chapter 5, フィ
+ッシャー計量).
 
-Book equations: (eq-fisher-def) F = E[∇log p ∇log pᵀ]; (eq-fisher-probs) the K probabilities
-as coordinates, diag(1/π) - 11ᵀ; (eq-fisher-free) the first K-1 probabilities π̃,
-diag(1/π_i) + (1/π_K) 11ᵀ; (eq-fisher-logits) the logits, diag(p) - p pᵀ (the Hessian of
-log-sum-exp, eq-lse); (eq-fisher-coords) the change of coordinates F' = Jᵀ F J;
-(eq-fisher-rao) the Fisher–Rao distance 2 arccos Σ √(p_i q_i) through the sphere map
-p ↦ 2√p, and its geodesics; (eq-fisher-klgrad, chapter 7) the gradient of KL(q ‖ p) in each coordinate system.
+Book equations: (eq-fisher-def) F = E[∇log p ∇log pᵀ]; (eq-fisher-probs) the K
+probabilities as coordinates, diag(1/π) - 11ᵀ; (eq-fisher-free) the first K-1
+probabilities π̃, diag(1/π_i) + (1/π_K) 11ᵀ; (eq-fisher-logits) the logits,
+diag(p) - p pᵀ (the Hessian of log-sum-exp, eq-lse); (eq-fisher-coords) the
+change of coordinates F' = Jᵀ F J; (eq-fisher-rao) the Fisher–Rao distance 2
+arccos Σ √(p_i q_i) through the sphere map p ↦ 2√p, and its geodesics;
+(eq-fisher-klgrad, chapter 7) the gradient of KL(q ‖ p) in each coordinate
+system.
 
-References: Amari (1998), "Natural gradient works efficiently in learning"; Amari (2016),
-*Information Geometry and Its Applications*.
+References: Amari (1998), "Natural gradient works efficiently in learning";
+Amari (2016), *Information Geometry and Its Applications*.
 
-Functions accept array-likes (NumPy, lists, torch tensors) and return float64 NumPy arrays:
-this module is geometry, not learning code (see :mod:`lecture_code.natgrad` for that).
+Functions accept array-likes (NumPy, lists, torch tensors) and return float64
+NumPy arrays: this module is geometry, not learning code (see
+:mod:`lecture_code.natgrad` for that).
 """
 
 from __future__ import annotations
@@ -22,35 +26,45 @@ import torch
 from .simplex import check_simplex
 from .softmax import kl_divergence as _kl
 from .softmax import log_softmax, softmax, softmax_covariance
-from .validate import as_array, choice, positive_int, probabilities, same_last_axis
+from .validate import (
+    as_array,
+    choice,
+    positive_int,
+    probabilities,
+    same_last_axis,
+)
 
 #: The coordinate systems :func:`categorical_fisher` knows.
 COORDINATES = ("probs", "free", "logits")
 
 
 def check_interior(p, name: str = "p") -> np.ndarray:
-    """Return ``p`` (..., K) as float64 after checking every row lies in the open simplex.
+    """Return ``p`` (..., K) as float64 after checking every row lies in the
+    open simplex.
 
-    The Fisher metric diag(1/π) blows up as a coordinate reaches 0, so points on the
-    boundary (some p_i = 0) are rejected with a ``ValueError`` that says so.
+    The Fisher metric diag(1/π) blows up as a coordinate reaches 0, so points
+    on the boundary (some p_i = 0) are rejected with a ``ValueError`` that says
+    so.
     """
     return probabilities(as_array(p, name), name, interior=True)
 
 
 def categorical_fisher(p, coordinates: str = "logits") -> np.ndarray:
-    """The Fisher information matrix of Categorical(p) in the chosen coordinates.
+    """The Fisher information matrix of Categorical(p) in the chosen
+    coordinates.
 
     Parameters
     ----------
     p : array_like, shape (..., K)
         Points of the open simplex (every entry > 0, rows sum to 1).
     coordinates : {"probs", "free", "logits"}
-        ``"probs"``: all K probabilities π, with the model p(k) = π_k / Σ_j π_j extended off
-        the simplex; F = diag(1/π) - 11ᵀ (eq-fisher-probs), singular with null vector π.
-        ``"free"``: the first K-1 probabilities, π_K = 1 - Σ π_i;
-        F = diag(1/π_i) + (1/π_K) 11ᵀ (eq-fisher-free), positive definite, shape (K-1, K-1).
-        ``"logits"``: p = softmax(z); F = diag(p) - p pᵀ (eq-fisher-logits), which is the
-        Hessian of log-sum-exp and has null vector 1 (the gauge direction).
+        ``"probs"``: all K probabilities π, with the model p(k) = π_k / Σ_j π_j
+        extended off the simplex; F = diag(1/π) - 11ᵀ (eq-fisher-probs),
+        singular with null vector π. ``"free"``: the first K-1 probabilities,
+        π_K = 1 - Σ π_i; F = diag(1/π_i) + (1/π_K) 11ᵀ (eq-fisher-free),
+        positive definite, shape (K-1, K-1). ``"logits"``: p = softmax(z); F =
+        diag(p) - p pᵀ (eq-fisher-logits), which is the Hessian of log-sum-exp
+        and has null vector 1 (the gauge direction).
 
     Returns
     -------
@@ -61,22 +75,33 @@ def categorical_fisher(p, coordinates: str = "logits") -> np.ndarray:
     >>> categorical_fisher([0.5, 0.5], "free")
     array([[4.]])
     """
-    coordinates, p = choice(coordinates, "coordinates", COORDINATES), check_interior(p)  # p: (..., K)
+    # p: (..., K)
+    coordinates, p = (
+        choice(coordinates, "coordinates", COORDINATES),
+        check_interior(p),
+    )
     K = p.shape[-1]
     if coordinates == "logits":
         return softmax_covariance(torch.from_numpy(p)).numpy()  # (..., K, K)
     if coordinates == "probs":
-        return torch.diag_embed(torch.from_numpy(1.0 / p)).numpy() - np.ones((K, K))  # (..., K, K)
+        # (..., K, K)
+        return torch.diag_embed(torch.from_numpy(1.0 / p)).numpy() - np.ones(
+            (K, K)
+        )
     head, last = p[..., :-1], p[..., -1]  # (..., K-1), (...)
-    return torch.diag_embed(torch.from_numpy(1.0 / head)).numpy() + (1.0 / last)[..., None, None] * np.ones((K - 1, K - 1))
+    return torch.diag_embed(torch.from_numpy(1.0 / head)).numpy() + (
+        1.0 / last
+    )[..., None, None] * np.ones((K - 1, K - 1))
 
 
 def sphere_map(p) -> np.ndarray:
-    """The map p ↦ √p onto the positive part of the unit sphere (eq-fisher-rao).
+    """The map p ↦ √p onto the positive part of the unit sphere
+    (eq-fisher-rao).
 
-    Σ (√p_i)² = 1, so the simplex lands on the sphere; with the factor 2 (p ↦ 2√p) the
-    Euclidean metric of the sphere of radius 2 pulls back to the Fisher metric.
-    Boundary points are allowed (they map to the sphere's boundary arcs).
+    Σ (√p_i)² = 1, so the simplex lands on the sphere; with the factor 2 (p ↦
+    2√p) the Euclidean metric of the sphere of radius 2 pulls back to the
+    Fisher metric. Boundary points are allowed (they map to the sphere's
+    boundary arcs).
     """
     return np.sqrt(check_simplex(p, "p"))
 
@@ -84,9 +109,10 @@ def sphere_map(p) -> np.ndarray:
 def fisher_rao_distance(p, q) -> np.ndarray:
     """Fisher–Rao distance d(p, q) = 2 arccos Σ_i √(p_i q_i) (eq-fisher-rao).
 
-    The length of the shortest path between p and q measured with the Fisher metric: the
-    great-circle distance between 2√p and 2√q on the sphere of radius 2. Defined on the
-    closed simplex (the two vertices e_i, e_j are π apart); rows broadcast.
+    The length of the shortest path between p and q measured with the Fisher
+    metric: the great-circle distance between 2√p and 2√q on the sphere of
+    radius 2. Defined on the closed simplex (the two vertices e_i, e_j are π
+    apart); rows broadcast.
 
     Examples
     --------
@@ -95,30 +121,36 @@ def fisher_rao_distance(p, q) -> np.ndarray:
     """
     sp, sq = sphere_map(p), np.sqrt(check_simplex(q, "q"))
     same_last_axis(sp, sq)
-    # The angle between the unit vectors √p and √q is 2 arcsin(|√p - √q| / 2): the same value as
-    # arccos Σ √(p_i q_i), but accurate for nearby points, where arccos of a number near 1 loses
-    # half the digits (d = 1e-6 would come out with a relative error of about 1e-3).
+    # The angle between the unit vectors √p and √q is 2 arcsin(|√p - √q| / 2):
+    # the same value as arccos Σ √(p_i q_i), but accurate for nearby points,
+    # where arccos of a number near 1 loses half the digits (d = 1e-6 would
+    # come out with a relative error of about 1e-3).
     chord = np.linalg.norm(sp - sq, axis=-1)  # (...)
     return 4.0 * np.arcsin(np.minimum(chord / 2.0, 1.0))
 
 
 def kl_divergence(p, q) -> np.ndarray:
-    """KL(p ‖ q) = Σ_i p_i log(p_i / q_i) in nats, on the closed simplex; rows broadcast.
+    """KL(p ‖ q) = Σ_i p_i log(p_i / q_i) in nats, on the closed simplex; rows
+    broadcast.
 
-    Terms with p_i = 0 contribute 0; if some q_i = 0 < p_i the divergence is +inf (q cannot
-    produce an outcome that p produces). Not symmetric, and not a distance: for nearby points
-    KL ≈ d²/2 with d = :func:`fisher_rao_distance` (the Fisher metric is KL's second-order term).
+    Terms with p_i = 0 contribute 0; if some q_i = 0 < p_i the divergence is
+    +inf (q cannot produce an outcome that p produces). Not symmetric, and not
+    a distance: for nearby points KL ≈ d²/2 with d =
+    :func:`fisher_rao_distance` (the Fisher metric is KL's second-order term).
     """
     p, q = check_simplex(p, "p"), check_simplex(q, "q")
     same_last_axis(p, q)
-    return _kl(*map(torch.from_numpy, np.broadcast_arrays(p, q))).numpy()  # lecture_code.softmax.kl_divergence
+    # lecture_code.softmax.kl_divergence
+    return _kl(*map(torch.from_numpy, np.broadcast_arrays(p, q))).numpy()
 
 
 def fisher_rao_geodesic(p, q, t) -> np.ndarray:
-    """Points γ(t) of the Fisher–Rao geodesic from p (t=0) to q (t=1) (eq-fisher-rao).
+    """Points γ(t) of the Fisher–Rao geodesic from p (t=0) to q (t=1)
+    (eq-fisher-rao).
 
-    The great circle between √p and √q on the unit sphere, squared back to the simplex:
-    √γ(t) = [sin((1-t)ω) √p + sin(tω) √q] / sin ω, cos ω = Σ √(p_i q_i) (ω is half the distance).
+    The great circle between √p and √q on the unit sphere, squared back to the
+    simplex: √γ(t) = [sin((1-t)ω) √p + sin(tω) √q] / sin ω, cos ω = Σ √(p_i
+    q_i) (ω is half the distance).
 
     Parameters
     ----------
@@ -129,37 +161,49 @@ def fisher_rao_geodesic(p, q, t) -> np.ndarray:
 
     Returns
     -------
-    numpy.ndarray, shape (K,) for a scalar ``t``, else (T, K); every row sums to 1.
+    numpy.ndarray, shape (K,) for a scalar ``t``, else (T, K); every row sums
+    to 1.
     """
     sp, sq = sphere_map(p), np.sqrt(check_simplex(q, "q"))
     if sp.ndim != 1 or sq.shape != sp.shape:
-        raise ValueError(f"p and q must be two 1-D points with the same K, got shapes {sp.shape} and {sq.shape}")
+        raise ValueError(
+            f"p and q must be two 1-D points with the same K, got shapes {sp.shape} and {sq.shape}"
+        )
     t_arr = np.asarray(t, dtype=float)
     if t_arr.ndim > 1 or np.isnan(t_arr).any():
-        raise ValueError(f"t must be a number or a 1-D array of numbers, got shape {t_arr.shape}")
+        raise ValueError(
+            f"t must be a number or a 1-D array of numbers, got shape {t_arr.shape}"
+        )
     omega = float(np.arccos(np.clip(sp @ sq, -1.0, 1.0)))
     tt = np.atleast_1d(t_arr)[:, None]  # (T, 1)
     if omega < 1e-12:
         root = np.broadcast_to(sp, (tt.shape[0], sp.size)).copy()
     else:
-        root = (np.sin((1 - tt) * omega) * sp + np.sin(tt * omega) * sq) / np.sin(omega)  # (T, K)
+        # (T, K)
+        root = (
+            np.sin((1 - tt) * omega) * sp + np.sin(tt * omega) * sq
+        ) / np.sin(omega)
     gamma = root**2
-    gamma /= gamma.sum(axis=-1, keepdims=True)  # exact on the sphere; removes rounding only
+    # exact on the sphere; removes rounding only
+    gamma /= gamma.sum(axis=-1, keepdims=True)
     return gamma[0] if t_arr.ndim == 0 else gamma
 
 
 def curve_length(curve, n_nodes: int = 64, h: float = 1e-6) -> float:
-    """Length ∫₀¹ √(γ̇ᵀ F γ̇) dt of a curve t ↦ γ(t) in the open simplex, in the Fisher metric.
+    """Length ∫₀¹ √(γ̇ᵀ F γ̇) dt of a curve t ↦ γ(t) in the open simplex, in
+    the Fisher metric.
 
-    γ̇ is a central difference with step ``h``; F is the metric in the free coordinates π̃
-    (eq-fisher-free); the integral is Gauss–Legendre with ``n_nodes`` nodes (the curve is never
-    evaluated at the end points). Along a Fisher–Rao geodesic the result is the distance
-    (eq-fisher-rao); any other curve between the same points is longer.
+    γ̇ is a central difference with step ``h``; F is the metric in the free
+    coordinates π̃ (eq-fisher-free); the integral is Gauss–Legendre with
+    ``n_nodes`` nodes (the curve is never evaluated at the end points). Along a
+    Fisher–Rao geodesic the result is the distance (eq-fisher-rao); any other
+    curve between the same points is longer.
 
     Parameters
     ----------
     curve : callable
-        ``curve(t)`` returns a point of int Δ^{K-1}, shape (K,), for t in (0, 1).
+        ``curve(t)`` returns a point of int Δ^{K-1}, shape (K,), for t in (0,
+        1).
     n_nodes : int
         Quadrature nodes.
     h : float
@@ -170,7 +214,9 @@ def curve_length(curve, n_nodes: int = 64, h: float = 1e-6) -> float:
     float
     """
     if not callable(curve):
-        raise TypeError(f"curve must be a function of t, got {type(curve).__name__}")
+        raise TypeError(
+            f"curve must be a function of t, got {type(curve).__name__}"
+        )
     n_nodes = positive_int(n_nodes, "n_nodes")
 
     def speed(t):
@@ -178,65 +224,95 @@ def curve_length(curve, n_nodes: int = 64, h: float = 1e-6) -> float:
         return np.sqrt(v[:-1] @ categorical_fisher(curve(t), "free") @ v[:-1])
 
     nodes, weights = np.polynomial.legendre.leggauss(n_nodes)  # on [-1, 1]
-    return float(sum(w / 2 * speed((x + 1) / 2) for x, w in zip(nodes, weights)))
+    return float(
+        sum(w / 2 * speed((x + 1) / 2) for x, w in zip(nodes, weights))
+    )
 
 
-# ------------------------------------------------- the definition, by sampling (eq-fisher-def)
+# ------------------------------------------------- the definition, by sampling
+# (eq-fisher-def)
 
 
 def coordinates_of(p, coordinates: str) -> np.ndarray:
-    """The coordinates ξ of the interior point p: π itself, its first K-1 entries π̃, or log p.
+    """The coordinates ξ of the interior point p: π itself, its first K-1
+    entries π̃, or log p.
 
-    Logits are defined up to adding c·1 (the gauge); we return the representative log p.
+    Logits are defined up to adding c·1 (the gauge); we return the
+    representative log p.
     """
-    coordinates, p = choice(coordinates, "coordinates", COORDINATES), check_interior(p)
+    coordinates, p = (
+        choice(coordinates, "coordinates", COORDINATES),
+        check_interior(p),
+    )
     return {"probs": p, "free": p[..., :-1], "logits": np.log(p)}[coordinates]
 
 
 def probs_of(xi, coordinates: str) -> np.ndarray:
-    """The distribution with coordinates ξ: the inverse of :func:`coordinates_of`, rows (..., dim) -> (..., K).
+    """The distribution with coordinates ξ: the inverse of
+    :func:`coordinates_of`, rows (..., dim) -> (..., K).
 
-    ``"logits"``: softmax(ξ); ``"free"``: (ξ, 1 - Σξ); ``"probs"``: ξ / Σξ (the scale-invariant
-    model). The result is not checked to lie inside the simplex: a step of an optimizer may leave
-    it, and the caller decides what to do then (e.g. stop).
+    ``"logits"``: softmax(ξ); ``"free"``: (ξ, 1 - Σξ); ``"probs"``: ξ / Σξ (the
+    scale-invariant model). The result is not checked to lie inside the
+    simplex: a step of an optimizer may leave it, and the caller decides what
+    to do then (e.g. stop).
     """
-    coordinates, xi = choice(coordinates, "coordinates", COORDINATES), as_array(xi, "xi")
+    coordinates, xi = (
+        choice(coordinates, "coordinates", COORDINATES),
+        as_array(xi, "xi"),
+    )
     if coordinates == "logits":
-        return softmax(torch.from_numpy(xi)).numpy()  # the stable form (eq-stable-softmax)
+        # the stable form (eq-stable-softmax)
+        return softmax(torch.from_numpy(xi)).numpy()
     if coordinates == "free":
-        return np.concatenate([xi, 1.0 - xi.sum(axis=-1, keepdims=True)], axis=-1)
+        return np.concatenate(
+            [xi, 1.0 - xi.sum(axis=-1, keepdims=True)], axis=-1
+        )
     return xi / xi.sum(axis=-1, keepdims=True)
 
 
 def log_prob(xi, coordinates: str):
-    """log p(k; ξ) for k = 1..K as a torch tensor (differentiable in ξ), for ξ (..., dim).
+    """log p(k; ξ) for k = 1..K as a torch tensor (differentiable in ξ), for ξ
+    (..., dim).
 
-    ``"probs"``: log(π_k / Σπ); ``"free"``: log of (ξ, 1 - Σξ); ``"logits"``: log softmax(ξ).
+    ``"probs"``: log(π_k / Σπ); ``"free"``: log of (ξ, 1 - Σξ); ``"logits"``:
+    log softmax(ξ).
     """
     if coordinates == "logits":
         return log_softmax(xi)
     if coordinates == "probs":
         return torch.log(xi) - torch.log(xi.sum(dim=-1, keepdim=True))
     if coordinates == "free":
-        return torch.log(torch.cat([xi, 1 - xi.sum(dim=-1, keepdim=True)], dim=-1))
-    raise ValueError(f"coordinates must be one of {COORDINATES}, got {coordinates!r}")
+        return torch.log(
+            torch.cat([xi, 1 - xi.sum(dim=-1, keepdim=True)], dim=-1)
+        )
+    raise ValueError(
+        f"coordinates must be one of {COORDINATES}, got {coordinates!r}"
+    )
 
 
 def kl_gradient(q, p, coordinates: str) -> np.ndarray:
-    """The gradient ∇_ξ KL(q ‖ p(ξ)) at the interior point p, in closed form (eq-fisher-klgrad).
+    """The gradient ∇_ξ KL(q ‖ p(ξ)) at the interior point p, in closed form
+    (eq-fisher-klgrad).
 
-    It is -Σ_k q_k ∇_ξ log p(k; ξ), the score (:func:`score_matrix`) averaged under q:
-    ``"logits"``: p - q; ``"free"``: -q_i/π_i + q_K/π_K for i < K; ``"probs"``: 1 - q/π
-    (the model π_k / Σπ at Σπ = 1). The target q may have zeros; p may not.
+    It is -Σ_k q_k ∇_ξ log p(k; ξ), the score (:func:`score_matrix`) averaged
+    under q: ``"logits"``: p - q; ``"free"``: -q_i/π_i + q_K/π_K for i < K;
+    ``"probs"``: 1 - q/π (the model π_k / Σπ at Σπ = 1). The target q may have
+    zeros; p may not.
 
     Examples
     --------
     >>> kl_gradient([0.5, 0.5], [0.25, 0.75], "logits")
     array([-0.25,  0.25])
     """
-    coordinates, p, q = choice(coordinates, "coordinates", COORDINATES), check_interior(p), check_simplex(q, "q")
+    coordinates, p, q = (
+        choice(coordinates, "coordinates", COORDINATES),
+        check_interior(p),
+        check_simplex(q, "q"),
+    )
     if q.shape != p.shape:
-        raise ValueError(f"q must have the shape of p {p.shape}, got {q.shape}")
+        raise ValueError(
+            f"q must have the shape of p {p.shape}, got {q.shape}"
+        )
     if coordinates == "logits":
         return p - q
     if coordinates == "probs":
@@ -245,21 +321,32 @@ def kl_gradient(q, p, coordinates: str) -> np.ndarray:
 
 
 def score_matrix(p, coordinates: str) -> np.ndarray:
-    """Row k is the score ∇_ξ log p(k; ξ) at p, computed by automatic differentiation: (K, dim)."""
+    """Row k is the score ∇_ξ log p(k; ξ) at p, computed by automatic
+    differentiation: (K, dim)."""
     xi = torch.tensor(coordinates_of(p, coordinates), dtype=torch.float64)
     if xi.dim() != 1:
-        raise ValueError(f"p must be a single point (K,), got shape {tuple(xi.shape)}")
-    jac = torch.autograd.functional.jacobian(lambda t: log_prob(t, coordinates), xi)  # (K, dim)
+        raise ValueError(
+            f"p must be a single point (K,), got shape {tuple(xi.shape)}"
+        )
+    # (K, dim)
+    jac = torch.autograd.functional.jacobian(
+        lambda t: log_prob(t, coordinates), xi
+    )
     return jac.numpy()
 
 
-def monte_carlo_fisher(p, coordinates: str, n_samples: int, seed: int = 0) -> np.ndarray:
-    """(1/n) Σ_m s(k_m) s(k_m)ᵀ with k_m ~ p: the definition (eq-fisher-def) estimated by sampling.
+def monte_carlo_fisher(
+    p, coordinates: str, n_samples: int, seed: int = 0
+) -> np.ndarray:
+    """(1/n) Σ_m s(k_m) s(k_m)ᵀ with k_m ~ p: the definition (eq-fisher-def)
+    estimated by sampling.
 
-    The score s(k) comes from :func:`score_matrix` (autograd), not from the closed forms,
-    so the comparison with :func:`categorical_fisher` checks one against the other.
+    The score s(k) comes from :func:`score_matrix` (autograd), not from the
+    closed forms, so the comparison with :func:`categorical_fisher` checks one
+    against the other.
     """
     n_samples, p = positive_int(n_samples, "n_samples"), check_interior(p)
     S = score_matrix(p, coordinates)  # (K, dim)
-    counts = np.random.default_rng(seed).multinomial(int(n_samples), p)  # how often each k was drawn
+    # how often each k was drawn
+    counts = np.random.default_rng(seed).multinomial(int(n_samples), p)
     return S.T @ (counts[:, None] / n_samples * S)

@@ -1,10 +1,11 @@
-"""The models the chapters train: softmax regression with an L2 penalty, and a small MLP.
+"""The models the chapters train: softmax regression with an L2 penalty, and a
+small MLP.
 
-Book equations: (eq-lse-softreg) of chapter 4, the L2-regularized softmax regression objective,
-with its gradient (eq-natgrad-persample) and Hessian F + ρ (eq-natgrad-fisher-sr) as chapter 7
-uses them; :func:`pooled_digits_problem` is chapter 7's data set. :func:`make_mlp` is the
-one-hidden-layer tanh network of chapters 4, 7 and 8. Training loops live in
-:mod:`lecture_code.optim`.
+Book equations: (eq-lse-softreg) of chapter 4, the L2-regularized softmax
+regression objective, with its gradient (eq-natgrad-persample) and Hessian F +
+ρ (eq-natgrad-fisher-sr) as chapter 7 uses them; :func:`pooled_digits_problem`
+is chapter 7's data set. :func:`make_mlp` is the one-hidden-layer tanh network
+of chapters 4, 7 and 8. Training loops live in :mod:`lecture_code.optim`.
 """
 
 from __future__ import annotations
@@ -14,18 +15,24 @@ from dataclasses import dataclass
 import torch
 
 from .data import load_digits_split, pool_digits
-from .natgrad import softmax_regression_fisher, softmax_regression_grad, with_bias
+from .natgrad import (
+    softmax_regression_fisher,
+    softmax_regression_grad,
+    with_bias,
+)
 from .softmax import softmax
 from .validate import positive
 
 
 @dataclass(frozen=True)
 class SoftmaxRegression:
-    """Softmax regression with an L2 penalty (ρ/2)‖W_{:, :-1}‖² on the weights, not on the bias.
+    """Softmax regression with an L2 penalty (ρ/2)‖W_{:, :-1}‖² on the weights,
+    not on the bias.
 
-    ``X`` (N, D) carries the bias as its last column (:func:`with_bias`), ``y`` (N,) the labels,
-    ``num_classes`` K; W has shape (K, D). The objective is (eq-lse-softreg) of chapter 4.
-    ``X_test``/``y_test`` are held-out data (optional).
+    ``X`` (N, D) carries the bias as its last column (:func:`with_bias`), ``y``
+    (N,) the labels, ``num_classes`` K; W has shape (K, D). The objective is
+    (eq-lse-softreg) of chapter 4. ``X_test``/``y_test`` are held-out data
+    (optional).
     """
 
     X: torch.Tensor
@@ -48,46 +55,79 @@ class SoftmaxRegression:
         return r
 
     def objective(self, W, rows=None) -> torch.Tensor:
-        """Mean cross-entropy (over ``rows`` if given) plus (ρ/2)‖W_{:, :-1}‖²; differentiable."""
-        X, y = (self.X, self.y) if rows is None else (self.X[rows], self.y[rows])
-        return torch.nn.functional.cross_entropy(X @ W.T, y) + 0.5 * (self.reg * W * W).sum()
+        """Mean cross-entropy (over ``rows`` if given) plus (ρ/2)‖W_{:,
+        :-1}‖²; differentiable."""
+        X, y = (
+            (self.X, self.y) if rows is None else (self.X[rows], self.y[rows])
+        )
+        return (
+            torch.nn.functional.cross_entropy(X @ W.T, y)
+            + 0.5 * (self.reg * W * W).sum()
+        )
 
     def objective_along(self, Ws) -> torch.Tensor:
-        """The full-data objective at every iterate of a path at once: (S, K, D) -> (S,)."""
+        """The full-data objective at every iterate of a path at once: (S,
+        K, D) -> (S,)."""
         S, (K, _), N = len(Ws), self.shape, len(self.y)
-        logits = torch.einsum("nd,skd->snk", self.X, Ws).reshape(S * N, K)  # every (iterate, image) pair is a row
-        ce = torch.nn.functional.cross_entropy(logits, self.y.repeat(S), reduction="none").reshape(S, N).mean(1)
+        # every (iterate, image) pair is a row
+        logits = torch.einsum("nd,skd->snk", self.X, Ws).reshape(S * N, K)
+        ce = (
+            torch.nn.functional.cross_entropy(
+                logits, self.y.repeat(S), reduction="none"
+            )
+            .reshape(S, N)
+            .mean(1)
+        )
         return ce + 0.5 * (self.reg * Ws**2).sum((1, 2))
 
     def gradient(self, W) -> torch.Tensor:
-        """The objective's gradient in closed form: the mean of (eq-natgrad-persample) plus ρ ⊙ W, (K, D)."""
+        """The objective's gradient in closed form: the mean of
+        (eq-natgrad-persample) plus ρ ⊙ W, (K, D)."""
         P = softmax(self.X @ W.T)  # (N, K)
-        return softmax_regression_grad(self.X, P, self.y).reshape(self.shape) + self.reg * W
+        return (
+            softmax_regression_grad(self.X, P, self.y).reshape(self.shape)
+            + self.reg * W
+        )
 
     def hessian(self, W) -> torch.Tensor:
-        """The objective's Hessian F + diag(ρ) (eq-natgrad-fisher-sr plus the penalty), (K·D, K·D)."""
-        return softmax_regression_fisher(self.X, softmax(self.X @ W.T)) + torch.diag(self.reg.reshape(-1))
+        """The objective's Hessian F + diag(ρ) (eq-natgrad-fisher-sr plus
+        the penalty), (K·D, K·D)."""
+        return softmax_regression_fisher(
+            self.X, softmax(self.X @ W.T)
+        ) + torch.diag(self.reg.reshape(-1))
 
 
-def pooled_digits_problem(rho: float = 1e-2, split_seed: int = 0) -> SoftmaxRegression:
-    """Chapter 7's problem: digits pooled to 4×4 (:func:`lecture_code.data.pool_digits`), re-standardized,
-    a bias column appended (D = 17, K = 10, 170 parameters), float64, penalty ``rho``.
+def pooled_digits_problem(
+    rho: float = 1e-2, split_seed: int = 0
+) -> SoftmaxRegression:
+    """Chapter 7's problem: digits pooled to 4×4
+    (:func:`lecture_code.data.pool_digits`), re-standardized, a bias column
+    appended (D = 17, K = 10, 170 parameters), float64, penalty ``rho``.
 
-    ``split_seed`` picks the random train/test split (:func:`lecture_code.data.load_digits_split`);
-    the chapter's data is split 0, and other splits give repeated runs of a deterministic method.
+    ``split_seed`` picks the random train/test split
+    (:func:`lecture_code.data.load_digits_split`); the chapter's data is split
+    0, and other splits give repeated runs of a deterministic method.
     """
     rho = positive(rho, "rho")
     data = load_digits_split(seed=split_seed, dtype=torch.float64)
-    train, test = pool_digits(data.X_train), pool_digits(data.X_test)  # (N, 16)
+    # (N, 16)
+    train, test = pool_digits(data.X_train), pool_digits(data.X_test)
     mu, sd = train.mean(0), train.std(0)
     return SoftmaxRegression(
-        with_bias((train - mu) / sd), data.y_train, data.num_classes, rho,
-        with_bias((test - mu) / sd), data.y_test,
+        with_bias((train - mu) / sd),
+        data.y_train,
+        data.num_classes,
+        rho,
+        with_bias((test - mu) / sd),
+        data.y_test,
     )
 
 
-def make_mlp(in_features: int, hidden: int, out_features: int, seed: int = 0) -> torch.nn.Sequential:
-    """A one-hidden-layer tanh network whose initial weights depend only on ``seed``.
+def make_mlp(
+    in_features: int, hidden: int, out_features: int, seed: int = 0
+) -> torch.nn.Sequential:
+    """A one-hidden-layer tanh network whose initial weights depend only on
+    ``seed``.
 
     The global random state is restored afterwards.
 
@@ -104,7 +144,9 @@ def make_mlp(in_features: int, hidden: int, out_features: int, seed: int = 0) ->
     torch.manual_seed(seed)
     try:
         return torch.nn.Sequential(
-            torch.nn.Linear(in_features, hidden), torch.nn.Tanh(), torch.nn.Linear(hidden, out_features)
+            torch.nn.Linear(in_features, hidden),
+            torch.nn.Tanh(),
+            torch.nn.Linear(hidden, out_features),
         )
     finally:
         torch.random.set_rng_state(gen_state)

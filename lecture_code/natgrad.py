@@ -1,24 +1,31 @@
-"""Natural gradient and its approximations for small softmax models (chapter 7, 自然勾配とその近似).
+"""Natural gradient and its approximations for small softmax models (chapter 7,
+自然勾配とその近似).
 
-Book equations: (eq-natgrad) Δξ = -η (F + δI)⁻¹ ∇L; (eq-natgrad-persample) the per-sample
-gradients (pₙ - e_{yₙ}) xₙᵀ of softmax regression; (eq-natgrad-fisher-sr) its exact Fisher
-(1/N) Σₙ (diag pₙ - pₙpₙᵀ) ⊗ xₙxₙᵀ; (eq-natgrad-ef) the empirical Fisher (1/N) Σₙ gₙgₙᵀ;
-(eq-natgrad-kfac) the K-FAC block G ⊗ A of a linear layer; (eq-natgrad-hutchinson) the Hutchinson estimate
-E[u ⊙ Hu] of diag H used by Sophia-H; (eq-natgrad-gnb) Sophia-G's Gauss–Newton–Bartlett estimate
-B ĝ ⊙ ĝ of diag F; Adam's update written out for comparison. The second half of the module holds
-the chapter's experiments (the pooled-digits problem, full-batch, mini-batch and MLP training loops)
-and :data:`SWEEPS`, the comparisons the chapter shows under the protocol of lecture_code.experiments.
-Chapter 5 (フィッシャー計量) uses the two functions for any conditional model p(y | x; ξ) =
-softmax(z(x; ξ)): :func:`conditional_fisher` (def-fisher-conditional, from the definition) and
-:func:`gauss_newton` (eq-fisher-ggn, the generalized Gauss–Newton form Jᵀ F_z J).
+Book equations: (eq-natgrad) Δξ = -η (F + δI)⁻¹ ∇L; (eq-natgrad-persample) the
+per-sample gradients (pₙ - e_{yₙ}) xₙᵀ of softmax regression;
+(eq-natgrad-fisher-sr) its exact Fisher (1/N) Σₙ (diag pₙ - pₙpₙᵀ) ⊗ xₙxₙᵀ;
+(eq-natgrad-ef) the empirical Fisher (1/N) Σₙ gₙgₙᵀ; (eq-natgrad-kfac) the
+K-FAC block G ⊗ A of a linear layer; (eq-natgrad-hutchinson) the Hutchinson
+estimate E[u ⊙ Hu] of diag H used by Sophia-H; (eq-natgrad-gnb) Sophia-G's
+Gauss–Newton–Bartlett estimate B ĝ ⊙ ĝ of diag F; Adam's update written out for
+comparison. The second half of the module holds the chapter's experiments (the
+pooled-digits problem, full-batch, mini-batch and MLP training loops) and
+:data:`SWEEPS`, the comparisons the chapter shows under the protocol of
+lecture_code.experiments. Chapter 5 (フィッシャー計量) uses the two functions
+for any conditional model p(y | x; ξ) = softmax(z(x; ξ)):
+:func:`conditional_fisher` (def-fisher-conditional, from the definition) and
+:func:`gauss_newton` (eq-fisher-ggn, the generalized Gauss–Newton form Jᵀ F_z
+J).
 
-References: Amari (1998); Martens (2020) for Fisher = generalized Gauss–Newton; Martens & Grosse
-(2015) for K-FAC; Kunstner, Balles & Hennig (2019) on the empirical Fisher; Liu et al. (2023) for Sophia.
+References: Amari (1998); Martens (2020) for Fisher = generalized Gauss–Newton;
+Martens & Grosse (2015) for K-FAC; Kunstner, Balles & Hennig (2019) on the
+empirical Fisher; Liu et al. (2023) for Sophia.
 
-Parameters of softmax regression are a matrix W of shape (K, D) acting on inputs x (D,)
-(append a constant 1 with :func:`with_bias` to get an intercept). Flattened parameter
-vectors use row-major order, so the (k, d) entry sits at index k·D + d and the Fisher of
-one sample is the Kronecker product C ⊗ x xᵀ with C a K×K matrix.
+Parameters of softmax regression are a matrix W of shape (K, D) acting on
+inputs x (D,) (append a constant 1 with :func:`with_bias` to get an intercept).
+Flattened parameter vectors use row-major order, so the (k, d) entry sits at
+index k·D + d and the Fisher of one sample is the Kronecker product C ⊗ x xᵀ
+with C a K×K matrix.
 """
 
 from __future__ import annotations
@@ -28,7 +35,14 @@ import math
 import torch
 
 from .softmax import softmax, softmax_covariance
-from .validate import as_tensor, choice, function, labels, positive, positive_int
+from .validate import (
+    as_tensor,
+    choice,
+    function,
+    labels,
+    positive,
+    positive_int,
+)
 
 
 def _tensor(x, name: str, ndim: int | None = None) -> torch.Tensor:
@@ -36,7 +50,8 @@ def _tensor(x, name: str, ndim: int | None = None) -> torch.Tensor:
 
 
 def with_bias(X) -> torch.Tensor:
-    """Append a column of ones to X (N, D) -> (N, D+1), so W[:, -1] is the intercept."""
+    """Append a column of ones to X (N, D) -> (N, D+1), so W[:, -1] is the
+    intercept."""
     X = _tensor(X, "X", 2)
     return torch.cat([X, torch.ones(X.shape[0], 1, dtype=X.dtype)], dim=1)
 
@@ -45,142 +60,200 @@ def _check_xy(X, P, y=None, need_y=False):
     X = _tensor(X, "X", 2)
     P = _tensor(P, "P", 2)
     if P.shape[0] != X.shape[0]:
-        raise ValueError(f"X and P need the same number of rows, got {X.shape[0]} and {P.shape[0]}")
+        raise ValueError(
+            f"X and P need the same number of rows, got {X.shape[0]} and {P.shape[0]}"
+        )
     if need_y and y is None:
-        raise TypeError(f"y must hold {X.shape[0]} integer class labels, got None")
+        raise TypeError(
+            f"y must hold {X.shape[0]} integer class labels, got None"
+        )
     return X, P, (labels(y, X.shape[0], P.shape[1]) if y is not None else None)
 
 
 def per_sample_grads(X, P, y) -> torch.Tensor:
-    """Gradients of -log p_{yₙ} with respect to W, one per sample: (pₙ - e_{yₙ}) xₙᵀ (eq-natgrad-persample).
+    """Gradients of -log p_{yₙ} with respect to W, one per sample: (pₙ -
+    e_{yₙ}) xₙᵀ (eq-natgrad-persample).
 
-    X (N, D), P = softmax(X Wᵀ) (N, K), y (N,) -> (N, K·D), flattened row-major.
+    X (N, D), P = softmax(X Wᵀ) (N, K), y (N,) -> (N, K·D), flattened
+    row-major.
     """
     X, P, y = _check_xy(X, P, y, need_y=True)
-    R = P - torch.nn.functional.one_hot(y, P.shape[1]).to(P.dtype)  # (N, K) residuals
+    # (N, K) residuals
+    R = P - torch.nn.functional.one_hot(y, P.shape[1]).to(P.dtype)
     return (R[:, :, None] * X[:, None, :]).reshape(X.shape[0], -1)  # (N, K·D)
 
 
 def softmax_regression_grad(X, P, y) -> torch.Tensor:
-    """Gradient of the mean cross-entropy of softmax regression, (1/N) Σₙ (pₙ - e_{yₙ}) xₙᵀ.
+    """Gradient of the mean cross-entropy of softmax regression, (1/N) Σₙ (pₙ -
+    e_{yₙ}) xₙᵀ.
 
-    The mean of :func:`per_sample_grads` (eq-natgrad-persample), computed as one (K, N) @ (N, D)
-    product without the (N, K·D) matrix. X (N, D), P = softmax(X Wᵀ) (N, K), y (N,) -> (K·D,).
+    The mean of :func:`per_sample_grads` (eq-natgrad-persample), computed as
+    one (K, N) @ (N, D) product without the (N, K·D) matrix. X (N, D), P =
+    softmax(X Wᵀ) (N, K), y (N,) -> (K·D,).
     """
     X, P, y = _check_xy(X, P, y, need_y=True)
-    R = P - torch.nn.functional.one_hot(y, P.shape[1]).to(P.dtype)  # (N, K) residuals
+    # (N, K) residuals
+    R = P - torch.nn.functional.one_hot(y, P.shape[1]).to(P.dtype)
     return (R.T @ X / X.shape[0]).reshape(-1)
 
 
 def softmax_regression_fisher(X, P) -> torch.Tensor:
-    """Exact Fisher of softmax regression, (1/N) Σₙ (diag pₙ - pₙpₙᵀ) ⊗ xₙxₙᵀ (eq-natgrad-fisher-sr).
+    """Exact Fisher of softmax regression, (1/N) Σₙ (diag pₙ - pₙpₙᵀ) ⊗ xₙxₙᵀ
+    (eq-natgrad-fisher-sr).
 
-    The labels are drawn from the model, y ~ pₙ, so no data label appears. Because the
-    logits are linear in W this is also the Hessian of the mean cross-entropy.
-    X (N, D), P (N, K) -> (K·D, K·D).
+    The labels are drawn from the model, y ~ pₙ, so no data label appears.
+    Because the logits are linear in W this is also the Hessian of the mean
+    cross-entropy. X (N, D), P (N, K) -> (K·D, K·D).
     """
     X, P, _ = _check_xy(X, P)
     (N, D), K = X.shape, P.shape[1]
-    # block (k, l) = (1/N) Σₙ C_n[k, l] xₙxₙᵀ with C_n = diag pₙ - pₙpₙᵀ; einsum contracts over n
-    F = torch.einsum("nkl,nd,ne->kdle", softmax_covariance(P), X, X)  # (K, D, K, D)
+    # block (k, l) = (1/N) Σₙ C_n[k, l] xₙxₙᵀ with C_n = diag pₙ - pₙpₙᵀ;
+    # einsum contracts over n
+    # (K, D, K, D)
+    F = torch.einsum("nkl,nd,ne->kdle", softmax_covariance(P), X, X)
     return F.reshape(K * D, K * D) / N
 
 
 def empirical_fisher(G) -> torch.Tensor:
-    """Empirical Fisher (1/N) Σₙ gₙgₙᵀ from per-sample gradients G (N, P) -> (P, P) (eq-natgrad-ef).
+    """Empirical Fisher (1/N) Σₙ gₙgₙᵀ from per-sample gradients G (N, P) ->
+    (P, P) (eq-natgrad-ef).
 
-    It uses the observed labels yₙ, not labels drawn from the model; Kunstner et al. (2019)
-    show why that makes it a different matrix from the Fisher.
+    It uses the observed labels yₙ, not labels drawn from the model; Kunstner
+    et al. (2019) show why that makes it a different matrix from the Fisher.
     """
     G = _tensor(G, "G", 2)
     return G.T @ G / G.shape[0]
 
 
 def softmax_regression_diag_fisher(X, P, y=None) -> torch.Tensor:
-    """Diagonal of the Fisher (``y`` omitted) or of the empirical Fisher (``y`` given), (K·D,).
+    """Diagonal of the Fisher (``y`` omitted) or of the empirical Fisher (``y``
+    given), (K·D,).
 
-    Entry (k, d): (1/N) Σₙ pₙₖ(1 - pₙₖ) xₙ_d² for the Fisher, (1/N) Σₙ (pₙₖ - δ_{k yₙ})² xₙ_d²
-    for the empirical Fisher: the diagonals of (eq-natgrad-fisher-sr) and (eq-natgrad-ef),
-    computed as one (K, N) @ (N, D) product instead of building the matrices.
+    Entry (k, d): (1/N) Σₙ pₙₖ(1 - pₙₖ) xₙ_d² for the Fisher, (1/N) Σₙ (pₙₖ -
+    δ_{k yₙ})² xₙ_d² for the empirical Fisher: the diagonals of
+    (eq-natgrad-fisher-sr) and (eq-natgrad-ef), computed as one (K, N) @ (N, D)
+    product instead of building the matrices.
     """
     X, P, y = _check_xy(X, P, y)
     if y is None:
         W2 = P * (1 - P)  # (N, K)
     else:
-        W2 = (P - torch.nn.functional.one_hot(y, P.shape[1]).to(P.dtype)) ** 2  # (N, K)
+        # (N, K)
+        W2 = (P - torch.nn.functional.one_hot(y, P.shape[1]).to(P.dtype)) ** 2
     return (W2.T @ X**2 / X.shape[0]).reshape(-1)  # (K·D,)
 
 
 def precondition(g, curvature, damping: float) -> torch.Tensor:
     """Solve (C + δI) d = g: the preconditioned direction of (eq-natgrad).
 
-    ``curvature`` is a matrix C (P, P) or, for a diagonal approximation, a vector (P,).
-    ``damping`` δ > 0 keeps the solve well posed where C is singular or tiny.
+    ``curvature`` is a matrix C (P, P) or, for a diagonal approximation, a
+    vector (P,). ``damping`` δ > 0 keeps the solve well posed where C is
+    singular or tiny.
     """
     g = _tensor(g, "g", 1)
     C = _tensor(curvature, "curvature")
     damping = positive(damping, "damping")
     if C.dim() == 1:
         if C.shape != g.shape:
-            raise ValueError(f"a diagonal curvature must have the shape of g {tuple(g.shape)}, got {tuple(C.shape)}")
+            raise ValueError(
+                f"a diagonal curvature must have the shape of g {tuple(g.shape)}, got {tuple(C.shape)}"
+            )
         return g / (C + damping)
     if C.shape != (g.numel(), g.numel()):
-        raise ValueError(f"curvature must be ({g.numel()}, {g.numel()}) or a vector, got {tuple(C.shape)}")
-    return torch.linalg.solve(C + damping * torch.eye(g.numel(), dtype=C.dtype), g)
+        raise ValueError(
+            f"curvature must be ({g.numel()}, {g.numel()}) or a vector, got {tuple(C.shape)}"
+        )
+    return torch.linalg.solve(
+        C + damping * torch.eye(g.numel(), dtype=C.dtype), g
+    )
 
 
-def hutchinson_diag(hvp, dim: int, n_probes: int, generator: torch.Generator, dtype=torch.float64):
-    """Hutchinson's estimate diag(H) ≈ (1/M) Σₘ uₘ ⊙ H uₘ with Rademacher uₘ (eq-natgrad-hutchinson).
+def hutchinson_diag(
+    hvp,
+    dim: int,
+    n_probes: int,
+    generator: torch.Generator,
+    dtype=torch.float64,
+):
+    """Hutchinson's estimate diag(H) ≈ (1/M) Σₘ uₘ ⊙ H uₘ with Rademacher uₘ
+    (eq-natgrad-hutchinson).
 
-    ``hvp(U)`` takes the probes as the rows of U (M, dim) and returns the Hessian–vector
-    products H uₘ as rows (M, dim), e.g. ``torch.func.vmap`` over a forward-over-reverse
-    product. Sophia (Liu et al., 2023) uses one such probe every few steps, averaged over time.
+    ``hvp(U)`` takes the probes as the rows of U (M, dim) and returns the
+    Hessian–vector products H uₘ as rows (M, dim), e.g. ``torch.func.vmap``
+    over a forward-over-reverse product. Sophia (Liu et al., 2023) uses one
+    such probe every few steps, averaged over time.
     """
     function(hvp, "hvp", "U (M, dim) -> H U (M, dim)")
-    n_probes, dim = positive_int(n_probes, "n_probes"), positive_int(dim, "dim")
-    U = torch.randint(0, 2, (n_probes, dim), generator=generator).to(dtype) * 2 - 1  # (M, dim), entries ±1
+    n_probes, dim = (
+        positive_int(n_probes, "n_probes"),
+        positive_int(dim, "dim"),
+    )
+    # (M, dim), entries ±1
+    U = (
+        torch.randint(0, 2, (n_probes, dim), generator=generator).to(dtype) * 2
+        - 1
+    )
     HU = hvp(U)
     if tuple(HU.shape) != (n_probes, dim):
-        raise ValueError(f"hvp must return shape {(n_probes, dim)}, got {tuple(HU.shape)}")
+        raise ValueError(
+            f"hvp must return shape {(n_probes, dim)}, got {tuple(HU.shape)}"
+        )
     return (U * HU).mean(dim=0)
 
 
-# ------------------------------------------- the Fisher of a conditional model (chapter 5)
+# ------------------------------------------- the Fisher of a conditional model
+# (chapter 5)
 
 
 def _model_logits(logits_fn, xi, X) -> torch.Tensor:
-    """Validate a conditional model z(x; ξ) and return its logits (N, K) at ξ."""
+    """Validate a conditional model z(x; ξ) and return its logits (N, K) at
+    ξ."""
     function(logits_fn, "logits_fn", "(xi, X) -> logits of shape (N, K)")
-    if isinstance(xi, torch.Tensor) and not xi.is_floating_point():  # a parameter must carry a gradient
-        raise TypeError(f"xi must be a floating-point parameter vector, got dtype {xi.dtype}")
+    # a parameter must carry a gradient
+    if isinstance(xi, torch.Tensor) and not xi.is_floating_point():
+        raise TypeError(
+            f"xi must be a floating-point parameter vector, got dtype {xi.dtype}"
+        )
     xi, X = _tensor(xi, "xi", 1), _tensor(X, "X", 2)
     Z = logits_fn(xi, X)
-    if not isinstance(Z, torch.Tensor) or Z.dim() != 2 or Z.shape[0] != X.shape[0] or Z.shape[1] < 2:
-        shape = tuple(Z.shape) if isinstance(Z, torch.Tensor) else type(Z).__name__
-        raise ValueError(f"logits_fn must return logits of shape (N={X.shape[0]}, K>=2), got {shape}")
+    if (
+        not isinstance(Z, torch.Tensor)
+        or Z.dim() != 2
+        or Z.shape[0] != X.shape[0]
+        or Z.shape[1] < 2
+    ):
+        shape = (
+            tuple(Z.shape) if isinstance(Z, torch.Tensor) else type(Z).__name__
+        )
+        raise ValueError(
+            f"logits_fn must return logits of shape (N={X.shape[0]}, K>=2), got {shape}"
+        )
     if not torch.isfinite(Z).all():
         raise ValueError("logits_fn returned a NaN or an infinite logit")
     return Z
 
 
 def _jacobian_rows(fn, xi) -> torch.Tensor:
-    """∂fn(ξ)/∂ξ for fn: (P,) -> (N, K), as (N, K, P); one backward pass per output entry."""
+    """∂fn(ξ)/∂ξ for fn: (P,) -> (N, K), as (N, K, P); one backward pass per
+    output entry."""
     return torch.autograd.functional.jacobian(fn, xi)
 
 
 def conditional_fisher(logits_fn, xi, X) -> torch.Tensor:
-    """The Fisher matrix of the conditional model p(y | x; ξ) = softmax(z(x; ξ)), from its definition.
+    """The Fisher matrix of the conditional model p(y | x; ξ) = softmax(z(x;
+    ξ)), from its definition.
 
-    F(ξ) = (1/N) Σₙ E_{y ~ p(·|xₙ; ξ)}[s sᵀ] with the score s = ∇_ξ log p(y | xₙ; ξ)
-    (def-fisher-conditional): the inputs are the data's, the labels are drawn from the model
-    (the empirical Fisher, eq-natgrad-ef, uses the data's labels instead). The expectation over
-    y is exact (a sum over the K labels); the scores come from automatic differentiation.
+    F(ξ) = (1/N) Σₙ E_{y ~ p(·|xₙ; ξ)}[s sᵀ] with the score s = ∇_ξ log p(y |
+    xₙ; ξ) (def-fisher-conditional): the inputs are the data's, the labels are
+    drawn from the model (the empirical Fisher, eq-natgrad-ef, uses the data's
+    labels instead). The expectation over y is exact (a sum over the K labels);
+    the scores come from automatic differentiation.
 
     Parameters
     ----------
     logits_fn : callable
-        ``logits_fn(xi, X)`` returns the logits z(xₙ; ξ) of every input as a tensor (N, K),
-        differentiable in ``xi``.
+        ``logits_fn(xi, X)`` returns the logits z(xₙ; ξ) of every input as a
+        tensor (N, K), differentiable in ``xi``.
     xi : torch.Tensor, shape (P,)
         The parameters ξ as one flat vector.
     X : torch.Tensor, shape (N, D)
@@ -200,18 +273,23 @@ def conditional_fisher(logits_fn, xi, X) -> torch.Tensor:
     """
     Z = _model_logits(logits_fn, xi, X)
     P = softmax(Z.detach())  # (N, K): p(y | xₙ)
-    S = _jacobian_rows(lambda t: torch.log_softmax(logits_fn(t, X), dim=-1), xi)  # (N, K, P) scores
+    # (N, K, P) scores
+    S = _jacobian_rows(
+        lambda t: torch.log_softmax(logits_fn(t, X), dim=-1), xi
+    )
     return torch.einsum("nk,nkp,nkq->pq", P, S, S) / X.shape[0]
 
 
 def gauss_newton(logits_fn, xi, X) -> torch.Tensor:
-    """The generalized Gauss–Newton matrix (1/N) Σₙ Jₙᵀ (diag pₙ - pₙpₙᵀ) Jₙ (eq-fisher-ggn).
+    """The generalized Gauss–Newton matrix (1/N) Σₙ Jₙᵀ (diag pₙ - pₙpₙᵀ) Jₙ
+    (eq-fisher-ggn).
 
-    Jₙ = ∂z(xₙ; ξ)/∂ξ is the Jacobian of the logits and diag p - p pᵀ the Hessian of the
-    cross-entropy in the logits (eq-fisher-logits). For softmax outputs it equals the Fisher
-    matrix :func:`conditional_fisher` (Martens, 2020, §9); the Hessian of the mean cross-entropy
-    adds (1/N) Σₙ Σ_k (pₙₖ - [yₙ = k]) ∇²zₙₖ, which vanishes when z is linear in ξ.
-    Same arguments as :func:`conditional_fisher`; returns (P, P).
+    Jₙ = ∂z(xₙ; ξ)/∂ξ is the Jacobian of the logits and diag p - p pᵀ the
+    Hessian of the cross-entropy in the logits (eq-fisher-logits). For softmax
+    outputs it equals the Fisher matrix :func:`conditional_fisher` (Martens,
+    2020, §9); the Hessian of the mean cross-entropy adds (1/N) Σₙ Σ_k (pₙₖ -
+    [yₙ = k]) ∇²zₙₖ, which vanishes when z is linear in ξ. Same arguments as
+    :func:`conditional_fisher`; returns (P, P).
 
     Examples
     --------
@@ -228,17 +306,22 @@ def gauss_newton(logits_fn, xi, X) -> torch.Tensor:
     return torch.einsum("nkp,nkl,nlq->pq", J, C, J) / X.shape[0]
 
 
-# ---------------------------------------------------------------------------- K-FAC
+# ----------------------------------------------------------------------------
+# K-FAC
 
 
 def linear_layers_io(model: torch.nn.Sequential, X):
-    """Run ``model`` on X and return (logits, [(a, s), ...]): for each Linear layer its input
-    with a column of ones appended, a (N, in+1), and its output s (N, out), still in the graph.
+    """Run ``model`` on X and return (logits, [(a, s), ...]): for each Linear
+    layer its input with a column of ones appended, a (N, in+1), and its
+    output s (N, out), still in the graph.
 
-    ``model`` is a Sequential of Linear layers and element-wise activations (as ``make_mlp``).
+    ``model`` is a Sequential of Linear layers and element-wise activations (as
+    ``make_mlp``).
     """
     if not isinstance(model, torch.nn.Sequential):
-        raise TypeError(f"model must be a torch.nn.Sequential, got {type(model).__name__}")
+        raise TypeError(
+            f"model must be a torch.nn.Sequential, got {type(model).__name__}"
+        )
     h = _tensor(X, "X", 2).to(next(model.parameters()).dtype)
     io = []
     for layer in model:
@@ -252,9 +335,10 @@ def linear_layers_io(model: torch.nn.Sequential, X):
 
 
 def output_grad_cov(model: torch.nn.Sequential, X):
-    """Per layer, (a, S): inputs a (N, in+1) and Sₙ = E_{y~pₙ}[gₙgₙᵀ] (N, out, out), where gₙ is
-    the gradient of -log p_y with respect to the layer's output. Exact: Sₙ = Jₙᵀ(diag pₙ - pₙpₙᵀ)Jₙ
-    with Jₙ = ∂logits/∂sₙ, found with one backward pass per class.
+    """Per layer, (a, S): inputs a (N, in+1) and Sₙ = E_{y~pₙ}[gₙgₙᵀ] (N, out,
+    out), where gₙ is the gradient of -log p_y with respect to the layer's
+    output. Exact: Sₙ = Jₙᵀ(diag pₙ - pₙpₙᵀ)Jₙ with Jₙ = ∂logits/∂sₙ, found
+    with one backward pass per class.
     """
     logits, io = linear_layers_io(model, X)
     P = softmax(logits.detach())  # (N, K)
@@ -262,7 +346,9 @@ def output_grad_cov(model: torch.nn.Sequential, X):
     K = logits.shape[1]
     jac = [[] for _ in io]
     for k in range(K):
-        grads = torch.autograd.grad(logits[:, k].sum(), [s for _, s in io], retain_graph=k < K - 1)
+        grads = torch.autograd.grad(
+            logits[:, k].sum(), [s for _, s in io], retain_graph=k < K - 1
+        )
         for j, g in enumerate(grads):
             jac[j].append(g)  # (N, out)
     out = []
@@ -273,21 +359,25 @@ def output_grad_cov(model: torch.nn.Sequential, X):
 
 
 def exact_layer_fisher(a, S) -> torch.Tensor:
-    """The exact Fisher block of one linear layer, (1/N) Σₙ Sₙ ⊗ aₙaₙᵀ: (out·in, out·in)."""
+    """The exact Fisher block of one linear layer, (1/N) Σₙ Sₙ ⊗ aₙaₙᵀ:
+    (out·in, out·in)."""
     a = _tensor(a, "a", 2)
     S = _tensor(S, "S", 3)
     N, d_in = a.shape
     d_out = S.shape[1]
     aa = (a[:, :, None] * a[:, None, :]).reshape(N, -1)  # (N, in·in)
-    F = (S.reshape(N, -1).T @ aa / N).reshape(d_out, d_out, d_in, d_in)  # (o, o', i, i')
+    # (o, o', i, i')
+    F = (S.reshape(N, -1).T @ aa / N).reshape(d_out, d_out, d_in, d_in)
     return F.permute(0, 2, 1, 3).reshape(d_out * d_in, d_out * d_in)
 
 
 def kfac_factors(a, S):
-    """K-FAC's two factors A = (1/N) Σ aₙaₙᵀ and G = (1/N) Σ Sₙ; the block is G ⊗ A (eq-natgrad-kfac).
+    """K-FAC's two factors A = (1/N) Σ aₙaₙᵀ and G = (1/N) Σ Sₙ; the block is G
+    ⊗ A (eq-natgrad-kfac).
 
-    ``S`` may be (N, out, out) (exact expectation over y) or per-sample gradients g (N, out)
-    (labels sampled from the model), in which case G = (1/N) Σ gₙgₙᵀ.
+    ``S`` may be (N, out, out) (exact expectation over y) or per-sample
+    gradients g (N, out) (labels sampled from the model), in which case G =
+    (1/N) Σ gₙgₙᵀ.
     """
     a = _tensor(a, "a", 2)
     S = _tensor(S, "S")
@@ -297,80 +387,125 @@ def kfac_factors(a, S):
     elif S.dim() == 3:
         G = S.mean(dim=0)
     else:
-        raise ValueError(f"S must be (N, out) gradients or (N, out, out) covariances, got shape {tuple(S.shape)}")
+        raise ValueError(
+            f"S must be (N, out) gradients or (N, out, out) covariances, got shape {tuple(S.shape)}"
+        )
     return A, G
 
 
 def kfac_direction(grad_W, A, G, damping: float) -> torch.Tensor:
-    """(G + √δ I)⁻¹ ∇W (A + √δ I)⁻¹: the K-FAC natural-gradient direction for one layer.
+    """(G + √δ I)⁻¹ ∇W (A + √δ I)⁻¹: the K-FAC natural-gradient direction for
+    one layer.
 
-    (G ⊗ A)⁻¹ vec(∇W) = vec(G⁻¹ ∇W A⁻¹) for row-major vec, so only the two small factors
-    are inverted. ``grad_W`` has shape (out, in+1) (weights with the bias as last column).
+    (G ⊗ A)⁻¹ vec(∇W) = vec(G⁻¹ ∇W A⁻¹) for row-major vec, so only the two
+    small factors are inverted. ``grad_W`` has shape (out, in+1) (weights with
+    the bias as last column).
     """
     sqrt_delta = positive(damping, "damping") ** 0.5
     Ga = G + sqrt_delta * torch.eye(G.shape[0], dtype=G.dtype)
     Aa = A + sqrt_delta * torch.eye(A.shape[0], dtype=A.dtype)
     if grad_W.shape != (G.shape[0], A.shape[0]):
-        raise ValueError(f"grad_W must have shape {(G.shape[0], A.shape[0])}, got {tuple(grad_W.shape)}")
+        raise ValueError(
+            f"grad_W must have shape {(G.shape[0], A.shape[0])}, got {tuple(grad_W.shape)}"
+        )
     return torch.linalg.solve(Ga, torch.linalg.solve(Aa, grad_W.T).T)
 
 
-# ------------------------------------------------- Sophia-G's diagonal estimate (chapter 7)
+# ------------------------------------------------- Sophia-G's diagonal
+# estimate (chapter 7)
 
 
-def gnb_diag(logits_fn, xi, X, generator: torch.Generator, n_draws: int = 1) -> torch.Tensor:
-    """Sophia-G's Gauss–Newton–Bartlett estimate B · ĝ ⊙ ĝ, one row per draw (eq-natgrad-gnb).
+def gnb_diag(
+    logits_fn, xi, X, generator: torch.Generator, n_draws: int = 1
+) -> torch.Tensor:
+    """Sophia-G's Gauss–Newton–Bartlett estimate B · ĝ ⊙ ĝ, one row per draw
+    (eq-natgrad-gnb).
 
-    For each draw, labels ŷ_b ~ p(· | x_b; ξ) are sampled from the model for the B inputs X and
-    ĝ = ∇_ξ (1/B) Σ_b -log p(ŷ_b | x_b; ξ). Because E_ŷ[∇ log p(ŷ|x)] = 0, the cross terms vanish
-    and E[B ĝ ⊙ ĝ] = diag of the generalized Gauss–Newton matrix = diag of the Fisher matrix
-    (:func:`gauss_newton`, :func:`conditional_fisher`) on these inputs (Liu et al., 2023).
-    Same ``logits_fn``, ``xi``, ``X`` as :func:`conditional_fisher`; returns (n_draws, P).
+    For each draw, labels ŷ_b ~ p(· | x_b; ξ) are sampled from the model for
+    the B inputs X and ĝ = ∇_ξ (1/B) Σ_b -log p(ŷ_b | x_b; ξ). Because E_ŷ[∇
+    log p(ŷ|x)] = 0, the cross terms vanish and E[B ĝ ⊙ ĝ] = diag of the
+    generalized Gauss–Newton matrix = diag of the Fisher matrix
+    (:func:`gauss_newton`, :func:`conditional_fisher`) on these inputs (Liu et
+    al., 2023). Same ``logits_fn``, ``xi``, ``X`` as
+    :func:`conditional_fisher`; returns (n_draws, P).
     """
-    n_draws, Z = positive_int(n_draws, "n_draws"), _model_logits(logits_fn, xi, X)
+    n_draws, Z = (
+        positive_int(n_draws, "n_draws"),
+        _model_logits(logits_fn, xi, X),
+    )
     B, K = Z.shape
     P = softmax(Z.detach())  # (B, K)
-    labels = torch.multinomial(P, n_draws, replacement=True, generator=generator).T  # (S, B): ŷ ~ p(·|x_b)
-    J = _jacobian_rows(lambda t: logits_fn(t, X), xi.detach())  # (B, K, P): ∂z_b/∂ξ, one backward pass per logit
-    R = P - torch.nn.functional.one_hot(labels, K).to(P.dtype)  # (S, B, K): ∂(-log p_ŷ)/∂z_b
-    g_hat = R.reshape(n_draws, B * K) @ J.reshape(B * K, -1) / B  # (S, P): the mini-batch gradient per draw
+    # (S, B): ŷ ~ p(·|x_b)
+    labels = torch.multinomial(
+        P, n_draws, replacement=True, generator=generator
+    ).T
+    # (B, K, P): ∂z_b/∂ξ, one backward pass per logit
+    J = _jacobian_rows(lambda t: logits_fn(t, X), xi.detach())
+    # (S, B, K): ∂(-log p_ŷ)/∂z_b
+    R = P - torch.nn.functional.one_hot(labels, K).to(P.dtype)
+    # (S, P): the mini-batch gradient per draw
+    g_hat = R.reshape(n_draws, B * K) @ J.reshape(B * K, -1) / B
     return B * g_hat**2
 
 
-# ------------------------------------------- chapter 7's comparisons under one protocol
+# ------------------------------------------- chapter 7's comparisons under one
+# protocol
 #
-# Each entry: the loss the table reports, steps per run, the seeds, and per method (the label
-# the chapter's table shows) the run's keyword arguments and the starting grid of learning rates
-# (lecture_code.experiments.lr_sweep widens it). tests/bench_natgrad.py runs the sweeps and stores
-# them in notebooks/data/ch07_sweeps.csv; the chapter reads that file and re-runs a few points.
+# Each entry: the loss the table reports, steps per run, the seeds, and per
+# method (the label the chapter's table shows) the run's keyword arguments and
+# the starting grid of learning rates (lecture_code.experiments.lr_sweep widens
+# it). tests/bench_natgrad.py runs the sweeps and stores them in
+# notebooks/data/ch07_sweeps.csv; the chapter reads that file and re-runs a few
+# points.
 
 SWEEPS = {
-    "full_batch": {  # softmax regression, full batch from W = 0; seeds = train/test splits
+    # softmax regression, full batch from W = 0; seeds = train/test splits
+    "full_batch": {
         "loss": "40 反復後の L − L*",
         "steps": 40,
         "seeds": (0, 1, 2, 3, 4),
         "methods": {
             "勾配降下": dict(method="gd", grid=[1.0, 3.0, 9.0]),
             "自然勾配": dict(method="natural", grid=[1 / 3, 1.0]),
-            "経験的フィッシャー": dict(method="empirical", grid=[1 / 9, 1 / 3, 1.0]),
-            "対角経験的フィッシャー": dict(method="diag_empirical", grid=[1 / 27, 1 / 9, 1 / 3]),
+            "経験的フィッシャー": dict(
+                method="empirical", grid=[1 / 9, 1 / 3, 1.0]
+            ),
+            "対角経験的フィッシャー": dict(
+                method="diag_empirical", grid=[1 / 27, 1 / 9, 1 / 3]
+            ),
             "Adam": dict(method="adam", grid=[1 / 81, 1 / 27, 1 / 9]),
         },
     },
-    "minibatch": {  # softmax regression, batches of 64 from W = 0 on split 0; seeds = batch sequences
+    # softmax regression, batches of 64 from W = 0 on split 0; seeds = batch
+    # sequences
+    "minibatch": {
         "loss": "最後の 20 ステップの平均 L − L*",
         "steps": 120,
         "seeds": (0, 1, 2, 3, 4),
         "methods": {
             "SGD": dict(rule="sgd", grid=[1 / 3, 1.0, 3.0]),
             "Adam": dict(rule="adam", grid=[1 / 81, 1 / 27, 1 / 9]),
-            "資料の規則 δ=1e-4": dict(rule="lecture", damping=1e-4, grid=[0.01 / 27, 0.01 / 9, 0.01 / 3, 0.01]),
-            "資料の規則 δ=1e-2": dict(rule="lecture", damping=1e-2, grid=[0.01 / 3, 0.01, 0.03]),
-            "対角経験的フィッシャー": dict(rule="diag_empirical", damping=1e-4, grid=[1 / 27, 1 / 9, 1 / 3]),
-            "対角フィッシャー": dict(rule="diag_fisher", damping=1e-4, grid=[1 / 27, 1 / 9, 1 / 3]),
+            "資料の規則 δ=1e-4": dict(
+                rule="lecture",
+                damping=1e-4,
+                grid=[0.01 / 27, 0.01 / 9, 0.01 / 3, 0.01],
+            ),
+            "資料の規則 δ=1e-2": dict(
+                rule="lecture", damping=1e-2, grid=[0.01 / 3, 0.01, 0.03]
+            ),
+            "対角経験的フィッシャー": dict(
+                rule="diag_empirical",
+                damping=1e-4,
+                grid=[1 / 27, 1 / 9, 1 / 3],
+            ),
+            "対角フィッシャー": dict(
+                rule="diag_fisher", damping=1e-4, grid=[1 / 27, 1 / 9, 1 / 3]
+            ),
         },
     },
-    "mlp": {  # make_mlp(64, 16, 10) on the 8×8 digits, batches of 128; seeds = initial weights and batches
+    # make_mlp(64, 16, 10) on the 8×8 digits, batches of 128; seeds = initial
+    # weights and batches
+    "mlp": {
         "loss": "40 ステップ後の訓練損失",
         "steps": 40,
         "seeds": (0, 1, 2, 3, 4),
@@ -382,18 +517,21 @@ SWEEPS = {
     },
 }
 
-#: Backward passes per step: K-FAC adds one with labels drawn from the model (plus two small solves per layer).
+# : Backward passes per step: K-FAC adds one with labels drawn from the model
+# (plus two small solves per layer).
 BACKWARD_PASSES = {"sgd": 1, "adam": 1, "kfac": 2}
 
 
 def sweep_run(experiment: str, curve: bool = False):
-    """``run(method, lr, seed)`` for one of :data:`SWEEPS`, as :func:`lecture_code.experiments.lr_sweep` wants.
+    """``run(method, lr, seed)`` for one of :data:`SWEEPS`, as
+    :func:`lecture_code.experiments.lr_sweep` wants.
 
-    Returns the final loss (``inf`` if it is not finite) and, for "mlp", the backward passes per
-    step; with ``curve=True`` the loss after every step instead (a tensor), from which the final
-    loss is the last value ("full_batch", "mlp") or the mean of the last 20 ("minibatch"). Losses
-    of softmax regression are L - L* of the split. The data and each split's optimum L* are
-    computed once and cached by the closure.
+    Returns the final loss (``inf`` if it is not finite) and, for "mlp", the
+    backward passes per step; with ``curve=True`` the loss after every step
+    instead (a tensor), from which the final loss is the last value
+    ("full_batch", "mlp") or the mean of the last 20 ("minibatch"). Losses of
+    softmax regression are L - L* of the split. The data and each split's
+    optimum L* are computed once and cached by the closure.
     """
     from .data import load_digits_split
     from .models import pooled_digits_problem
@@ -409,26 +547,65 @@ def sweep_run(experiment: str, curve: bool = False):
         return cache[split]
 
     def kwargs(method):
-        return {k: v for k, v in spec["methods"][choice(method, "method", list(spec["methods"]))].items() if k != "grid"}
+        return {
+            k: v
+            for k, v in spec["methods"][
+                choice(method, "method", list(spec["methods"]))
+            ].items()
+            if k != "grid"
+        }
 
     def finite(x):
         return x if math.isfinite(x) else math.inf
 
     if experiment == "full_batch":
+
         def run(method, lr, seed):
             pb, L_star = problem(seed)
-            losses = full_batch_run(pb, lr=lr, n_iter=spec["steps"], **kwargs(method))[0] - L_star
+            losses = (
+                full_batch_run(
+                    pb, lr=lr, n_iter=spec["steps"], **kwargs(method)
+                )[0]
+                - L_star
+            )
             return losses if curve else finite(losses[-1].item())
     elif experiment == "minibatch":
+
         def run(method, lr, seed):
             pb, L_star = problem(0)
-            losses = minibatch_run(pb, lr=lr, seed=seed, n_steps=spec["steps"], **kwargs(method))[0] - L_star
+            losses = (
+                minibatch_run(
+                    pb,
+                    lr=lr,
+                    seed=seed,
+                    n_steps=spec["steps"],
+                    **kwargs(method),
+                )[0]
+                - L_star
+            )
             return losses if curve else finite(losses[-20:].mean().item())
     else:
+
         def run(method, lr, seed):
             if "data" not in cache:
                 cache["data"] = load_digits_split(dtype=torch.float64)
             d, kw = cache["data"], kwargs(method)
-            loss = train_mlp(d.X_train, d.y_train, lr=lr, seed=seed, n_steps=spec["steps"], record=curve, **kw)
-            return loss if curve else (finite(loss[-1].item()), {"逆伝播/ステップ": BACKWARD_PASSES[kw["method"]]})
+            loss = train_mlp(
+                d.X_train,
+                d.y_train,
+                lr=lr,
+                seed=seed,
+                n_steps=spec["steps"],
+                record=curve,
+                **kw,
+            )
+            return (
+                loss
+                if curve
+                else (
+                    finite(loss[-1].item()),
+                    {"逆伝播/ステップ": BACKWARD_PASSES[kw["method"]]},
+                )
+            )
+
     return run

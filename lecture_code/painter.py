@@ -1,7 +1,9 @@
-"""Redraw only what changed: the pixels of a reused figure, fast (``lecture_code.sliders`` uses it).
+"""Redraw only what changed: the pixels of a reused figure, fast
+(``lecture_code.sliders`` uses it).
 
-A slider's ``render`` reuses one figure and changes a few artists per frame; :class:`Painter`
-draws the rest once and, per frame, only the changed artists over it — checked against full draws.
+A slider's ``render`` reuses one figure and changes a few artists per frame;
+:class:`Painter` draws the rest once and, per frame, only the changed artists
+over it — checked against full draws.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ def _descendants(artist):
 
 
 def _count_draws(fig) -> None:
-    """Count every draw of ``fig`` (``fig._lc_draws[0]``), whoever makes it (canvas.draw, savefig, display)."""
+    """Count every draw of ``fig`` (``fig._lc_draws[0]``), whoever makes it
+    (canvas.draw, savefig, display)."""
     if hasattr(fig, "_lc_draws"):
         return
     counter = [0]
@@ -39,22 +42,27 @@ def _count_draws(fig) -> None:
 
 
 class Painter:
-    """Pixels of the figure ``render`` returns, redrawing only what changed when it can.
+    """Pixels of the figure ``render`` returns, redrawing only what changed
+    when it can.
 
-    A figure reused across frames usually changes a few artists (a point, a line, a title). The
-    painter learns which top-level artists of the Axes change (matplotlib marks an artist *stale*
-    when a ``set_*`` method changes it), draws once a background without them and without
-    everything a full draw draws after them, and then per frame restores that background and draws
-    only that suffix, in the order of a full draw, so the pixels are the same. Each new background
-    is checked against a full draw, and so is every ``VERIFY_EVERY``-th blitted frame of the static
-    build; a mismatch switches blitting off for good. It falls back to a full draw
-    whenever something else changed: a new figure, artists added or removed, axis limits or
-    position, a layout engine, figure-level artists, or a draw of the figure by someone else.
-    ``render`` must change artists through their ``set_*`` methods (assigning an attribute, such
-    as ``annotation.xy = ...``, is invisible to matplotlib's staleness and to the painter).
+    A figure reused across frames usually changes a few artists (a point, a
+    line, a title). The painter learns which top-level artists of the Axes
+    change (matplotlib marks an artist *stale* when a ``set_*`` method changes
+    it), draws once a background without them and without everything a full
+    draw draws after them, and then per frame restores that background and
+    draws only that suffix, in the order of a full draw, so the pixels are the
+    same. Each new background is checked against a full draw, and so is every
+    ``VERIFY_EVERY``-th blitted frame of the static build; a mismatch switches
+    blitting off for good. It falls back to a full draw whenever something else
+    changed: a new figure, artists added or removed, axis limits or position, a
+    layout engine, figure-level artists, or a draw of the figure by someone
+    else. ``render`` must change artists through their ``set_*`` methods
+    (assigning an attribute, such as ``annotation.xy = ...``, is invisible to
+    matplotlib's staleness and to the painter).
     """
 
-    #: During the static build, every this-many blitted frames is compared with a full draw.
+    # : During the static build, every this-many blitted frames is compared
+    # with a full draw.
     VERIFY_EVERY = 8
 
     def __init__(self, dpi: int, blit: bool = True):
@@ -66,65 +74,102 @@ class Painter:
         self._reset()
 
     def _reset(self):
-        self.moving: set[int] = set()  # ids of top-level Axes children that change between frames
+        # ids of top-level Axes children that change between frames
+        self.moving: set[int] = set()
         self.background = None
-        self.suffix = None  # the top-level artists drawn over the background, in draw order
+        # the top-level artists drawn over the background, in draw order
+        self.suffix = None
         self.structure = None
         self._since_verify = 0
 
-    # -- what the figure looks like ------------------------------------------------------------
+    # -- what the figure looks like
+    # ------------------------------------------------------------
     def _structure(self, fig):
         axes = list(fig.axes)
         tops = tuple(tuple(id(c) for c in ax.get_children()) for ax in axes)
         geometry = tuple(
-            (tuple(ax.viewLim.bounds), tuple(ax.get_position().bounds), ax.get_xscale(), ax.get_yscale(), ax.axison)
+            (
+                tuple(ax.viewLim.bounds),
+                tuple(ax.get_position().bounds),
+                ax.get_xscale(),
+                ax.get_yscale(),
+                ax.axison,
+            )
             for ax in axes
         )
         others = tuple(id(c) for c in fig.get_children() if c not in axes)
-        return (tuple(id(ax) for ax in axes), tops, geometry, others, tuple(fig.get_size_inches()),
-                fig.get_layout_engine() is not None)
+        return (
+            tuple(id(ax) for ax in axes),
+            tops,
+            geometry,
+            others,
+            tuple(fig.get_size_inches()),
+            fig.get_layout_engine() is not None,
+        )
 
     def _stale_tops(self, fig):
-        """Ids of top-level Axes children with a stale artist in them; None if a figure-level one is stale."""
+        """Ids of top-level Axes children with a stale artist in them; None
+        if a figure-level one is stale."""
         axes = set(fig.axes)
         for c in fig.get_children():
             if c not in axes and any(a.stale for a in _descendants(c)):
                 return None
-        return {id(c) for ax in fig.axes for c in ax.get_children() if any(a.stale for a in _descendants(c))}
+        return {
+            id(c)
+            for ax in fig.axes
+            for c in ax.get_children()
+            if any(a.stale for a in _descendants(c))
+        }
 
     @staticmethod
     def _settle(fig):
         for a in _descendants(fig):
-            a.stale = False  # after a draw: the next render's changes are exactly the stale artists
+            # after a draw: the next render's changes are exactly the stale
+            # artists
+            a.stale = False
 
-    # -- drawing ---------------------------------------------------------------------------------
+    # -- drawing
+    # ---------------------------------------------------------------------------------
     def _canvas(self, fig):
         from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-        return fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+        return (
+            fig.canvas
+            if isinstance(fig.canvas, FigureCanvasAgg)
+            else FigureCanvasAgg(fig)
+        )
 
     @contextlib.contextmanager
     def _at_dpi(self, fig):
         shown = fig.dpi
-        fig.dpi = self.dpi  # what savefig(dpi=...) does for the time of one drawing
+        # what savefig(dpi=...) does for the time of one drawing
+        fig.dpi = self.dpi
         try:
             yield self._canvas(fig)
         finally:
             fig.dpi = shown
 
-    def _draw_full(self, fig, record: list | None = None, skip: set | None = None) -> np.ndarray:
-        """canvas.draw() at our dpi; optionally record the order in which the top-level artists
-        (children of each Axes, and the figure's other children) are drawn (``record``), or leave
-        some of them out (``skip``: ids; this draws the background and keeps a copy of it)."""
+    def _draw_full(
+        self, fig, record: list | None = None, skip: set | None = None
+    ) -> np.ndarray:
+        """canvas.draw() at our dpi; optionally record the order in which
+        the top-level artists (children of each Axes, and the figure's
+        other children) are drawn (``record``), or leave some of them out
+        (``skip``: ids; this draws the background and keeps a copy of
+        it)."""
         axes = set(fig.axes)
-        tops = [c for c in fig.get_children() if c not in axes] + [c for ax in fig.axes for c in ax.get_children()]
+        tops = [c for c in fig.get_children() if c not in axes] + [
+            c for ax in fig.axes for c in ax.get_children()
+        ]
         patched = []
         for child in tops:
             if record is not None:
+
                 def draw(renderer, _c=child, _orig=child.draw):
                     record.append(_c)
                     return _orig(renderer)
             elif skip is not None and id(child) in skip:
+
                 def draw(renderer):
                     return None
             else:
@@ -136,7 +181,9 @@ class Painter:
                 canvas.draw()
                 if skip is not None:
                     self.background = canvas.copy_from_bbox(fig.bbox)
-                return np.ascontiguousarray(np.asarray(canvas.buffer_rgba())[..., :3])
+                return np.ascontiguousarray(
+                    np.asarray(canvas.buffer_rgba())[..., :3]
+                )
         finally:
             for child in patched:
                 del child.draw
@@ -147,7 +194,9 @@ class Painter:
             renderer = canvas.get_renderer()
             for child in self.suffix:
                 child.draw(renderer)
-            return np.ascontiguousarray(np.asarray(canvas.buffer_rgba())[..., :3])
+            return np.ascontiguousarray(
+                np.asarray(canvas.buffer_rgba())[..., :3]
+            )
 
     def _full(self, fig) -> np.ndarray:
         pixels = self._draw_full(fig)
@@ -157,20 +206,27 @@ class Painter:
         return pixels
 
     def _rebuild(self, fig) -> np.ndarray:
-        """Full draw (recording the order), background without the moving suffix, and a check."""
+        """Full draw (recording the order), background without the moving
+        suffix, and a check."""
         self.counts["rebuild"] += 1
         order = []
         pixels = self._draw_full(fig, record=order)
         self.structure = self._structure(fig)
-        # everything drawn from the first changing artist on (in any Axes) is drawn again per frame,
-        # in the same order, so overlaps come out as in a full draw
-        first = next((i for i, c in enumerate(order) if id(c) in self.moving), len(order))
+        # everything drawn from the first changing artist on (in any Axes) is
+        # drawn again per frame, in the same order, so overlaps come out as in
+        # a full draw
+        first = next(
+            (i for i, c in enumerate(order) if id(c) in self.moving),
+            len(order),
+        )
         suffix = order[first:]
         skip = {id(c) for c in suffix}
         self._draw_full(fig, skip=skip)  # sets self.background
         self.suffix = suffix
         if not np.array_equal(self._draw_suffix(fig), pixels):
-            self._disable("a redraw of the changing artists did not match a full draw")
+            self._disable(
+                "a redraw of the changing artists did not match a full draw"
+            )
         self._since_verify = 0
         return pixels
 
@@ -180,7 +236,8 @@ class Painter:
         self.background = None
 
     def pixels(self, fig, verify: bool = False) -> np.ndarray:
-        """The (H, W, 3) pixels of ``fig`` as a full draw at ``self.dpi`` would give them."""
+        """The (H, W, 3) pixels of ``fig`` as a full draw at ``self.dpi``
+        would give them."""
         _count_draws(fig)
         try:
             return self._pixels(fig, verify)
@@ -189,9 +246,13 @@ class Painter:
             self._seen = (id(fig), fig._lc_draws[0])
 
     def _pixels(self, fig, verify: bool) -> np.ndarray:
-        if fig is not self.fig or getattr(self, "_seen", None) != (id(fig), fig._lc_draws[0]):
-            # a new figure, or drawn by someone else since (a display of it, another slider):
-            # changes made before that draw are no longer marked stale
+        if fig is not self.fig or getattr(self, "_seen", None) != (
+            id(fig),
+            fig._lc_draws[0],
+        ):
+            # a new figure, or drawn by someone else since (a display of it,
+            # another slider): changes made before that draw are no longer
+            # marked stale
             self.fig = fig
             self._reset()
             return self._full(fig)

@@ -1,11 +1,13 @@
 """The one line at the top of every chapter: ``setup_chapter()``.
 
-It applies the book's figure style (fonts, colours, how figures are displayed) and keeps PyTorch
-and the BLAS under NumPy/SciPy/scikit-learn on one thread each: every tensor in the book is tiny,
-so a second thread costs more than it saves and makes timings noisier. Random draws in the
-chapters use explicit, seeded generators (``torch.Generator().manual_seed(…)``,
-``np.random.default_rng(…)``); ``setup_chapter`` also seeds the global generators, so that a
-cell a reader adds without a generator is reproducible too.
+It applies the book's figure style (fonts, colours, how figures are displayed)
+and keeps PyTorch and the BLAS under NumPy/SciPy/scikit-learn on one thread
+each: every tensor in the book is tiny, so a second thread costs more than it
+saves and makes timings noisier. Random draws in the chapters use explicit,
+seeded generators (``torch.Generator().manual_seed(…)``,
+``np.random.default_rng(…)``); ``setup_chapter`` also seeds the global
+generators, so that a cell a reader adds without a generator is reproducible
+too.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from .style import use_book_style
 
 
 def setup_chapter(seed: int = 0) -> None:
-    """Style, threads and seeds for a chapter (call once, in the first code cell).
+    """Style, threads and seeds for a chapter (call once, in the first code
+    cell).
 
     Parameters
     ----------
@@ -40,4 +43,3 @@ def setup_chapter(seed: int = 0) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-

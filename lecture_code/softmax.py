@@ -1,18 +1,21 @@
-"""Softmax, log-softmax and log-sum-exp written out, plus diag(p) - ppᵀ, entropy and KL (chapter 2).
+"""Softmax, log-softmax and log-sum-exp written out, plus diag(p) - ppᵀ,
+entropy and KL (chapter 2).
 
 Book equations: (eq-softmax) softmax with temperature, (eq-stable-softmax) the
-max-subtraction form, (eq-lse) log-sum-exp, (eq-log-softmax), (eq-softmax-jacobian)
-diag(p) - p pᵀ, the Shannon entropy in nats (the objective of eq-maxent-primal) and the
-KL divergence (eq-maxent-kl).
+max-subtraction form, (eq-lse) log-sum-exp, (eq-log-softmax),
+(eq-softmax-jacobian) diag(p) - p pᵀ, the Shannon entropy in nats (the
+objective of eq-maxent-primal) and the KL divergence (eq-maxent-kl).
 
-This module is the library's one definition of each of these objects: the Jacobian of softmax,
-the Hessian of log-sum-exp (chapter 4), the logit Fisher matrix (chapter 5) and every Hessian or
-Fisher block built from them call :func:`softmax_covariance`; every KL calls :func:`kl_divergence`.
+This module is the library's one definition of each of these objects: the
+Jacobian of softmax, the Hessian of log-sum-exp (chapter 4), the logit Fisher
+matrix (chapter 5) and every Hessian or Fisher block built from them call
+:func:`softmax_covariance`; every KL calls :func:`kl_divergence`.
 
 The functions here are the lesson: they write out the max subtraction that
-``torch.softmax`` does internally. Tests check that they agree with ``torch.softmax``,
-``torch.log_softmax`` and ``torch.logsumexp``. Bad input (NaN, a row of only ``-inf``,
-a non-positive temperature, an empty axis) raises ``ValueError``; never a silent NaN.
+``torch.softmax`` does internally. Tests check that they agree with
+``torch.softmax``, ``torch.log_softmax`` and ``torch.logsumexp``. Bad input
+(NaN, a row of only ``-inf``, a non-positive temperature, an empty axis) raises
+``ValueError``; never a silent NaN.
 """
 
 from __future__ import annotations
@@ -23,46 +26,58 @@ from .validate import as_tensor, axis, logits, positive, probabilities
 
 
 def as_logits(z, name: str = "z") -> torch.Tensor:
-    """Return ``z`` as a floating tensor (array-likes and integer tensors are converted).
+    """Return ``z`` as a floating tensor (array-likes and integer tensors are
+    converted).
 
-    Kept for the modules built on softmax; it is :func:`lecture_code.validate.as_tensor`.
+    Kept for the modules built on softmax; it is
+    :func:`lecture_code.validate.as_tensor`.
     """
     return as_tensor(z, name)
 
 
 def _shifted(z, temperature, dim):
-    """Validate, then return (z - max z)/τ (..., K): every entry <= 0, the largest exactly 0.
+    """Validate, then return (z - max z)/τ (..., K): every entry <= 0, the
+    largest exactly 0.
 
-    Subtracting before dividing keeps a tiny τ from turning finite logits into ±inf
-    (z/τ could overflow; (z - max z)/τ can only underflow towards -inf, which exp maps to 0).
+    Subtracting before dividing keeps a tiny τ from turning finite logits into
+    ±inf (z/τ could overflow; (z - max z)/τ can only underflow towards -inf,
+    which exp maps to 0).
     """
     (z, dim), tau = logits(z, "z", dim), positive(temperature, "temperature")
-    m = z.amax(dim=dim, keepdim=True).detach()  # the shift is a constant: no gradient through it
+    # the shift is a constant: no gradient through it
+    m = z.amax(dim=dim, keepdim=True).detach()
     shifted = z - m  # masked entries stay -inf
     return (shifted / tau if tau != 1.0 else shifted), dim
 
 
 def logsumexp(z, dim: int = -1) -> torch.Tensor:
-    """LSE(z) = log Σ_j exp z_j, computed as m + log Σ_j exp(z_j - m) with m = max_j z_j (eq-lse).
+    """LSE(z) = log Σ_j exp z_j, computed as m + log Σ_j exp(z_j - m) with m =
+    max_j z_j (eq-lse).
 
-    Masked entries (``-inf``) contribute exp(-inf) = 0. The reduced axis is removed.
+    Masked entries (``-inf``) contribute exp(-inf) = 0. The reduced axis is
+    removed.
     """
     z, dim = logits(z, "z", dim)
-    m = z.amax(dim=dim, keepdim=True).detach()  # the shift is a constant: no gradient through it
-    return (m + torch.log(torch.exp(z - m).sum(dim=dim, keepdim=True))).squeeze(dim)
+    # the shift is a constant: no gradient through it
+    m = z.amax(dim=dim, keepdim=True).detach()
+    return (
+        m + torch.log(torch.exp(z - m).sum(dim=dim, keepdim=True))
+    ).squeeze(dim)
 
 
 def softmax(z, temperature: float = 1.0, dim: int = -1) -> torch.Tensor:
-    """Stable softmax: p_i = exp((z_i - m)/τ) / Σ_j exp((z_j - m)/τ), m = max_j z_j (eq-stable-softmax).
+    """Stable softmax: p_i = exp((z_i - m)/τ) / Σ_j exp((z_j - m)/τ), m = max_j
+    z_j (eq-stable-softmax).
 
-    Equal to exp(z_i/τ) / Σ_j exp(z_j/τ) (eq-softmax): numerator and denominator are both
-    multiplied by exp(-m/τ). The shift keeps every exponent <= 0, so nothing overflows.
+    Equal to exp(z_i/τ) / Σ_j exp(z_j/τ) (eq-softmax): numerator and
+    denominator are both multiplied by exp(-m/τ). The shift keeps every
+    exponent <= 0, so nothing overflows.
 
     Parameters
     ----------
     z : tensor or array-like (..., K)
-        Logits; ``-inf`` marks a masked category (probability exactly 0). Integer input is
-        converted to the default float dtype.
+        Logits; ``-inf`` marks a masked category (probability exactly 0).
+        Integer input is converted to the default float dtype.
     temperature : float
         τ > 0 (finite). Small τ sharpens, large τ flattens.
     dim : int
@@ -76,8 +91,8 @@ def softmax(z, temperature: float = 1.0, dim: int = -1) -> torch.Tensor:
     Raises
     ------
     ValueError
-        NaN or +inf in ``z``, a slice that is all ``-inf``, an empty category axis,
-        ``dim`` out of range, or τ <= 0 / non-finite.
+        NaN or +inf in ``z``, a slice that is all ``-inf``, an empty category
+        axis, ``dim`` out of range, or τ <= 0 / non-finite.
 
     Examples
     --------
@@ -87,18 +102,22 @@ def softmax(z, temperature: float = 1.0, dim: int = -1) -> torch.Tensor:
     array([0.09  , 0.2447, 0.6652], dtype=float32)
     """
     shifted, dim = _shifted(z, temperature, dim)  # (..., K), max entry 0
-    e = torch.exp(shifted)  # every entry in [0, 1], the largest exactly 1; masked entries give 0
-    return e / e.sum(dim=dim, keepdim=True)  # the sum lies in [1, K]: no overflow, no 0/0
+    # every entry in [0, 1], the largest exactly 1; masked entries give 0
+    e = torch.exp(shifted)
+    # the sum lies in [1, K]: no overflow, no 0/0
+    return e / e.sum(dim=dim, keepdim=True)
 
 
 def log_softmax(z, temperature: float = 1.0, dim: int = -1) -> torch.Tensor:
-    """log softmax(z/τ)_i = z_i/τ - LSE(z/τ) (eq-log-softmax), computed from the shifted logits.
+    """log softmax(z/τ)_i = z_i/τ - LSE(z/τ) (eq-log-softmax), computed from
+    the shifted logits.
 
-    With s = (z - max z)/τ it returns s_i - log Σ_j exp s_j, where the sum lies in [1, K].
-    Unlike ``log(softmax(z))`` this never rounds a tiny probability to 0 before taking the log,
-    so the result is finite wherever z_i is finite (masked ``-inf`` entries stay ``-inf``; only a τ so
-    small that (z_i - max z)/τ itself overflows gives ``-inf``).
-    Same arguments and errors as :func:`softmax`.
+    With s = (z - max z)/τ it returns s_i - log Σ_j exp s_j, where the sum lies
+    in [1, K]. Unlike ``log(softmax(z))`` this never rounds a tiny probability
+    to 0 before taking the log, so the result is finite wherever z_i is finite
+    (masked ``-inf`` entries stay ``-inf``; only a τ so small that (z_i - max
+    z)/τ itself overflows gives ``-inf``). Same arguments and errors as
+    :func:`softmax`.
 
     Examples
     --------
@@ -106,15 +125,18 @@ def log_softmax(z, temperature: float = 1.0, dim: int = -1) -> torch.Tensor:
     array([-2.4076, -1.4076, -0.4076], dtype=float32)
     """
     shifted, dim = _shifted(z, temperature, dim)  # (..., K), max entry 0
-    return shifted - torch.log(torch.exp(shifted).sum(dim=dim, keepdim=True))  # log of a sum in [1, K]
+    # log of a sum in [1, K]
+    return shifted - torch.log(torch.exp(shifted).sum(dim=dim, keepdim=True))
 
 
 def naive_softmax(z, dim: int = -1) -> torch.Tensor:
-    """The textbook formula exp(z_i) / Σ_j exp(z_j) with no shift (eq-softmax, τ = 1).
+    """The textbook formula exp(z_i) / Σ_j exp(z_j) with no shift (eq-softmax,
+    τ = 1).
 
-    Kept only to show what goes wrong: for z = (1000, 1001, 1002) every exp overflows to inf
-    and inf/inf = nan. It deliberately does not check its input or its output (that would hide
-    the lesson); use :func:`softmax` for real work.
+    Kept only to show what goes wrong: for z = (1000, 1001, 1002) every exp
+    overflows to inf and inf/inf = nan. It deliberately does not check its
+    input or its output (that would hide the lesson); use :func:`softmax` for
+    real work.
     """
     z = as_tensor(z, "z")
     dim = axis(z, dim, "z")
@@ -123,11 +145,13 @@ def naive_softmax(z, dim: int = -1) -> torch.Tensor:
 
 
 def softmax_covariance(p) -> torch.Tensor:
-    """diag(p) - p pᵀ for probability vectors ``p`` (..., K) → (..., K, K) (eq-softmax-jacobian).
+    """diag(p) - p pᵀ for probability vectors ``p`` (..., K) → (..., K, K)
+    (eq-softmax-jacobian).
 
-    The book's central matrix, defined once: the Jacobian of softmax (:func:`softmax_jacobian`),
-    the Hessian of log-sum-exp (eq-lse-hessian), the Fisher matrix of the categorical family in
-    its logits (eq-fisher-logits) and the covariance of the one-hot vector e_Y with Y ~ p.
+    The book's central matrix, defined once: the Jacobian of softmax
+    (:func:`softmax_jacobian`), the Hessian of log-sum-exp (eq-lse-hessian),
+    the Fisher matrix of the categorical family in its logits
+    (eq-fisher-logits) and the covariance of the one-hot vector e_Y with Y ~ p.
     ``p`` is used as given (callers validate it); leading axes are a batch.
 
     Examples
@@ -136,15 +160,18 @@ def softmax_covariance(p) -> torch.Tensor:
     tensor([[ 0.2500, -0.2500],
             [-0.2500,  0.2500]])
     """
-    return torch.diag_embed(p) - p.unsqueeze(-1) * p.unsqueeze(-2)  # (..., K, K)
+    # (..., K, K)
+    return torch.diag_embed(p) - p.unsqueeze(-1) * p.unsqueeze(-2)
 
 
 def softmax_jacobian(z=None, *, p=None) -> torch.Tensor:
-    """The Jacobian ∂p_i/∂z_j = p_i(δ_ij - p_j) = (diag(p) - p pᵀ)_ij (eq-softmax-jacobian).
+    """The Jacobian ∂p_i/∂z_j = p_i(δ_ij - p_j) = (diag(p) - p pᵀ)_ij
+    (eq-softmax-jacobian).
 
-    Pass logits ``z`` (..., K) or, with the keyword ``p=``, probabilities (..., K) (rows summing
-    to 1 within the tolerance of :func:`lecture_code.validate.prob_atol`).
-    Returns (..., K, K); leading axes are a batch.
+    Pass logits ``z`` (..., K) or, with the keyword ``p=``, probabilities (...,
+    K) (rows summing to 1 within the tolerance of
+    :func:`lecture_code.validate.prob_atol`). Returns (..., K, K); leading axes
+    are a batch.
 
     Examples
     --------
@@ -154,12 +181,17 @@ def softmax_jacobian(z=None, *, p=None) -> torch.Tensor:
     """
     if (z is None) == (p is None):
         raise TypeError("pass exactly one of z (logits) or p= (probabilities)")
-    p = softmax(z, dim=-1) if p is None else probabilities(as_tensor(p, "p"), "p")
+    p = (
+        softmax(z, dim=-1)
+        if p is None
+        else probabilities(as_tensor(p, "p"), "p")
+    )
     return softmax_covariance(p)
 
 
 def entropy(p, dim: int = -1) -> torch.Tensor:
-    """Shannon entropy H(p) = -Σ_i p_i log p_i in nats, with 0·log 0 = 0 (the objective of eq-maxent-primal).
+    """Shannon entropy H(p) = -Σ_i p_i log p_i in nats, with 0·log 0 = 0 (the
+    objective of eq-maxent-primal).
 
     Examples
     --------
@@ -169,17 +201,25 @@ def entropy(p, dim: int = -1) -> torch.Tensor:
     p = as_tensor(p, "p", nan=False)
     dim = axis(p, dim, "p")
     if (p < 0).any():
-        raise ValueError(f"p must be non-negative, got a minimum entry of {p.min().item():.3g}")
-    terms = torch.where(p > 0, -p * torch.log(torch.where(p > 0, p, torch.ones_like(p))), torch.zeros_like(p))
+        raise ValueError(
+            f"p must be non-negative, got a minimum entry of {p.min().item():.3g}"
+        )
+    terms = torch.where(
+        p > 0,
+        -p * torch.log(torch.where(p > 0, p, torch.ones_like(p))),
+        torch.zeros_like(p),
+    )
     return terms.sum(dim=dim)
 
 
 def kl_divergence(p, q, dim: int = -1, log: bool = False) -> torch.Tensor:
-    """KL(p ‖ q) = Σ_i p_i (log p_i - log q_i) in nats (eq-maxent-kl), with 0·log 0 = 0.
+    """KL(p ‖ q) = Σ_i p_i (log p_i - log q_i) in nats (eq-maxent-kl), with
+    0·log 0 = 0.
 
-    If some q_i = 0 < p_i the divergence is +inf. With ``log=True``, ``p`` and ``q`` are
-    log-probabilities (e.g. from :func:`log_softmax`), which keeps tiny probabilities exact.
-    The arguments are used as given (callers validate them); they broadcast.
+    If some q_i = 0 < p_i the divergence is +inf. With ``log=True``, ``p`` and
+    ``q`` are log-probabilities (e.g. from :func:`log_softmax`), which keeps
+    tiny probabilities exact. The arguments are used as given (callers validate
+    them); they broadcast.
 
     Examples
     --------
@@ -192,5 +232,10 @@ def kl_divergence(p, q, dim: int = -1, log: bool = False) -> torch.Tensor:
         keep = log_p > -torch.inf
     else:
         keep = p > 0
-        log_p, log_q = torch.log(torch.where(keep, p, torch.ones_like(p))), torch.log(q)
-    return torch.where(keep, p * (log_p - log_q), torch.zeros_like(p)).sum(dim=dim)
+        log_p, log_q = (
+            torch.log(torch.where(keep, p, torch.ones_like(p))),
+            torch.log(q),
+        )
+    return torch.where(keep, p * (log_p - log_q), torch.zeros_like(p)).sum(
+        dim=dim
+    )

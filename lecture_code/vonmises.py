@@ -1,16 +1,19 @@
-"""The von Mises distribution on the circle: softmax's continuous cousin (chapters 3 and 8).
+"""The von Mises distribution on the circle: softmax's continuous cousin
+(chapters 3 and 8).
 
 Book equations:
 
-- (eq-maxent-vonmises) f(θ; μ, κ) = exp(κ cos(θ − μ)) / (2π I₀(κ)), the maximum-entropy density
-  on the circle with a given mean direction; written with the scaled Bessel function
-  i0e(κ) = e^{−κ} I₀(κ) so that a large κ does not overflow;
-- the mass of an arc, ∫_a^b f(θ) dθ, by Simpson's rule (chapter 8 compares it with softmax over
-  K class directions, where κ plays the role of 1/τ);
+- (eq-maxent-vonmises) f(θ; μ, κ) = exp(κ cos(θ − μ)) / (2π I₀(κ)), the
+  maximum-entropy density on the circle with a given mean direction; written
+  with the scaled Bessel function i0e(κ) = e^{−κ} I₀(κ) so that a large κ does
+  not overflow;
+- the mass of an arc, ∫_a^b f(θ) dθ, by Simpson's rule (chapter 8 compares it
+  with softmax over K class directions, where κ plays the role of 1/τ);
 - the mean resultant length A(κ) = E[cos(θ − μ)] = I₁(κ)/I₀(κ).
 
-Inputs are array-likes or tensors; results are float64 tensors. Tests compare every function
-with ``scipy.stats.vonmises`` (which the chapters need not import).
+Inputs are array-likes or tensors; results are float64 tensors. Tests compare
+every function with ``scipy.stats.vonmises`` (which the chapters need not
+import).
 """
 
 from __future__ import annotations
@@ -23,21 +26,34 @@ from .validate import as_tensor, integer, positive
 
 
 def _angles(theta, name: str) -> torch.Tensor:
-    return as_tensor(theta, name, dtype=torch.float64, finite=True).to(torch.float64)  # radians
+    # radians
+    return as_tensor(theta, name, dtype=torch.float64, finite=True).to(
+        torch.float64
+    )
 
 
 def von_mises_density(theta, kappa, mu: float = 0.0) -> torch.Tensor:
-    """Density (eq-maxent-vonmises) at the angles ``theta`` (radians), concentration ``kappa`` ≥ 0."""
-    theta, kappa = _angles(theta, "theta"), positive(kappa, "kappa", allow_zero=True)
-    scale = torch.special.i0e(torch.tensor(kappa, dtype=torch.float64))  # e^{-κ} I₀(κ)
-    return torch.exp(kappa * (torch.cos(theta - float(mu)) - 1.0)) / (2 * math.pi * scale)
+    """Density (eq-maxent-vonmises) at the angles ``theta`` (radians),
+    concentration ``kappa`` ≥ 0."""
+    theta, kappa = (
+        _angles(theta, "theta"),
+        positive(kappa, "kappa", allow_zero=True),
+    )
+    # e^{-κ} I₀(κ)
+    scale = torch.special.i0e(torch.tensor(kappa, dtype=torch.float64))
+    return torch.exp(kappa * (torch.cos(theta - float(mu)) - 1.0)) / (
+        2 * math.pi * scale
+    )
 
 
-def von_mises_arc_mass(a, b, kappa, mu: float = 0.0, n: int = 2001) -> torch.Tensor:
-    """Probability of the arc from ``a`` to ``b`` (a ≤ b, radians; broadcast), by Simpson's rule.
+def von_mises_arc_mass(
+    a, b, kappa, mu: float = 0.0, n: int = 2001
+) -> torch.Tensor:
+    """Probability of the arc from ``a`` to ``b`` (a ≤ b, radians; broadcast),
+    by Simpson's rule.
 
-    ``n`` (odd) points per arc; the density is smooth, so the error falls like n⁻⁴
-    (below 1e-12 for κ ≤ 16 and arcs up to 2π with the default).
+    ``n`` (odd) points per arc; the density is smooth, so the error falls like
+    n⁻⁴ (below 1e-12 for κ ≤ 16 and arcs up to 2π with the default).
     """
     a, b = torch.broadcast_tensors(_angles(a, "a"), _angles(b, "b"))
     if (b < a).any():
@@ -53,6 +69,9 @@ def von_mises_arc_mass(a, b, kappa, mu: float = 0.0, n: int = 2001) -> torch.Ten
 
 
 def von_mises_mean_resultant(kappa) -> torch.Tensor:
-    """A(κ) = I₁(κ)/I₀(κ) = E[cos(θ − μ)], the mean of cos θ that a given κ produces."""
-    k = torch.tensor(positive(kappa, "kappa", allow_zero=True), dtype=torch.float64)
+    """A(κ) = I₁(κ)/I₀(κ) = E[cos(θ − μ)], the mean of cos θ that a given κ
+    produces."""
+    k = torch.tensor(
+        positive(kappa, "kappa", allow_zero=True), dtype=torch.float64
+    )
     return torch.special.i1e(k) / torch.special.i0e(k)

@@ -1,19 +1,24 @@
-"""Benchmark: redraw latency of every chapter's live sliders in JupyterLab (slider moved -> new picture shown).
+"""Benchmark: redraw latency of every chapter's live sliders in JupyterLab
+(slider moved -> new picture shown).
 
-Run as ``.venv/bin/python tests/bench_lab.py [01 08 ...]`` (or ``make bench``). Not a pytest test: it is
-about a reader's wait, and a timed test would fail whenever the shared machine is busy. The budget
-(issue 17) is a median of at most 100 ms per chapter.
+Run as ``.venv/bin/python tests/bench_lab.py [01 08 ...]`` (or ``make bench``).
+Not a pytest test: it is about a reader's wait, and a timed test would fail
+whenever the shared machine is busy. The budget (issue 17) is a median of at
+most 100 ms per chapter.
 
-What is timed is what a reader sees: JupyterLab (the server ``make lab`` starts, in Chromium via
-Playwright, see ``tests/browser/labdriver.py``) runs the chapter with Run All; then the pointer clicks
-each control of each live slider at spread-out positions of its track, and the clock runs, in the page,
-from the ``pointerdown`` event to the ``load`` event of the new picture. That includes the widget
-message to the kernel, ``render`` and drawing there, the PNG coming back, and the browser decoding it.
-Clicks are 0.35 s apart (noUiSlider ignores a tap during its 0.3 s animation); a click that lands on the
-value already shown is not counted.
+What is timed is what a reader sees: JupyterLab (the server ``make lab``
+starts, in Chromium via Playwright, see ``tests/browser/labdriver.py``) runs
+the chapter with Run All; then the pointer clicks each control of each live
+slider at spread-out positions of its track, and the clock runs, in the page,
+from the ``pointerdown`` event to the ``load`` event of the new picture. That
+includes the widget message to the kernel, ``render`` and drawing there, the
+PNG coming back, and the browser decoding it. Clicks are 0.35 s apart
+(noUiSlider ignores a tap during its 0.3 s animation); a click that lands on
+the value already shown is not counted.
 
-Because the machine's speed drifts, a reference slider is timed in the same session: a tiny figure
-whose redraw costs almost nothing, so its median is the round trip alone (browser, server, kernel).
+Because the machine's speed drifts, a reference slider is timed in the same
+session: a tiny figure whose redraw costs almost nothing, so its median is the
+round trip alone (browser, server, kernel).
 """
 
 from __future__ import annotations
@@ -54,10 +59,27 @@ slider(tiny, a=Range(0, 1, stops=3))"""
 
 
 def write_reference(path: Path) -> None:
-    nb = {"cells": [{"cell_type": "code", "id": "reference", "metadata": {}, "execution_count": None,
-                     "outputs": [], "source": REFERENCE}],
-          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-          "nbformat": 4, "nbformat_minor": 5}
+    nb = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "id": "reference",
+                "metadata": {},
+                "execution_count": None,
+                "outputs": [],
+                "source": REFERENCE,
+            }
+        ],
+        "metadata": {
+            "kernelspec": {
+                "name": "python3",
+                "display_name": "Python 3",
+                "language": "python",
+            }
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     path.write_text(json.dumps(nb), encoding="utf-8")
 
 
@@ -74,29 +96,62 @@ def time_notebook(nb: L.Notebook, rounds: int) -> dict:
         for k in range(L.slider_state(box)["controls"]):
             controls += 1
             for i in range(rounds):
-                ms = L.move_slider(page, box, k, fraction=POSITIONS[i % len(POSITIONS)], timeout=5_000)
+                ms = L.move_slider(
+                    page,
+                    box,
+                    k,
+                    fraction=POSITIONS[i % len(POSITIONS)],
+                    timeout=5_000,
+                )
                 page.wait_for_timeout(350)
                 if ms is not None:
                     latencies.append(ms)
-    return {"run_s": run_s, "total_s": time.monotonic() - t0, "errors": errors, "sliders": sliders,
-            "controls": controls, "ms": latencies}
+    return {
+        "run_s": run_s,
+        "total_s": time.monotonic() - t0,
+        "errors": errors,
+        "sliders": sliders,
+        "controls": controls,
+        "ms": latencies,
+    }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("chapters", nargs="*", help="chapter numbers, e.g. 01 08 (default: all with sliders)")
-    parser.add_argument("--rounds", type=int, default=6, help="moves per slider control (default 6)")
-    parser.add_argument("--root", type=Path, default=ROOT, help="the checkout to measure (default: this one)")
+    parser.add_argument(
+        "chapters",
+        nargs="*",
+        help="chapter numbers, e.g. 01 08 (default: all with sliders)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=6,
+        help="moves per slider control (default 6)",
+    )
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=ROOT,
+        help="the checkout to measure (default: this one)",
+    )
     args = parser.parse_args()
     root = args.root.resolve()
     paths = sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     if args.chapters:
-        paths = [p for p in paths if p.name[:2] in {c.zfill(2) for c in args.chapters}]
+        paths = [
+            p
+            for p in paths
+            if p.name[:2] in {c.zfill(2) for c in args.chapters}
+        ]
         if not paths:
             parser.error(f"no chapter matches {args.chapters}")
     browser_path = find_chromium()
     if browser_path is None:
-        print(f"bench_lab: no Chromium found ({L.__name__} needs one); skipped", file=sys.stderr)
+        print(
+            f"bench_lab: no Chromium found ({L.__name__} needs one); skipped",
+            file=sys.stderr,
+        )
         return 0
     from playwright.sync_api import sync_playwright
 
@@ -105,10 +160,15 @@ def main() -> int:
         work = Path(tmp)
         server_root = L.throwaway_root(root, work)
         write_reference(server_root / "notebooks" / "_reference.ipynb")
-        with L.JupyterLab(server_root, work, code_root=root) as lab, sync_playwright() as pw:
+        with (
+            L.JupyterLab(server_root, work, code_root=root) as lab,
+            sync_playwright() as pw,
+        ):
             from conftest import CHROMIUM_ARGS  # the browser tests' flags
 
-            browser = pw.chromium.launch(executable_path=browser_path, args=CHROMIUM_ARGS)
+            browser = pw.chromium.launch(
+                executable_path=browser_path, args=CHROMIUM_ARGS
+            )
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(120_000)
             L.open_lab(page, lab)
@@ -119,28 +179,54 @@ def main() -> int:
                 finally:
                     nb.close()
                 r = rows[name]
-                med = f"{statistics.median(r['ms']):6.0f}" if r["ms"] else "     -"
-                print(f"  measured {name:28s} median {med} ms ({len(r['ms'])} moves)", flush=True)
+                med = (
+                    f"{statistics.median(r['ms']):6.0f}"
+                    if r["ms"]
+                    else "     -"
+                )
+                print(
+                    f"  measured {name:28s} median {med} ms ({len(r['ms'])} moves)",
+                    flush=True,
+                )
             browser.close()
 
-    print(f"\nRedraw latency in JupyterLab (slider moved -> new picture loaded), budget: median <= {BUDGET_MS:.0f} ms")
-    print(f"{'chapter':28s} {'sliders':>7s} {'moves':>5s} {'median':>7s} {'p90':>6s} {'max':>6s} {'Run All':>8s}")
+    print(
+        f"\nRedraw latency in JupyterLab (slider moved -> new picture loaded), budget: median <= {BUDGET_MS:.0f} ms"
+    )
+    print(
+        f"{'chapter':28s} {'sliders':>7s} {'moves':>5s} {'median':>7s} {'p90':>6s} {'max':>6s} {'Run All':>8s}"
+    )
     ref = rows.pop("_reference.ipynb")
     over = []
     for name, r in [("(reference: round trip)", ref)] + list(rows.items()):
         if not r["ms"]:
-            print(f"{name:28s} {r['sliders']:7d} {0:5d} {'-':>7s} {'-':>6s} {'-':>6s} {r['run_s']:7.1f}s"
-                  + ("  ERRORS: " + "; ".join(r["errors"]) if r["errors"] else ""))
+            print(
+                f"{name:28s} {r['sliders']:7d} {0:5d} {'-':>7s} {'-':>6s} {'-':>6s} {r['run_s']:7.1f}s"
+                + (
+                    "  ERRORS: " + "; ".join(r["errors"])
+                    if r["errors"]
+                    else ""
+                )
+            )
             continue
         ms = sorted(r["ms"])
-        med, p90 = statistics.median(ms), ms[min(len(ms) - 1, int(0.9 * len(ms)))]
+        med, p90 = (
+            statistics.median(ms),
+            ms[min(len(ms) - 1, int(0.9 * len(ms)))],
+        )
         flag = "  OVER" if med > BUDGET_MS and not name.startswith("(") else ""
         if flag:
             over.append(name)
-        print(f"{name:28s} {r['sliders']:7d} {len(ms):5d} {med:6.0f}ms {p90:5.0f}ms {ms[-1]:5.0f}ms {r['run_s']:7.1f}s{flag}"
-              + ("  ERRORS: " + "; ".join(r["errors"]) if r["errors"] else ""))
-    print(f"\n{len(over)} chapter(s) over the budget" + (f": {', '.join(over)}" if over else ""))
-    return 1 if over else 0  # make bench fails when a chapter misses the budget
+        print(
+            f"{name:28s} {r['sliders']:7d} {len(ms):5d} {med:6.0f}ms {p90:5.0f}ms {ms[-1]:5.0f}ms {r['run_s']:7.1f}s{flag}"
+            + ("  ERRORS: " + "; ".join(r["errors"]) if r["errors"] else "")
+        )
+    print(
+        f"\n{len(over)} chapter(s) over the budget"
+        + (f": {', '.join(over)}" if over else "")
+    )
+    # make bench fails when a chapter misses the budget
+    return 1 if over else 0
 
 
 if __name__ == "__main__":

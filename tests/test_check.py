@@ -1,4 +1,5 @@
-"""Tests of lecture_code.check: the helpers that make notebook claims fail loudly."""
+"""Tests of lecture_code.check: the helpers that make notebook claims fail
+loudly."""
 
 import numpy as np
 import pytest
@@ -16,7 +17,11 @@ def test_cmp_passes_and_reports(capsys):
 def test_cmp_reports_close_but_not_exact(capsys):
     cmp("rounding", [0.1 + 0.2], [0.3])
     out = capsys.readouterr().out
-    assert "完全一致: いいえ" in out and "許容誤差内: はい" in out and "最大の差: 5.6e-17" in out
+    assert (
+        "完全一致: いいえ" in out
+        and "許容誤差内: はい" in out
+        and "最大の差: 5.6e-17" in out
+    )
 
 
 def test_cmp_fails_on_disagreement():
@@ -33,7 +38,12 @@ def test_cmp_treats_equal_infinities_as_equal():
 
 
 def test_vs_source_rounds_to_the_stated_precision(capsys):
-    assert vs_source("softmax", [0.09003057, 0.24472847, 0.66524096], [0.0900, 0.2447, 0.6652], 4)
+    assert vs_source(
+        "softmax",
+        [0.09003057, 0.24472847, 0.66524096],
+        [0.0900, 0.2447, 0.6652],
+        4,
+    )
     assert "一致" in capsys.readouterr().out
     assert not vs_source("wrong digit", [0.0820], [0.0819], 4)
     assert "不一致" in capsys.readouterr().out

@@ -1,4 +1,5 @@
-"""Tests for lecture_code.convexity against autograd, scikit-learn and the bounds they claim."""
+"""Tests for lecture_code.convexity against autograd, scikit-learn and the
+bounds they claim."""
 
 import math
 
@@ -26,15 +27,21 @@ from lecture_code.convexity import (
 )
 from lecture_code.softmax import softmax
 
-logit_vectors = st.lists(st.floats(-20, 20, allow_nan=False), min_size=2, max_size=7)
+logit_vectors = st.lists(
+    st.floats(-20, 20, allow_nan=False), min_size=2, max_size=7
+)
 
 
 @settings(max_examples=50, deadline=None)
 @given(z=logit_vectors)
 def test_hessian_matches_autograd(z):
     z = torch.tensor(z, dtype=torch.float64)
-    H_auto = torch.autograd.functional.hessian(lambda v: torch.logsumexp(v, 0), z)
-    torch.testing.assert_close(lse_hessian(softmax(z)), H_auto, atol=1e-12, rtol=1e-10)
+    H_auto = torch.autograd.functional.hessian(
+        lambda v: torch.logsumexp(v, 0), z
+    )
+    torch.testing.assert_close(
+        lse_hessian(softmax(z)), H_auto, atol=1e-12, rtol=1e-10
+    )
 
 
 @settings(max_examples=50, deadline=None)
@@ -49,9 +56,15 @@ def test_hessian_psd_null_vector_and_eigenvalue_bound(z):
 
 
 def test_max_eigenvalue_is_attained_at_half_half():
-    assert float(hessian_max_eigenvalue([0.5, 0.5, 0.0, 0.0])) == pytest.approx(0.5, abs=1e-15)
-    assert float(hessian_max_eigenvalue([1 / 3] * 3)) == pytest.approx(1 / 3, abs=1e-15)
-    assert float(hessian_max_eigenvalue([1.0, 0.0, 0.0])) == pytest.approx(0.0, abs=1e-15)
+    assert float(
+        hessian_max_eigenvalue([0.5, 0.5, 0.0, 0.0])
+    ) == pytest.approx(0.5, abs=1e-15)
+    assert float(hessian_max_eigenvalue([1 / 3] * 3)) == pytest.approx(
+        1 / 3, abs=1e-15
+    )
+    assert float(hessian_max_eigenvalue([1.0, 0.0, 0.0])) == pytest.approx(
+        0.0, abs=1e-15
+    )
 
 
 def test_hessian_bad_input():
@@ -67,10 +80,14 @@ def test_cross_entropy_on_logits_matches_torch():
     z = torch.tensor([[2.0, -1.0, 0.3], [0.0, 5.0, 1.0]], dtype=torch.float64)
     for y in range(3):
         onehot = torch.eye(3, dtype=torch.float64)[y]
-        ref = torch.nn.functional.cross_entropy(z, torch.tensor([y, y]), reduction="none")
+        ref = torch.nn.functional.cross_entropy(
+            z, torch.tensor([y, y]), reduction="none"
+        )
         torch.testing.assert_close(cross_entropy_on_logits(z, onehot), ref)
     q = torch.tensor([0.2, 0.5, 0.3], dtype=torch.float64)
-    ref = torch.nn.functional.cross_entropy(z, q.expand(2, 3), reduction="none")
+    ref = torch.nn.functional.cross_entropy(
+        z, q.expand(2, 3), reduction="none"
+    )
     torch.testing.assert_close(cross_entropy_on_logits(z, q), ref)
     with pytest.raises(ValueError, match="q must have shape"):
         cross_entropy_on_logits(z, [0.5, 0.5])
@@ -85,7 +102,8 @@ def test_gradient_descent_step_matches_autograd_and_descent_lemma():
     torch.testing.assert_close(z.grad, softmax(z.detach()) - q)
     losses = gradient_descent_on_logits([0.0, 1.0, 0.0], q, lr=2.0, steps=100)
     assert (losses.diff() <= 1e-15).all()
-    assert losses[-1] - (-(q * q.log()).sum()) < 1e-3  # approaches the minimum H(q)
+    # approaches the minimum H(q)
+    assert losses[-1] - (-(q * q.log()).sum()) < 1e-3
     wild = gradient_descent_on_logits([0.0, 1.0, 0.0], q, lr=20.0, steps=30)
     assert (wild.diff() > 0).any()
     with pytest.raises(ValueError, match="lr must be"):
@@ -111,16 +129,26 @@ def small_problem():
     return torch.tensor(X), torch.tensor(y)
 
 
-def test_softmax_regression_agrees_with_sklearn_and_across_seeds(small_problem):
+def test_softmax_regression_agrees_with_sklearn_and_across_seeds(
+    small_problem,
+):
     X, y = small_problem
     lam = 0.05
     fits = [fit_softmax_regression(X, y, lam, seed=s) for s in range(3)]
-    clf = LogisticRegression(C=sklearn_C(lam, len(y)), tol=1e-12, max_iter=10_000).fit(X.numpy(), y.numpy())
+    clf = LogisticRegression(
+        C=sklearn_C(lam, len(y)), tol=1e-12, max_iter=10_000
+    ).fit(X.numpy(), y.numpy())
     W_sk = torch.tensor(clf.coef_)
     b_sk = torch.tensor(clf.intercept_ - clf.intercept_.mean())
     for fit in fits:
         assert fit.grad_norm < 1e-8
-        assert abs(fit.loss - float(softmax_regression_objective(W_sk, b_sk, X, y, lam))) < 1e-10
+        assert (
+            abs(
+                fit.loss
+                - float(softmax_regression_objective(W_sk, b_sk, X, y, lam))
+            )
+            < 1e-10
+        )
         torch.testing.assert_close(fit.W, W_sk, atol=1e-5, rtol=0)
         torch.testing.assert_close(fit.b, b_sk, atol=1e-5, rtol=0)
         assert fit.initial_loss > fit.loss + 1.0
@@ -134,8 +162,12 @@ def test_objective_matches_manual_formula(small_problem):
     W = torch.randn(3, 5, generator=gen, dtype=torch.float64)
     b = torch.randn(3, generator=gen, dtype=torch.float64)
     logits = X @ W.T + b
-    manual = (torch.logsumexp(logits, 1) - logits[torch.arange(len(y)), y]).mean() + 0.5 * 0.1 * (W**2).sum()
-    torch.testing.assert_close(softmax_regression_objective(W, b, X, y, 0.1), manual)
+    manual = (
+        torch.logsumexp(logits, 1) - logits[torch.arange(len(y)), y]
+    ).mean() + 0.5 * 0.1 * (W**2).sum()
+    torch.testing.assert_close(
+        softmax_regression_objective(W, b, X, y, 0.1), manual
+    )
 
 
 def test_fit_bad_input(small_problem):
@@ -152,13 +184,14 @@ def test_loss_along_line_endpoints_and_convex_case(small_problem):
     gen = torch.Generator().manual_seed(0)
     a = torch.randn(18, generator=gen, dtype=torch.float64)
     b = torch.randn(18, generator=gen, dtype=torch.float64)
-    loss_fn = lambda m: torch.nn.functional.cross_entropy(m(X), y)  # noqa: E731
+    loss_fn = lambda m: torch.nn.functional.cross_entropy(m(X), y)
     ts = np.linspace(0, 1, 21)
     curve = loss_along_line(model, a, b, loss_fn, ts)
     torch.nn.utils.vector_to_parameters(a, model.parameters())
     with torch.no_grad():
         assert curve[0] == pytest.approx(float(loss_fn(model)))
-    assert (curve[2:] - 2 * curve[1:-1] + curve[:-2]).min() > -1e-12  # convex in the parameters
+    # convex in the parameters
+    assert (curve[2:] - 2 * curve[1:-1] + curve[:-2]).min() > -1e-12
     with pytest.raises(ValueError, match="flat vectors of length 18"):
         loss_along_line(model, a[:5], b, loss_fn, ts)
 
@@ -176,12 +209,16 @@ def test_lbfgs_minimize_matches_closed_form_least_squares():
         lbfgs_minimize([torch.zeros(3)], lambda: torch.zeros(()))
 
 
-# --- parameter space: Hessian, Lipschitz bound, gradient descent, margins --------------------
+# --- parameter space: Hessian, Lipschitz bound, gradient descent, margins
+# --------------------
+
 
 def _random_Wb(K, D, seed, scale=1.0):
     gen = torch.Generator().manual_seed(seed)
-    return (scale * torch.randn(K, D, generator=gen, dtype=torch.float64),
-            scale * torch.randn(K, generator=gen, dtype=torch.float64))
+    return (
+        scale * torch.randn(K, D, generator=gen, dtype=torch.float64),
+        scale * torch.randn(K, generator=gen, dtype=torch.float64),
+    )
 
 
 @pytest.mark.parametrize("rho", [0.0, 0.1])
@@ -195,7 +232,12 @@ def test_softmax_regression_hessian_matches_autograd(small_problem, rho):
 
     theta = torch.cat([W, b[:, None]], dim=1).reshape(-1)
     H_auto = torch.autograd.functional.hessian(objective, theta)
-    torch.testing.assert_close(softmax_regression_hessian(W, b, X, rho), H_auto, atol=1e-12, rtol=1e-10)
+    torch.testing.assert_close(
+        softmax_regression_hessian(W, b, X, rho),
+        H_auto,
+        atol=1e-12,
+        rtol=1e-10,
+    )
 
 
 def test_lipschitz_bound_dominates_the_hessian_everywhere(small_problem):
@@ -203,31 +245,49 @@ def test_lipschitz_bound_dominates_the_hessian_everywhere(small_problem):
     rho = 0.05
     L = softmax_regression_lipschitz_bound(X, rho)
     Xt = torch.cat([X, torch.ones(len(X), 1, dtype=X.dtype)], dim=1)
-    assert L == pytest.approx(0.5 * np.linalg.eigvalsh((Xt.T @ Xt / len(X)).numpy())[-1] + rho, rel=1e-12)
+    assert L == pytest.approx(
+        0.5 * np.linalg.eigvalsh((Xt.T @ Xt / len(X)).numpy())[-1] + rho,
+        rel=1e-12,
+    )
     for seed, scale in [(0, 0.0), (1, 0.3), (2, 1.0), (3, 5.0)]:
         W, b = _random_Wb(3, 5, seed, scale)
-        top = float(torch.linalg.eigvalsh(softmax_regression_hessian(W, b, X, rho))[-1])
+        top = float(
+            torch.linalg.eigvalsh(softmax_regression_hessian(W, b, X, rho))[-1]
+        )
         assert 0 < top <= L + 1e-12
-    # at W = 0 every p_n is uniform: the largest eigenvalue is λ_max(X̃ᵀX̃/N)/K (+ ρ on the W part)
-    zero = softmax_regression_hessian(torch.zeros(3, 5, dtype=torch.float64), torch.zeros(3, dtype=torch.float64), X, 0.0)
-    assert float(torch.linalg.eigvalsh(zero)[-1]) == pytest.approx((L - rho) * 2 / 3, rel=1e-10)
+    # at W = 0 every p_n is uniform: the largest eigenvalue is λ_max(X̃ᵀX̃/N)/K
+    # (+ ρ on the W part)
+    zero = softmax_regression_hessian(
+        torch.zeros(3, 5, dtype=torch.float64),
+        torch.zeros(3, dtype=torch.float64),
+        X,
+        0.0,
+    )
+    assert float(torch.linalg.eigvalsh(zero)[-1]) == pytest.approx(
+        (L - rho) * 2 / 3, rel=1e-10
+    )
 
 
 def test_gradient_descent_with_step_one_over_L_is_monotone(small_problem):
     X, y = small_problem
     rho = 0.05
     L = softmax_regression_lipschitz_bound(X, rho)
-    losses = gradient_descent_softmax_regression(X, y, rho, lr=1 / L, steps=200)
+    losses = gradient_descent_softmax_regression(
+        X, y, rho, lr=1 / L, steps=200
+    )
     assert losses.shape == (201,)
     assert (losses.diff() <= 1e-15).all()
-    assert losses[0] == pytest.approx(math.log(3), abs=1e-15)  # W = 0: uniform predictions
+    # W = 0: uniform predictions
+    assert losses[0] == pytest.approx(math.log(3), abs=1e-15)
     best = fit_softmax_regression(X, y, rho, seed=0).loss
     assert -1e-12 < float(losses[-1]) - best < 1e-3
     # one step by hand: ∇_W = (P - Y)ᵀX/N + ρW, ∇_b = mean(P - Y), at W = 0
     P = torch.full((len(y), 3), 1 / 3, dtype=torch.float64)
     R = P - torch.nn.functional.one_hot(y, 3).double()
     W1, b1 = -(1 / L) * (R.T @ X / len(y)), -(1 / L) * R.mean(0)
-    assert float(losses[1]) == pytest.approx(float(softmax_regression_objective(W1, b1, X, y, rho)), abs=1e-14)
+    assert float(losses[1]) == pytest.approx(
+        float(softmax_regression_objective(W1, b1, X, y, rho)), abs=1e-14
+    )
 
 
 def test_parameter_space_bad_input(small_problem):
@@ -250,17 +310,31 @@ def test_parameter_space_bad_input(small_problem):
 def test_margins_certify_separability_and_the_missing_minimizer():
     # two well-separated clusters per class: a W with all margins > 0 exists
     gen = torch.Generator().manual_seed(0)
-    centres = torch.tensor([[4.0, 0.0], [-4.0, 0.0], [0.0, 4.0]], dtype=torch.float64)
+    centres = torch.tensor(
+        [[4.0, 0.0], [-4.0, 0.0], [0.0, 4.0]], dtype=torch.float64
+    )
     y = torch.arange(3).repeat_interleave(20)
-    X = centres[y] + 0.3 * torch.randn(60, 2, generator=gen, dtype=torch.float64)
+    X = centres[y] + 0.3 * torch.randn(
+        60, 2, generator=gen, dtype=torch.float64
+    )
     W, b = centres.clone(), torch.zeros(3, dtype=torch.float64)
     m = classification_margins(W, b, X, y)
     logits = X @ W.T + b
-    manual = torch.stack([logits[n, y[n]] - max(logits[n, k] for k in range(3) if k != y[n]) for n in range(60)])
+    manual = torch.stack(
+        [
+            logits[n, y[n]] - max(logits[n, k] for k in range(3) if k != y[n])
+            for n in range(60)
+        ]
+    )
     torch.testing.assert_close(m, manual)
     assert m.min() > 0
-    # scaling a separating classifier lowers the unregularized loss towards 0, never reaching it
-    losses = [float(softmax_regression_objective(s * W, s * b, X, y, 0.0)) for s in (0.05, 0.1, 0.2, 0.4)]  # (larger s: 0 in float64)
+    # scaling a separating classifier lowers the unregularized loss towards 0,
+    # never reaching it
+    # (larger s: 0 in float64)
+    losses = [
+        float(softmax_regression_objective(s * W, s * b, X, y, 0.0))
+        for s in (0.05, 0.1, 0.2, 0.4)
+    ]
     assert all(a > c > 0 for a, c in zip(losses, losses[1:]))
 
 

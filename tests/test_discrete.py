@@ -1,4 +1,5 @@
-"""Tests for lecture_code.discrete: Gumbel-max, Gumbel-softmax, straight-through, gradient estimators."""
+"""Tests for lecture_code.discrete: Gumbel-max, Gumbel-softmax,
+straight-through, gradient estimators."""
 
 import math
 
@@ -33,7 +34,9 @@ def test_gumbel_noise_matches_scipy_gumbel():
 
 
 def test_gumbel_noise_is_reproducible_and_validates():
-    assert torch.equal(gumbel_noise((4, 3), gen(1)), gumbel_noise((4, 3), gen(1)))
+    assert torch.equal(
+        gumbel_noise((4, 3), gen(1)), gumbel_noise((4, 3), gen(1))
+    )
     with pytest.raises(ValueError, match="shape"):
         gumbel_noise((-1, 2))
     with pytest.raises(TypeError, match="generator"):
@@ -77,7 +80,9 @@ def test_straight_through_value_and_gradient():
     z = Z.clone().requires_grad_(True)
     w = torch.tensor([0.3, -1.0, 2.0], dtype=torch.float64)
     hard = gumbel_softmax(z, tau=0.5, hard=True, generator=gen(7))
-    assert torch.equal(hard.detach(), F.one_hot(hard.argmax(), 3).to(torch.float64))
+    assert torch.equal(
+        hard.detach(), F.one_hot(hard.argmax(), 3).to(torch.float64)
+    )
     (g_hard,) = torch.autograd.grad((w * hard).sum(), z)
     z2 = Z.clone().requires_grad_(True)
     soft = gumbel_softmax(z2, tau=0.5, hard=False, generator=gen(7))
@@ -99,9 +104,16 @@ def test_agrees_in_distribution_with_torch_gumbel_softmax():
     torch.manual_seed(11)
     ref = F.gumbel_softmax(Z.expand(n, -1), tau=0.8)
     assert stats.ks_2samp(ours[:, 0].numpy(), ref[:, 0].numpy()).pvalue > 1e-3
-    ours_h = gumbel_softmax(Z.expand(n, -1), tau=0.8, hard=True, generator=gen(12)).argmax(-1)
+    ours_h = gumbel_softmax(
+        Z.expand(n, -1), tau=0.8, hard=True, generator=gen(12)
+    ).argmax(-1)
     ref_h = F.gumbel_softmax(Z.expand(n, -1), tau=0.8, hard=True).argmax(-1)
-    table = torch.stack([torch.bincount(ours_h, minlength=3), torch.bincount(ref_h, minlength=3)]).numpy()
+    table = torch.stack(
+        [
+            torch.bincount(ours_h, minlength=3),
+            torch.bincount(ref_h, minlength=3),
+        ]
+    ).numpy()
     assert stats.chi2_contingency(table).pvalue > 1e-3
 
 
@@ -120,14 +132,30 @@ def test_exact_gradient_matches_autograd_enumeration():
 
 @pytest.mark.parametrize("baseline", [False, True])
 def test_score_function_is_unbiased(baseline):
-    g = score_function_grads(Z, f_quadratic, 200_000, baseline=baseline, generator=gen(13))
+    g = score_function_grads(
+        Z, f_quadratic, 200_000, baseline=baseline, generator=gen(13)
+    )
     se = g.std(0) / g.shape[0] ** 0.5
-    assert ((g.mean(0) - exact_gradient(Z, f_quadratic)).abs() < 5 * se + 1e-12).all()
+    assert (
+        (g.mean(0) - exact_gradient(Z, f_quadratic)).abs() < 5 * se + 1e-12
+    ).all()
 
 
 def test_baseline_reduces_variance():
-    a = score_function_grads(Z, f_quadratic, 50_000, baseline=False, generator=gen(14)).var(0).sum()
-    b = score_function_grads(Z, f_quadratic, 50_000, baseline=True, generator=gen(14)).var(0).sum()
+    a = (
+        score_function_grads(
+            Z, f_quadratic, 50_000, baseline=False, generator=gen(14)
+        )
+        .var(0)
+        .sum()
+    )
+    b = (
+        score_function_grads(
+            Z, f_quadratic, 50_000, baseline=True, generator=gen(14)
+        )
+        .var(0)
+        .sum()
+    )
     assert b < a
 
 
@@ -153,18 +181,37 @@ def test_estimators_validate():
 
 
 def test_group_baseline_is_unbiased_and_leave_one_out():
-    g = score_function_grads(Z, f_quadratic, 200_000, baseline=True, group=16, generator=gen(20))
+    g = score_function_grads(
+        Z, f_quadratic, 200_000, baseline=True, group=16, generator=gen(20)
+    )
     se = g.std(0) / g.shape[0] ** 0.5
-    assert ((g.mean(0) - exact_gradient(Z, f_quadratic)).abs() < 5 * se + 1e-12).all()
+    assert (
+        (g.mean(0) - exact_gradient(Z, f_quadratic)).abs() < 5 * se + 1e-12
+    ).all()
     # group = n is the default (one group of all samples)
-    a = score_function_grads(Z, f_quadratic, 64, baseline=True, group=64, generator=gen(21))
-    b = score_function_grads(Z, f_quadratic, 64, baseline=True, generator=gen(21))
+    a = score_function_grads(
+        Z, f_quadratic, 64, baseline=True, group=64, generator=gen(21)
+    )
+    b = score_function_grads(
+        Z, f_quadratic, 64, baseline=True, generator=gen(21)
+    )
     assert torch.allclose(a, b)
     # by hand for one group of 4
     y = gumbel_max_sample(Z.expand(4, -1), generator=gen(22))
     fy = f_quadratic(torch.eye(3, dtype=torch.float64))[y]
-    ref = torch.stack([(fy[i] - (fy.sum() - fy[i]) / 3) * (F.one_hot(y[i], 3).double() - softmax(Z)) for i in range(4)])
-    assert torch.allclose(score_function_grads(Z, f_quadratic, 4, baseline=True, group=4, generator=gen(22)), ref)
+    ref = torch.stack(
+        [
+            (fy[i] - (fy.sum() - fy[i]) / 3)
+            * (F.one_hot(y[i], 3).double() - softmax(Z))
+            for i in range(4)
+        ]
+    )
+    assert torch.allclose(
+        score_function_grads(
+            Z, f_quadratic, 4, baseline=True, group=4, generator=gen(22)
+        ),
+        ref,
+    )
     with pytest.raises(ValueError, match="group"):
         score_function_grads(Z, f_quadratic, 10, baseline=True, group=3)
     with pytest.raises(ValueError, match="baseline=True"):
@@ -180,17 +227,28 @@ def test_deterministic_ste_is_softmax_jacobian_times_grad_f_at_the_argmax_vertex
     vertex = F.one_hot(z.argmax(), 4).double()
     grad_f = 2 * (vertex - t)  # ∇ ||y - t||² at the vertex
     ref = softmax_jacobian(z).T @ grad_f
-    assert torch.allclose(deterministic_ste_grad(z, lambda y: ((y - t) ** 2).sum(-1)), ref)
+    assert torch.allclose(
+        deterministic_ste_grad(z, lambda y: ((y - t) ** 2).sum(-1)), ref
+    )
 
 
 def test_summarize_estimates_by_hand():
     from lecture_code.discrete import summarize_estimates
 
-    G = torch.tensor([[1.0, 0.0], [3.0, 0.0], [0.0, 2.0], [0.0, 2.0]], dtype=torch.float64)
-    s = summarize_estimates(G, torch.tensor([1.0, 1.0], dtype=torch.float64), batch=2)
-    assert math.isclose(s["rel_bias"], 0.0, abs_tol=1e-15) and math.isclose(s["cos"], 1.0)
-    assert math.isclose(s["norm_ratio"], 1.0) and math.isclose(s["var"], G.var(0).sum().item())
-    assert math.isclose(s["batch_cos"], 1 / math.sqrt(2))  # batch means (2, 0) and (0, 2)
+    G = torch.tensor(
+        [[1.0, 0.0], [3.0, 0.0], [0.0, 2.0], [0.0, 2.0]], dtype=torch.float64
+    )
+    s = summarize_estimates(
+        G, torch.tensor([1.0, 1.0], dtype=torch.float64), batch=2
+    )
+    assert math.isclose(s["rel_bias"], 0.0, abs_tol=1e-15) and math.isclose(
+        s["cos"], 1.0
+    )
+    assert math.isclose(s["norm_ratio"], 1.0) and math.isclose(
+        s["var"], G.var(0).sum().item()
+    )
+    # batch means (2, 0) and (0, 2)
+    assert math.isclose(s["batch_cos"], 1 / math.sqrt(2))
     assert math.isclose(s["se"], torch.linalg.norm(G.std(0)).item() / 2)
     with pytest.raises(ValueError, match="batch"):
         summarize_estimates(G, torch.ones(2, dtype=torch.float64), batch=5)
@@ -205,9 +263,17 @@ def test_bayes_vertex_zero_one_is_argmax_and_absolute_loss_is_the_median():
     assert np.allclose(R, 1 - P) and (k == P.argmax(1)).all()
     absolute = np.abs(np.subtract.outer(np.arange(5), np.arange(5)))
     R, k = bayes_vertex(P, absolute)
-    assert (k == (np.cumsum(P, 1) >= 0.5).argmax(1)).all()  # the (lower) median
-    # the risk is the 1-Wasserstein distance to the point mass at k (L1 between the CDFs)
-    W1 = np.stack([np.abs(np.cumsum(P, 1) - np.cumsum(np.eye(5)[j])).sum(1) for j in range(5)], axis=1)
+    # the (lower) median
+    assert (k == (np.cumsum(P, 1) >= 0.5).argmax(1)).all()
+    # the risk is the 1-Wasserstein distance to the point mass at k (L1 between
+    # the CDFs)
+    W1 = np.stack(
+        [
+            np.abs(np.cumsum(P, 1) - np.cumsum(np.eye(5)[j])).sum(1)
+            for j in range(5)
+        ],
+        axis=1,
+    )
     assert np.allclose(R, W1)
     assert bayes_vertex([0.45, 0.15, 0.40], absolute[:3, :3])[1] == 1
     with pytest.raises(ValueError, match="loss"):

@@ -1,4 +1,5 @@
-"""Tests for lecture_code.natgrad against torch autograd / torch.func in float64."""
+"""Tests for lecture_code.natgrad against torch autograd / torch.func in
+float64."""
 
 import math
 from pathlib import Path
@@ -53,25 +54,42 @@ def test_with_bias():
 
 def test_per_sample_grads_match_torch_func():
     X, W, y, P = problem()
-    ce = lambda w, x, t: torch.nn.functional.cross_entropy((x @ w.T)[None], t[None])  # noqa: E731
-    ref = torch.func.vmap(torch.func.grad(ce), in_dims=(None, 0, 0))(W, X, y)  # (N, K, D)
-    torch.testing.assert_close(per_sample_grads(X, P, y), ref.reshape(len(y), -1))
+    ce = lambda w, x, t: torch.nn.functional.cross_entropy(
+        (x @ w.T)[None], t[None]
+    )
+    # (N, K, D)
+    ref = torch.func.vmap(torch.func.grad(ce), in_dims=(None, 0, 0))(W, X, y)
+    torch.testing.assert_close(
+        per_sample_grads(X, P, y), ref.reshape(len(y), -1)
+    )
 
 
 @pytest.mark.parametrize("seed", range(3))
 def test_softmax_regression_grad_is_autograd_of_mean_cross_entropy(seed):
     X, W, y, P = problem(N=11, D=5, K=4, seed=seed)
     W = W.clone().requires_grad_(True)
-    (ref,) = torch.autograd.grad(torch.nn.functional.cross_entropy(X @ W.T, y), W)
-    torch.testing.assert_close(softmax_regression_grad(X, P, y), ref.reshape(-1), rtol=1e-12, atol=1e-14)
-    torch.testing.assert_close(softmax_regression_grad(X, P, y), per_sample_grads(X, P, y).mean(0))
+    (ref,) = torch.autograd.grad(
+        torch.nn.functional.cross_entropy(X @ W.T, y), W
+    )
+    torch.testing.assert_close(
+        softmax_regression_grad(X, P, y),
+        ref.reshape(-1),
+        rtol=1e-12,
+        atol=1e-14,
+    )
+    torch.testing.assert_close(
+        softmax_regression_grad(X, P, y), per_sample_grads(X, P, y).mean(0)
+    )
 
 
 def test_fisher_is_hessian_of_mean_cross_entropy_and_expected_outer_product():
     X, W, y, P = problem()
     F = softmax_regression_fisher(X, P)
     H = torch.autograd.functional.hessian(
-        lambda w: torch.nn.functional.cross_entropy(X @ w.reshape(W.shape).T, y), W.reshape(-1)
+        lambda w: torch.nn.functional.cross_entropy(
+            X @ w.reshape(W.shape).T, y
+        ),
+        W.reshape(-1),
     )
     torch.testing.assert_close(F, H)
     # definition: E_x E_{y~p}[g g^T], enumerating every label
@@ -86,59 +104,96 @@ def test_fisher_is_hessian_of_mean_cross_entropy_and_expected_outer_product():
 def test_empirical_fisher_is_mean_outer_product():
     X, W, y, P = problem()
     G = per_sample_grads(X, P, y)
-    torch.testing.assert_close(empirical_fisher(G), torch.einsum("ni,nj->ij", G, G) / len(y))
+    torch.testing.assert_close(
+        empirical_fisher(G), torch.einsum("ni,nj->ij", G, G) / len(y)
+    )
 
 
 def test_precondition_matrix_and_diagonal():
     C = torch.tensor([[2.0, 1.0], [1.0, 3.0]], dtype=DT)
     g = torch.tensor([1.0, -1.0], dtype=DT)
-    torch.testing.assert_close(C @ precondition(g, C, 1e-12) + 1e-12 * precondition(g, C, 1e-12), g)
-    torch.testing.assert_close(precondition(g, torch.tensor([4.0, 1.0], dtype=DT), 1.0), torch.tensor([0.2, -0.5], dtype=DT))
+    torch.testing.assert_close(
+        C @ precondition(g, C, 1e-12) + 1e-12 * precondition(g, C, 1e-12), g
+    )
+    torch.testing.assert_close(
+        precondition(g, torch.tensor([4.0, 1.0], dtype=DT), 1.0),
+        torch.tensor([0.2, -0.5], dtype=DT),
+    )
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.floats(1e-8, 10.0), st.floats(1e-6, 1.0), st.floats(1e-6, 1e-1))
-def test_squared_gradient_rule_steps_at_most_lr_over_two_root_delta(g, lr, delta):
+def test_squared_gradient_rule_steps_at_most_lr_over_two_root_delta(
+    g, lr, delta
+):
     # the rule lr * g / (g² + δ) peaks at |g| = √δ with value lr / (2√δ)
-    step = lr * precondition(torch.tensor([g], dtype=DT), torch.tensor([g * g], dtype=DT), delta).item()
+    step = (
+        lr
+        * precondition(
+            torch.tensor([g], dtype=DT), torch.tensor([g * g], dtype=DT), delta
+        ).item()
+    )
     assert step <= lr / (2 * math.sqrt(delta)) * (1 + 1e-12)
-    peak = precondition(torch.tensor([math.sqrt(delta)], dtype=DT), torch.tensor([delta], dtype=DT), delta).item()
+    peak = precondition(
+        torch.tensor([math.sqrt(delta)], dtype=DT),
+        torch.tensor([delta], dtype=DT),
+        delta,
+    ).item()
     assert lr * peak == pytest.approx(lr / (2 * math.sqrt(delta)))
 
 
 def test_hutchinson_exact_for_diagonal_and_converges_otherwise():
     gen = torch.Generator().manual_seed(0)
     Hd = torch.diag(torch.tensor([1.0, 2.0, 3.0], dtype=DT))
-    torch.testing.assert_close(hutchinson_diag(lambda U: U @ Hd.T, 3, 1, gen), torch.diagonal(Hd))
+    torch.testing.assert_close(
+        hutchinson_diag(lambda U: U @ Hd.T, 3, 1, gen), torch.diagonal(Hd)
+    )
     A = torch.randn(5, 5, generator=gen, dtype=DT)
     H = A @ A.T
     est = hutchinson_diag(lambda U: U @ H.T, 5, 4000, gen)
     rel = ((est - torch.diagonal(H)).norm() / torch.diagonal(H).norm()).item()
     assert rel < 0.1
-    assert ((hutchinson_diag(lambda U: U @ H.T, 5, 2, gen) - torch.diagonal(H)).norm() / torch.diagonal(H).norm()) > rel
+    assert (
+        (
+            hutchinson_diag(lambda U: U @ H.T, 5, 2, gen) - torch.diagonal(H)
+        ).norm()
+        / torch.diagonal(H).norm()
+    ) > rel
 
 
 def test_hutchinson_with_torch_func_hvp():
     X, W, y, P = problem()
-    f = lambda w: torch.nn.functional.cross_entropy(X @ w.reshape(W.shape).T, y)  # noqa: E731
+    f = lambda w: torch.nn.functional.cross_entropy(
+        X @ w.reshape(W.shape).T, y
+    )
     w = W.reshape(-1)
-    hvp = torch.func.vmap(lambda v: torch.func.jvp(torch.func.grad(f), (w,), (v,))[1])
-    est = hutchinson_diag(hvp, w.numel(), 20000, torch.Generator().manual_seed(0))
+    hvp = torch.func.vmap(
+        lambda v: torch.func.jvp(torch.func.grad(f), (w,), (v,))[1]
+    )
+    est = hutchinson_diag(
+        hvp, w.numel(), 20000, torch.Generator().manual_seed(0)
+    )
     exact = torch.diagonal(softmax_regression_fisher(X, P))
     assert ((est - exact).norm() / exact.norm()).item() < 0.05
 
 
 def test_diag_fisher_matches_diagonals_of_the_matrices():
     X, W, y, P = problem()
-    torch.testing.assert_close(softmax_regression_diag_fisher(X, P), torch.diagonal(softmax_regression_fisher(X, P)))
     torch.testing.assert_close(
-        softmax_regression_diag_fisher(X, P, y), torch.diagonal(empirical_fisher(per_sample_grads(X, P, y)))
+        softmax_regression_diag_fisher(X, P),
+        torch.diagonal(softmax_regression_fisher(X, P)),
+    )
+    torch.testing.assert_close(
+        softmax_regression_diag_fisher(X, P, y),
+        torch.diagonal(empirical_fisher(per_sample_grads(X, P, y))),
     )
 
 
 def tiny_mlp():
     torch.manual_seed(0)
-    return torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 3)).double()
+    return torch.nn.Sequential(
+        torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 3)
+    ).double()
 
 
 def test_linear_layers_io_reproduces_forward():
@@ -158,10 +213,17 @@ def test_exact_layer_fisher_matches_enumeration_over_labels():
     refs = [torch.zeros_like(b) for b in blocks]
     for n in range(len(X)):
         for k in range(3):
-            loss = torch.nn.functional.cross_entropy(m(X[n : n + 1]), torch.tensor([k]))
-            grads = torch.autograd.grad(loss, [p for l in lins for p in (l.weight, l.bias)])
+            loss = torch.nn.functional.cross_entropy(
+                m(X[n : n + 1]), torch.tensor([k])
+            )
+            grads = torch.autograd.grad(
+                loss, [p for l in lins for p in (l.weight, l.bias)]
+            )
             for j in range(2):
-                v = torch.cat([grads[2 * j], grads[2 * j + 1][:, None]], dim=1).reshape(-1)  # row-major (out, in+1)
+                # row-major (out, in+1)
+                v = torch.cat(
+                    [grads[2 * j], grads[2 * j + 1][:, None]], dim=1
+                ).reshape(-1)
                 refs[j] += P[n, k] * torch.outer(v, v) / len(X)
     for b, r in zip(blocks, refs):
         torch.testing.assert_close(b, r)
@@ -180,15 +242,23 @@ def test_kfac_exact_for_one_sample_and_direction_matches_kron_solve():
     G = G @ G.T
     gW = torch.randn(3, 4, generator=g, dtype=DT)
     d = 0.09
-    ref = torch.linalg.solve(torch.kron(G + 0.3 * torch.eye(3, dtype=DT), A + 0.3 * torch.eye(4, dtype=DT)), gW.reshape(-1))
+    ref = torch.linalg.solve(
+        torch.kron(
+            G + 0.3 * torch.eye(3, dtype=DT), A + 0.3 * torch.eye(4, dtype=DT)
+        ),
+        gW.reshape(-1),
+    )
     torch.testing.assert_close(kfac_direction(gW, A, G, d).reshape(-1), ref)
     # sampled gradients (N, out) give G = mean g gᵀ
     s = torch.randn(10, 3, generator=g, dtype=DT)
-    torch.testing.assert_close(kfac_factors(torch.ones(10, 2, dtype=DT), s)[1], s.T @ s / 10)
+    torch.testing.assert_close(
+        kfac_factors(torch.ones(10, 2, dtype=DT), s)[1], s.T @ s / 10
+    )
 
 
 def flat_mlp(D=3, H=4, K=3):
-    """z(x; ξ) = W2 tanh(W1 x + b1) + b2 with all weights in one flat vector ξ; returns (fn, P)."""
+    """z(x; ξ) = W2 tanh(W1 x + b1) + b2 with all weights in one flat vector
+    ξ; returns (fn, P)."""
 
     def fn(xi, X):
         W1, b1 = xi[: H * D].reshape(H, D), xi[H * D : H * D + H]
@@ -200,7 +270,8 @@ def flat_mlp(D=3, H=4, K=3):
 
 
 def linear_model(xi, X):
-    """Softmax regression z = W x̃ with x̃ = (x, 1) and W = ξ as a (K, D+1) matrix (K = 3)."""
+    """Softmax regression z = W x̃ with x̃ = (x, 1) and W = ξ as a (K, D+1)
+    matrix (K = 3)."""
     Xb = with_bias(X)
     return Xb @ xi.reshape(3, Xb.shape[1]).T
 
@@ -209,79 +280,247 @@ def linear_model(xi, X):
 def test_conditional_fisher_equals_gauss_newton_and_monte_carlo(seed):
     g = torch.Generator().manual_seed(seed)
     fn, P = flat_mlp()
-    X, xi = torch.randn(9, 3, generator=g, dtype=DT), torch.randn(P, generator=g, dtype=DT)
+    X, xi = (
+        torch.randn(9, 3, generator=g, dtype=DT),
+        torch.randn(P, generator=g, dtype=DT),
+    )
     F, G = conditional_fisher(fn, xi, X), gauss_newton(fn, xi, X)
     torch.testing.assert_close(F, G, atol=1e-12, rtol=1e-10)
     assert torch.linalg.eigvalsh(G).min() > -1e-12  # positive semidefinite
-    # the definition by sampling: labels drawn from the model, scores by autograd on torch's cross-entropy
+    # the definition by sampling: labels drawn from the model, scores by
+    # autograd on torch's cross-entropy
     Xr = X.repeat(4000, 1)
-    y = torch.multinomial(torch.softmax(fn(xi, Xr), dim=1).detach(), 1, generator=g)[:, 0]
+    y = torch.multinomial(
+        torch.softmax(fn(xi, Xr), dim=1).detach(), 1, generator=g
+    )[:, 0]
+
     def log_lik(t, x, label):  # log p(label | x; t) for one sample
         return -torch.nn.functional.cross_entropy(fn(t, x[None]), label[None])
 
-    S = torch.func.vmap(torch.func.grad(log_lik), in_dims=(None, 0, 0))(xi, Xr, y)  # (N·4000, P) scores
+    # (N·4000, P) scores
+    S = torch.func.vmap(torch.func.grad(log_lik), in_dims=(None, 0, 0))(
+        xi, Xr, y
+    )
     F_mc = S.T @ S / len(y)
     assert ((F_mc - F).norm() / F.norm()).item() < 0.05
 
 
 def test_conditional_fisher_without_inputs_is_the_categorical_fisher():
-    # logits that do not depend on x: the model is Categorical(softmax(ξ)) and F is F_z (eq-fisher-logits)
+    # logits that do not depend on x: the model is Categorical(softmax(ξ)) and
+    # F is F_z (eq-fisher-logits)
     xi = torch.tensor([0.3, -1.2, 2.0], dtype=DT)
     X = torch.zeros(5, 1, dtype=DT)
     F = conditional_fisher(lambda t, X: t.expand(len(X), 3), xi, X)
-    np.testing.assert_allclose(F.numpy(), categorical_fisher(torch.softmax(xi, 0).numpy(), "logits"), atol=1e-14)
+    np.testing.assert_allclose(
+        F.numpy(),
+        categorical_fisher(torch.softmax(xi, 0).numpy(), "logits"),
+        atol=1e-14,
+    )
 
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_gauss_newton_plus_residual_is_the_hessian(seed):
     g = torch.Generator().manual_seed(seed)
     fn, P = flat_mlp()
-    X, xi = torch.randn(10, 3, generator=g, dtype=DT), torch.randn(P, generator=g, dtype=DT)
+    X, xi = (
+        torch.randn(10, 3, generator=g, dtype=DT),
+        torch.randn(P, generator=g, dtype=DT),
+    )
     y = torch.randint(0, 3, (10,), generator=g)
-    H = torch.autograd.functional.hessian(lambda t: torch.nn.functional.cross_entropy(fn(t, X), y), xi)
-    R = (torch.softmax(fn(xi, X), 1) - torch.nn.functional.one_hot(y, 3)).detach()  # (N, K) residuals p - e_y
-    residual = torch.autograd.functional.hessian(lambda t: (R * fn(t, X)).sum() / len(X), xi)
-    torch.testing.assert_close(H, gauss_newton(fn, xi, X) + residual, atol=1e-12, rtol=1e-10)
-    assert (H - gauss_newton(fn, xi, X)).norm() > 0.1 * H.norm()  # the MLP's Hessian is not its Fisher
+    H = torch.autograd.functional.hessian(
+        lambda t: torch.nn.functional.cross_entropy(fn(t, X), y), xi
+    )
+    # (N, K) residuals p - e_y
+    R = (
+        torch.softmax(fn(xi, X), 1) - torch.nn.functional.one_hot(y, 3)
+    ).detach()
+    residual = torch.autograd.functional.hessian(
+        lambda t: (R * fn(t, X)).sum() / len(X), xi
+    )
+    torch.testing.assert_close(
+        H, gauss_newton(fn, xi, X) + residual, atol=1e-12, rtol=1e-10
+    )
+    # the MLP's Hessian is not its Fisher
+    assert (H - gauss_newton(fn, xi, X)).norm() > 0.1 * H.norm()
 
 
 def test_gauss_newton_of_a_linear_model_is_the_hessian_and_softmax_regression_fisher():
     X, _, y, _ = problem(N=8, D=4, K=3, seed=3)
-    xi = torch.randn(3 * 5, generator=torch.Generator().manual_seed(4), dtype=DT)
+    xi = torch.randn(
+        3 * 5, generator=torch.Generator().manual_seed(4), dtype=DT
+    )
     G = gauss_newton(linear_model, xi, X)
-    H = torch.autograd.functional.hessian(lambda t: torch.nn.functional.cross_entropy(linear_model(t, X), y), xi)
+    H = torch.autograd.functional.hessian(
+        lambda t: torch.nn.functional.cross_entropy(linear_model(t, X), y), xi
+    )
     torch.testing.assert_close(G, H, atol=1e-13, rtol=1e-10)
     Pm = torch.softmax(linear_model(xi, X), 1)
-    torch.testing.assert_close(G, softmax_regression_fisher(with_bias(X), Pm), atol=1e-13, rtol=1e-10)
+    torch.testing.assert_close(
+        G, softmax_regression_fisher(with_bias(X), Pm), atol=1e-13, rtol=1e-10
+    )
 
 
 @pytest.mark.parametrize(
     "call, exc, match",
     [
-        (lambda: precondition(torch.ones(2), torch.eye(2), 0.0), ValueError, "damping"),
-        (lambda: precondition(torch.ones(2), torch.eye(3), 1e-3), ValueError, "curvature must be"),
-        (lambda: precondition(torch.ones(2), torch.ones(3), 1e-3), ValueError, "diagonal curvature"),
-        (lambda: precondition(torch.tensor([float("nan"), 1.0]), torch.eye(2), 1e-3), ValueError, "g contains NaN"),
-        (lambda: per_sample_grads(torch.ones(2, 3), torch.ones(3, 2) / 2, torch.tensor([0, 1])), ValueError, "same number of rows"),
-        (lambda: softmax_regression_grad(torch.ones(2, 3), torch.ones(2, 2) / 2, torch.tensor([0, 2])), ValueError, "y must lie"),
-        (lambda: softmax_regression_grad(torch.ones(2, 3), torch.ones(2, 2) / 2, None), TypeError, "y must hold 2 integer class labels, got None"),
-        (lambda: per_sample_grads(torch.ones(2, 3), torch.ones(2, 2) / 2, torch.tensor([0, 5])), ValueError, "y must lie"),
-        (lambda: per_sample_grads(torch.ones(2, 3), torch.ones(2, 2) / 2, torch.tensor([0.0, 1.0])), TypeError, "y must hold integer class labels"),
-        (lambda: empirical_fisher(torch.ones(3)), ValueError, "G must have 2 dimensions"),
-        (lambda: kfac_factors(torch.ones(3, 2), torch.ones(3, 2, 2, 2)), ValueError, "S must be"),
-        (lambda: kfac_direction(torch.ones(2, 2), torch.eye(3), torch.eye(2), 1e-2), ValueError, "grad_W must have shape"),
-        (lambda: hutchinson_diag(lambda U: U, 3, 0, torch.Generator()), ValueError, "n_probes"),
-        (lambda: hutchinson_diag(lambda U: U[0], 3, 2, torch.Generator()), ValueError, "hvp must return shape"),
-        (lambda: hutchinson_diag("H", 3, 1, torch.Generator()), TypeError, "hvp must be"),
-        (lambda: linear_layers_io(torch.nn.Linear(2, 2), torch.ones(1, 2)), TypeError, "Sequential"),
+        (
+            lambda: precondition(torch.ones(2), torch.eye(2), 0.0),
+            ValueError,
+            "damping",
+        ),
+        (
+            lambda: precondition(torch.ones(2), torch.eye(3), 1e-3),
+            ValueError,
+            "curvature must be",
+        ),
+        (
+            lambda: precondition(torch.ones(2), torch.ones(3), 1e-3),
+            ValueError,
+            "diagonal curvature",
+        ),
+        (
+            lambda: precondition(
+                torch.tensor([float("nan"), 1.0]), torch.eye(2), 1e-3
+            ),
+            ValueError,
+            "g contains NaN",
+        ),
+        (
+            lambda: per_sample_grads(
+                torch.ones(2, 3), torch.ones(3, 2) / 2, torch.tensor([0, 1])
+            ),
+            ValueError,
+            "same number of rows",
+        ),
+        (
+            lambda: softmax_regression_grad(
+                torch.ones(2, 3), torch.ones(2, 2) / 2, torch.tensor([0, 2])
+            ),
+            ValueError,
+            "y must lie",
+        ),
+        (
+            lambda: softmax_regression_grad(
+                torch.ones(2, 3), torch.ones(2, 2) / 2, None
+            ),
+            TypeError,
+            "y must hold 2 integer class labels, got None",
+        ),
+        (
+            lambda: per_sample_grads(
+                torch.ones(2, 3), torch.ones(2, 2) / 2, torch.tensor([0, 5])
+            ),
+            ValueError,
+            "y must lie",
+        ),
+        (
+            lambda: per_sample_grads(
+                torch.ones(2, 3),
+                torch.ones(2, 2) / 2,
+                torch.tensor([0.0, 1.0]),
+            ),
+            TypeError,
+            "y must hold integer class labels",
+        ),
+        (
+            lambda: empirical_fisher(torch.ones(3)),
+            ValueError,
+            "G must have 2 dimensions",
+        ),
+        (
+            lambda: kfac_factors(torch.ones(3, 2), torch.ones(3, 2, 2, 2)),
+            ValueError,
+            "S must be",
+        ),
+        (
+            lambda: kfac_direction(
+                torch.ones(2, 2), torch.eye(3), torch.eye(2), 1e-2
+            ),
+            ValueError,
+            "grad_W must have shape",
+        ),
+        (
+            lambda: hutchinson_diag(lambda U: U, 3, 0, torch.Generator()),
+            ValueError,
+            "n_probes",
+        ),
+        (
+            lambda: hutchinson_diag(lambda U: U[0], 3, 2, torch.Generator()),
+            ValueError,
+            "hvp must return shape",
+        ),
+        (
+            lambda: hutchinson_diag("H", 3, 1, torch.Generator()),
+            TypeError,
+            "hvp must be",
+        ),
+        (
+            lambda: linear_layers_io(torch.nn.Linear(2, 2), torch.ones(1, 2)),
+            TypeError,
+            "Sequential",
+        ),
         (lambda: with_bias("abc"), TypeError, "X must be"),
-        (lambda: gauss_newton("z", torch.zeros(2, dtype=DT), torch.zeros(1, 1)), TypeError, "logits_fn must be"),
-        (lambda: gauss_newton(lambda t, X: t[None], torch.zeros(2, 2, dtype=DT), torch.zeros(1, 1)), ValueError, "xi must have 1"),
-        (lambda: gauss_newton(lambda t, X: t[None], torch.zeros(2, dtype=torch.int64), torch.zeros(1, 1)), TypeError, "floating-point"),
-        (lambda: conditional_fisher(lambda t, X: t, torch.zeros(2, dtype=DT), torch.zeros(1, 1)), ValueError, "shape \\(N=1"),
-        (lambda: conditional_fisher(lambda t, X: t[:1][None], torch.zeros(2, dtype=DT), torch.zeros(1, 1)), ValueError, "K>=2"),
-        (lambda: gauss_newton(lambda t, X: t[None] / 0, torch.ones(2, dtype=DT), torch.zeros(1, 1)), ValueError, "infinite"),
-        (lambda: gnb_diag(lambda t, X: t[None], torch.zeros(2, dtype=DT), torch.zeros(1, 1), torch.Generator(), 0), ValueError, "n_draws"),
+        (
+            lambda: gauss_newton(
+                "z", torch.zeros(2, dtype=DT), torch.zeros(1, 1)
+            ),
+            TypeError,
+            "logits_fn must be",
+        ),
+        (
+            lambda: gauss_newton(
+                lambda t, X: t[None],
+                torch.zeros(2, 2, dtype=DT),
+                torch.zeros(1, 1),
+            ),
+            ValueError,
+            "xi must have 1",
+        ),
+        (
+            lambda: gauss_newton(
+                lambda t, X: t[None],
+                torch.zeros(2, dtype=torch.int64),
+                torch.zeros(1, 1),
+            ),
+            TypeError,
+            "floating-point",
+        ),
+        (
+            lambda: conditional_fisher(
+                lambda t, X: t, torch.zeros(2, dtype=DT), torch.zeros(1, 1)
+            ),
+            ValueError,
+            "shape \\(N=1",
+        ),
+        (
+            lambda: conditional_fisher(
+                lambda t, X: t[:1][None],
+                torch.zeros(2, dtype=DT),
+                torch.zeros(1, 1),
+            ),
+            ValueError,
+            "K>=2",
+        ),
+        (
+            lambda: gauss_newton(
+                lambda t, X: t[None] / 0,
+                torch.ones(2, dtype=DT),
+                torch.zeros(1, 1),
+            ),
+            ValueError,
+            "infinite",
+        ),
+        (
+            lambda: gnb_diag(
+                lambda t, X: t[None],
+                torch.zeros(2, dtype=DT),
+                torch.zeros(1, 1),
+                torch.Generator(),
+                0,
+            ),
+            ValueError,
+            "n_draws",
+        ),
     ],
 )
 def test_bad_input_raises(call, exc, match):
@@ -293,7 +532,10 @@ def test_bad_input_raises(call, exc, match):
 def test_gnb_estimates_the_diagonal_gauss_newton_of_an_mlp(seed):
     g = torch.Generator().manual_seed(seed)
     fn, P = flat_mlp()
-    X, xi = torch.randn(6, 3, generator=g, dtype=DT), torch.randn(P, generator=g, dtype=DT)
+    X, xi = (
+        torch.randn(6, 3, generator=g, dtype=DT),
+        torch.randn(P, generator=g, dtype=DT),
+    )
     h = gnb_diag(fn, xi, X, g, n_draws=40000)
     exact = torch.diagonal(gauss_newton(fn, xi, X))
     assert ((h.mean(0) - exact).norm() / exact.norm()).item() < 0.03
@@ -306,18 +548,32 @@ def test_gnb_estimates_the_diagonal_gauss_newton_of_an_mlp(seed):
         for b in range(3):
             labels = torch.tensor([a, b])
             xr = xi.clone().requires_grad_(True)
-            (gr,) = torch.autograd.grad(torch.nn.functional.cross_entropy(fn(xr, X2), labels), xr)
+            (gr,) = torch.autograd.grad(
+                torch.nn.functional.cross_entropy(fn(xr, X2), labels), xr
+            )
             expect += Pm[0, a] * Pm[1, b] * 2 * gr**2
-    torch.testing.assert_close(expect, torch.diagonal(gauss_newton(fn, xi, X2)), atol=1e-12, rtol=1e-10)
+    torch.testing.assert_close(
+        expect,
+        torch.diagonal(gauss_newton(fn, xi, X2)),
+        atol=1e-12,
+        rtol=1e-10,
+    )
 
 
 def test_gnb_of_softmax_regression_is_the_diagonal_fisher_and_data_labels_are_not():
     X, W, y, P = problem(N=9, D=4, K=3, seed=5)
     g = torch.Generator().manual_seed(0)
-    h = gnb_diag(lambda xi, Xs: Xs @ xi.reshape(3, 4).T, W.reshape(-1), X, g, n_draws=40000).mean(0)
+    h = gnb_diag(
+        lambda xi, Xs: Xs @ xi.reshape(3, 4).T,
+        W.reshape(-1),
+        X,
+        g,
+        n_draws=40000,
+    ).mean(0)
     dF = softmax_regression_diag_fisher(X, P)
     assert ((h - dF).norm() / dF.norm()).item() < 0.03
-    # data labels, batches of B drawn with replacement: B E[ḡ²] = diag F̃ + (B - 1) m̄²
+    # data labels, batches of B drawn with replacement: B E[ḡ²] = diag F̃ + (B
+    # - 1) m̄²
     G, B = per_sample_grads(X, P, y), 4
     expect = (G**2).mean(0) + (B - 1) * G.mean(0) ** 2
     rows = torch.randint(0, 9, (200000, B), generator=g)
@@ -325,9 +581,15 @@ def test_gnb_of_softmax_regression_is_the_diagonal_fisher_and_data_labels_are_no
     assert ((mc - expect).norm() / expect.norm()).item() < 0.02
 
 
-# ------------------------------------------------------------------- the stored sweeps of chapter 7
+# ------------------------------------------------------------------- the
+# stored sweeps of chapter 7
 
-DATA = Path(__file__).resolve().parents[1] / "notebooks" / "data" / "ch07_sweeps.csv"
+DATA = (
+    Path(__file__).resolve().parents[1]
+    / "notebooks"
+    / "data"
+    / "ch07_sweeps.csv"
+)
 
 
 def test_stored_sweeps_cover_every_method_with_five_seeds_and_an_inside_best():
@@ -337,8 +599,11 @@ def test_stored_sweeps_cover_every_method_with_five_seeds_and_an_inside_best():
         sweep = stored[name]
         assert sweep.methods == list(spec["methods"])
         for m in sweep.methods:
-            s = sweep.summary(m)  # raises if the best lr were at the edge of the grid
-            assert s.n_seeds == 5 and sweep.grid(m)[0] < s.lr < sweep.grid(m)[-1]
+            # raises if the best lr were at the edge of the grid
+            s = sweep.summary(m)
+            assert (
+                s.n_seeds == 5 and sweep.grid(m)[0] < s.lr < sweep.grid(m)[-1]
+            )
 
 
 @pytest.mark.parametrize(
@@ -353,7 +618,8 @@ def test_stored_sweeps_cover_every_method_with_five_seeds_and_an_inside_best():
     ],
 )
 def test_stored_sweep_is_recomputed(experiment, method, factor, seed):
-    # the benchmark's numbers (notebooks/data/ch07_sweeps.csv) come from this code: same point, same seed, same loss
+    # the benchmark's numbers (notebooks/data/ch07_sweeps.csv) come from this
+    # code: same point, same seed, same loss
     sweep = read_csv(DATA)[experiment]
     lr = sweep.best(method) * factor
     stored = sweep.trial(method, lr, seed).loss

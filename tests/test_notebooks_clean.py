@@ -1,4 +1,5 @@
-"""Notebooks are committed without outputs; the book build and nbval execute them."""
+"""Notebooks are committed without outputs; the book build and nbval execute
+them."""
 
 import json
 from pathlib import Path
@@ -19,8 +20,12 @@ def test_notebook_has_no_outputs(path):
     nb = json.loads(path.read_text(encoding="utf-8"))
     for i, cell in enumerate(nb["cells"]):
         if cell["cell_type"] == "code":
-            assert cell.get("outputs") == [], f"{path.name}: cell {i} has outputs; clear them before committing"
-            assert cell.get("execution_count") is None, f"{path.name}: cell {i} has an execution count"
+            assert cell.get("outputs") == [], (
+                f"{path.name}: cell {i} has outputs; clear them before committing"
+            )
+            assert cell.get("execution_count") is None, (
+                f"{path.name}: cell {i} has an execution count"
+            )
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
 
 
@@ -28,4 +33,6 @@ def test_every_notebook_is_in_the_toc():
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
     files = {ch["file"] for part in toc["parts"] for ch in part["chapters"]}
     for path in NOTEBOOKS:
-        assert f"notebooks/{path.stem}" in files, f"{path.name} is missing from _toc.yml"
+        assert f"notebooks/{path.stem}" in files, (
+            f"{path.name} is missing from _toc.yml"
+        )

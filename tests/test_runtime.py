@@ -1,4 +1,5 @@
-"""lecture_code.runtime.setup_chapter: style, one thread, seeded global generators."""
+"""lecture_code.runtime.setup_chapter: style, one thread, seeded global
+generators."""
 
 import random
 
@@ -14,7 +15,8 @@ from lecture_code.runtime import setup_chapter
 def test_setup_chapter_sets_style_threads_and_seeds():
     threads = torch.get_num_threads()
     try:
-        assert setup_chapter(seed=3) is None  # a cell ending with the call prints nothing
+        # a cell ending with the call prints nothing
+        assert setup_chapter(seed=3) is None
         assert matplotlib.rcParams["font.family"] == ["IPAexGothic"]
         assert torch.get_num_threads() == 1
         assert all(info["num_threads"] == 1 for info in threadpool_info())

@@ -1,4 +1,5 @@
-"""Tests of lecture_code.simplex: definitions, coordinates, and clear errors on bad input."""
+"""Tests of lecture_code.simplex: definitions, coordinates, and clear errors
+on bad input."""
 
 import math
 
@@ -10,7 +11,9 @@ from hypothesis.extra.numpy import arrays
 
 from lecture_code import simplex as sx
 
-weights = arrays(np.float64, st.integers(1, 6), elements=st.floats(0.0, 10.0)).filter(lambda w: w.sum() > 1e-3)
+weights = arrays(
+    np.float64, st.integers(1, 6), elements=st.floats(0.0, 10.0)
+).filter(lambda w: w.sum() > 1e-3)
 
 
 @given(weights)
@@ -31,23 +34,31 @@ def test_barycentric_round_trip(w):
 @given(st.floats(-2, 2), st.floats(-2, 2))
 def test_cartesian_round_trip_and_membership(x, y):
     p = sx.cartesian_to_barycentric([x, y])
-    np.testing.assert_allclose(sx.barycentric_to_cartesian(p), [x, y], atol=1e-12)
+    np.testing.assert_allclose(
+        sx.barycentric_to_cartesian(p), [x, y], atol=1e-12
+    )
     np.testing.assert_allclose(p.sum(), 1.0, atol=1e-12)
-    # Membership of the triangle by an independent test: same side of each edge as the opposite corner.
-    # Points within 1e-9 of an edge are left out: there the answer depends on the tolerance.
+    # Membership of the triangle by an independent test: same side of each edge
+    # as the opposite corner. Points within 1e-9 of an edge are left out: there
+    # the answer depends on the tolerance.
     T = sx.TRIANGLE
-    cross = lambda u, v: u[0] * v[1] - u[1] * v[0]  # noqa: E731
+    cross = lambda u, v: u[0] * v[1] - u[1] * v[0]
     sides = []
     for i in range(3):
         a, b, c = T[(i + 1) % 3], T[(i + 2) % 3], T[i]
-        sides.append(cross(b - a, np.array([x, y]) - a) * np.sign(cross(b - a, c - a)))  # signed distance (|b-a|=1)
+        # signed distance (|b-a|=1)
+        sides.append(
+            cross(b - a, np.array([x, y]) - a) * np.sign(cross(b - a, c - a))
+        )
     assume(min(abs(d) for d in sides) > 1e-9)
     assert bool(sx.in_simplex(p, atol=1e-12)) == all(d > 0 for d in sides)
 
 
 def test_vertices_are_one_hot_and_map_to_corners():
     np.testing.assert_array_equal(sx.vertices(4), np.eye(4))
-    np.testing.assert_allclose(sx.barycentric_to_cartesian(sx.vertices(3)), sx.TRIANGLE)
+    np.testing.assert_allclose(
+        sx.barycentric_to_cartesian(sx.vertices(3)), sx.TRIANGLE
+    )
 
 
 def test_simplex_grid_counts_and_interior():
@@ -62,13 +73,19 @@ def test_simplex_grid_counts_and_interior():
 
 def test_support_and_distance_to_boundary():
     assert sx.support([0.5, 0.5, 0.0]).tolist() == [True, True, False]
-    np.testing.assert_allclose(sx.distance_to_boundary(np.full(3, 1 / 3)), math.sqrt(2) / (2 * math.sqrt(3)))
-    np.testing.assert_allclose(sx.distance_to_boundary(np.full(5, 0.2)), 1 / math.sqrt(20))
+    np.testing.assert_allclose(
+        sx.distance_to_boundary(np.full(3, 1 / 3)),
+        math.sqrt(2) / (2 * math.sqrt(3)),
+    )
+    np.testing.assert_allclose(
+        sx.distance_to_boundary(np.full(5, 0.2)), 1 / math.sqrt(20)
+    )
     assert sx.distance_to_boundary([1.0, 0.0, 0.0]) == 0.0
 
 
 def test_distance_to_boundary_matches_brute_force():
-    # Walk from p along 3601 in-plane directions at once; find each exit by bisection.
+    # Walk from p along 3601 in-plane directions at once; find each exit by
+    # bisection.
     p = np.array([0.5, 0.3, 0.2])
     ang = np.linspace(0, 2 * np.pi, 3601)
     d = np.stack([np.cos(ang), np.sin(ang)], axis=1)  # (N, 2)
@@ -76,10 +93,14 @@ def test_distance_to_boundary_matches_brute_force():
     lo, hi = np.zeros(len(ang)), np.full(len(ang), 2.0)
     for _ in range(60):
         mid = (lo + hi) / 2
-        inside = (sx.cartesian_to_barycentric(start + mid[:, None] * d) >= 0).all(axis=1)
+        inside = (
+            sx.cartesian_to_barycentric(start + mid[:, None] * d) >= 0
+        ).all(axis=1)
         lo, hi = np.where(inside, mid, lo), np.where(inside, hi, mid)
     # The drawn triangle has side 1; Δ² in R³ has side √2, so scale by √2.
-    np.testing.assert_allclose(lo.min() * math.sqrt(2), sx.distance_to_boundary(p), rtol=1e-5)
+    np.testing.assert_allclose(
+        lo.min() * math.sqrt(2), sx.distance_to_boundary(p), rtol=1e-5
+    )
 
 
 def test_dirichlet_samples_are_in_simplex():
@@ -91,16 +112,36 @@ def test_dirichlet_samples_are_in_simplex():
     "call, error, match",
     [
         (lambda: sx.vertices(0), ValueError, "K must be a positive integer"),
-        (lambda: sx.vertices(2.5), TypeError, "K must be an integer, got float"),
+        (
+            lambda: sx.vertices(2.5),
+            TypeError,
+            "K must be an integer, got float",
+        ),
         (lambda: sx.check_simplex([0.5, 0.6]), ValueError, "must sum to 1"),
         (lambda: sx.check_simplex([1.5, -0.5]), ValueError, "non-negative"),
         (lambda: sx.in_simplex([np.nan, 1.0]), ValueError, "contains NaN"),
         (lambda: sx.in_simplex([]), ValueError, "last axis of length K >= 1"),
         (lambda: sx.in_simplex("abc"), TypeError, "array of numbers"),
-        (lambda: sx.barycentric_to_cartesian([0.5, 0.5]), ValueError, "one row per coordinate"),
-        (lambda: sx.cartesian_to_barycentric([1.0, 2.0, 3.0]), ValueError, "length 2"),
-        (lambda: sx.simplex_grid(0), ValueError, "n must be a positive integer"),
-        (lambda: sx.sample_dirichlet(3, [1.0, 0.0]), ValueError, "alpha must be"),
+        (
+            lambda: sx.barycentric_to_cartesian([0.5, 0.5]),
+            ValueError,
+            "one row per coordinate",
+        ),
+        (
+            lambda: sx.cartesian_to_barycentric([1.0, 2.0, 3.0]),
+            ValueError,
+            "length 2",
+        ),
+        (
+            lambda: sx.simplex_grid(0),
+            ValueError,
+            "n must be a positive integer",
+        ),
+        (
+            lambda: sx.sample_dirichlet(3, [1.0, 0.0]),
+            ValueError,
+            "alpha must be",
+        ),
         (lambda: sx.distance_to_boundary([1.0]), ValueError, "K >= 2"),
     ],
 )
@@ -114,7 +155,9 @@ def test_new_figure_fixed_margins_or_constrained():
 
     fig, ax = new_figure(4.0, 3.0, margins=dict(left=0.2, bottom=0.25))
     assert fig.get_layout_engine() is None
-    assert ax.get_position().x0 == pytest.approx(0.2) and ax.get_position().y0 == pytest.approx(0.25)
+    assert ax.get_position().x0 == pytest.approx(
+        0.2
+    ) and ax.get_position().y0 == pytest.approx(0.25)
     fig2, axes = new_figure(6.0, 3.0, ncols=2)
     assert fig2.get_layout_engine() is not None and len(axes) == 2
 
@@ -131,10 +174,12 @@ def test_new_figures_share_one_math_typesetter():
         fig.savefig(io.BytesIO(), format="png")
         renderers.append(fig.canvas.get_renderer())
     assert renderers[0] is not renderers[1]
-    assert renderers[0].mathtext_parser is renderers[1].mathtext_parser  # "$e_1$" is typeset once
+    # "$e_1$" is typeset once
+    assert renderers[0].mathtext_parser is renderers[1].mathtext_parser
 
 
-# --- label smoothing --------------------------------------------------------------------------
+# --- label smoothing
+# --------------------------------------------------------------------------
 
 
 def test_smooth_labels_matches_torch_label_smoothing():
@@ -153,8 +198,12 @@ def test_smooth_labels_matches_torch_label_smoothing():
 def test_smooth_labels_lie_on_the_segment_to_the_centre():
     T = sx.smooth_labels([0, 2], 3, 0.3)
     assert sx.in_interior(T).all()
-    np.testing.assert_allclose(T[0], 0.7 * np.eye(3)[0] + 0.3 * np.full(3, 1 / 3), atol=1e-15)
-    np.testing.assert_array_equal(sx.smooth_labels([1], 3, 0.0), [[0.0, 1.0, 0.0]])
+    np.testing.assert_allclose(
+        T[0], 0.7 * np.eye(3)[0] + 0.3 * np.full(3, 1 / 3), atol=1e-15
+    )
+    np.testing.assert_array_equal(
+        sx.smooth_labels([1], 3, 0.0), [[0.0, 1.0, 0.0]]
+    )
 
 
 def test_smooth_labels_errors():

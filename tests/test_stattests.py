@@ -20,7 +20,9 @@ from lecture_code.stattests import (
 @pytest.mark.parametrize("df", [1, 2, 5, 30])
 @pytest.mark.parametrize("x", [0.0, 0.3, 2.0, 11.0, 80.0])
 def test_chi2_sf_matches_scipy(x, df):
-    assert chi2_sf(x, df) == pytest.approx(stats.chi2.sf(x, df), rel=1e-10, abs=1e-300)
+    assert chi2_sf(x, df) == pytest.approx(
+        stats.chi2.sf(x, df), rel=1e-10, abs=1e-300
+    )
 
 
 def test_chisquare_matches_scipy():
@@ -31,7 +33,9 @@ def test_chisquare_matches_scipy():
         obs = rng.multinomial(500, p)
         ref = stats.chisquare(obs, 500 * p)
         stat, pv = chisquare(obs, 500 * p)
-        assert stat == pytest.approx(ref.statistic, rel=1e-12) and pv == pytest.approx(ref.pvalue, rel=1e-9)
+        assert stat == pytest.approx(
+            ref.statistic, rel=1e-12
+        ) and pv == pytest.approx(ref.pvalue, rel=1e-9)
 
 
 def test_chi2_contingency_matches_scipy_without_correction():
@@ -40,27 +44,39 @@ def test_chi2_contingency_matches_scipy_without_correction():
         table = rng.integers(5, 60, size=shape)
         ref = stats.chi2_contingency(table, correction=False)
         stat, pv = chi2_contingency(table)
-        assert stat == pytest.approx(ref.statistic, rel=1e-12) and pv == pytest.approx(ref.pvalue, rel=1e-9)
+        assert stat == pytest.approx(
+            ref.statistic, rel=1e-12
+        ) and pv == pytest.approx(ref.pvalue, rel=1e-9)
 
 
 def test_ks_statistics_match_scipy():
     rng = np.random.default_rng(2)
     x = rng.gumbel(size=3000)
-    gumbel_cdf = lambda t: torch.exp(-torch.exp(-t))  # noqa: E731
-    assert ks_statistic(x, gumbel_cdf) == pytest.approx(stats.kstest(x, stats.gumbel_r.cdf).statistic, abs=1e-12)
+    gumbel_cdf = lambda t: torch.exp(-torch.exp(-t))
+    assert ks_statistic(x, gumbel_cdf) == pytest.approx(
+        stats.kstest(x, stats.gumbel_r.cdf).statistic, abs=1e-12
+    )
     a, b = rng.normal(size=700), rng.normal(0.1, 1.0, size=1100)
-    assert ks_2samp_statistic(a, b) == pytest.approx(stats.ks_2samp(a, b).statistic, abs=1e-12)
+    assert ks_2samp_statistic(a, b) == pytest.approx(
+        stats.ks_2samp(a, b).statistic, abs=1e-12
+    )
 
 
 def test_ks_critical_value_is_the_asymptotic_quantile():
-    # P(√n D > c) → P(K > c) for Kolmogorov's K; scipy's kstwobign is that limit
+    # P(√n D > c) → P(K > c) for Kolmogorov's K; scipy's kstwobign is that
+    # limit
     c = ks_critical_value(10_000) * math.sqrt(10_000)
     assert stats.kstwobign.sf(c) == pytest.approx(0.05, rel=1e-4)
     assert ks_critical_value(400, 400) == pytest.approx(ks_critical_value(200))
-    # the test it defines rejects a shifted sample and (at this seed) not an unshifted one
+    # the test it defines rejects a shifted sample and (at this seed) not an
+    # unshifted one
     rng = np.random.default_rng(3)
     a, b = rng.normal(size=5000), rng.normal(size=5000)
-    assert ks_2samp_statistic(a, b) < ks_critical_value(5000, 5000) < ks_2samp_statistic(a, b + 0.2)
+    assert (
+        ks_2samp_statistic(a, b)
+        < ks_critical_value(5000, 5000)
+        < ks_2samp_statistic(a, b + 0.2)
+    )
 
 
 def test_bad_input_raises():

@@ -1,9 +1,11 @@
-"""One Japanese term per concept: the glossary in book/notation.md is the rule, this test enforces it.
+"""One Japanese term per concept: the glossary in book/notation.md is the rule,
+this test enforces it.
 
-The 用語集 table in ``book/notation.md`` lists, for each concept, the term the book uses and the
-variants it does not use. Every book page and every notebook's markdown is scanned for the
-variants. Exempt are the places where the book does not speak in its own words: code (inline
-and fenced), math, quotations of the sources in 「…」, cross-reference roles ({doc}`…` etc.) and
+The 用語集 table in ``book/notation.md`` lists, for each concept, the term the
+book uses and the variants it does not use. Every book page and every
+notebook's markdown is scanned for the variants. Exempt are the places where
+the book does not speak in its own words: code (inline and fenced), math,
+quotations of the sources in 「…」, cross-reference roles ({doc}`…` etc.) and
 link targets.
 """
 
@@ -19,11 +21,13 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTATION = ROOT / "book" / "notation.md"
 
 _EXEMPT = [
-    re.compile(r"```.*?```", re.S),  # fenced blocks (code, directives' bodies stay: only code fences)
+    # fenced blocks (code, directives' bodies stay: only code fences)
+    re.compile(r"```.*?```", re.S),
     re.compile(r"\$\$.*?\$\$", re.S),  # display math
     re.compile(r"\$[^$\n]+\$"),  # inline math
     re.compile(r"`[^`\n]*`"),  # inline code and role targets
-    re.compile(r"「[^「」]*」"),  # quotations of the sources (section titles, sentences)
+    # quotations of the sources (section titles, sentences)
+    re.compile(r"「[^「」]*」"),
     re.compile(r"\]\([^)]*\)"),  # link targets
     re.compile(r"^:label:.*$", re.M),
 ]
@@ -36,7 +40,11 @@ def glossary() -> list[tuple[str, list[str]]]:
     rows = []
     for line in section.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) < 2 or cells[0] in ("", "用いる語") or set(cells[0]) <= set("-: "):
+        if (
+            len(cells) < 2
+            or cells[0] in ("", "用いる語")
+            or set(cells[0]) <= set("-: ")
+        ):
             continue
         variants = [v.strip() for v in cells[1].split("、") if v.strip()]
         rows.append((cells[0], variants))
@@ -44,17 +52,23 @@ def glossary() -> list[tuple[str, list[str]]]:
 
 
 def own_words(text: str) -> str:
-    """The text with the exempt places (code, math, quotations, link targets) blanked out."""
+    """The text with the exempt places (code, math, quotations, link
+    targets) blanked out."""
     for rx in _EXEMPT:
         text = rx.sub(" ", text)
     return text
 
 
 def prose(path: Path) -> str:
-    """The markdown a reader reads on a page: a book page, or a notebook's markdown cells."""
+    """The markdown a reader reads on a page: a book page, or a notebook's
+    markdown cells."""
     if path.suffix == ".ipynb":
         nb = json.loads(path.read_text(encoding="utf-8"))
-        return "\n\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+        return "\n\n".join(
+            "".join(c["source"])
+            for c in nb["cells"]
+            if c["cell_type"] == "markdown"
+        )
     return path.read_text(encoding="utf-8")
 
 
@@ -69,25 +83,40 @@ def find_variants(text: str, rows) -> list[str]:
     found = []
     for preferred, variants in rows:
         for v in variants:
-            # a variant that is part of the preferred term (e.g. ミラー降下 in ミラー降下法) only counts alone
+            # a variant that is part of the preferred term (e.g. ミラー降下 in
+            # ミラー降下法) only counts alone
             for m in re.finditer(re.escape(v), text):
-                window = text[max(0, m.start() - len(preferred)) : m.end() + len(preferred)]
+                window = text[
+                    max(0, m.start() - len(preferred)) : m.end()
+                    + len(preferred)
+                ]
                 if preferred in window and v in preferred:
                     continue
-                found.append(f"{v} → {preferred}: …{text[max(0, m.start() - 15):m.end() + 15]}…".replace("\n", " "))
+                found.append(
+                    f"{v} → {preferred}: …{text[max(0, m.start() - 15) : m.end() + 15]}…".replace(
+                        "\n", " "
+                    )
+                )
     return found
 
 
 def test_glossary_is_read():
     rows = glossary()
-    assert len(rows) >= 10, "the 用語集 table in book/notation.md was not found or is nearly empty"
+    assert len(rows) >= 10, (
+        "the 用語集 table in book/notation.md was not found or is nearly empty"
+    )
     assert all(variants for _, variants in rows)
 
 
 def test_the_scan_finds_a_planted_variant():
-    rows = [("交差エントロピー", ["クロスエントロピー"]), ("ミラー降下法", ["ミラー降下"])]
+    rows = [
+        ("交差エントロピー", ["クロスエントロピー"]),
+        ("ミラー降下法", ["ミラー降下"]),
+    ]
     assert find_variants("損失はクロスエントロピーです", rows)
-    assert not find_variants("損失は「クロスエントロピー」と資料は書く。`cross_entropy`", rows)
+    assert not find_variants(
+        "損失は「クロスエントロピー」と資料は書く。`cross_entropy`", rows
+    )
     assert not find_variants("ミラー降下法の一歩", rows)
     assert find_variants("ミラー降下の一歩", rows)
 
@@ -95,4 +124,7 @@ def test_the_scan_finds_a_planted_variant():
 @pytest.mark.parametrize("path", pages(), ids=lambda p: p.name)
 def test_one_term_per_concept(path):
     found = find_variants(prose(path), glossary())
-    assert not found, f"{path.name}: non-preferred terms (see 用語集 in book/notation.md):\n" + "\n".join(found)
+    assert not found, (
+        f"{path.name}: non-preferred terms (see 用語集 in book/notation.md):\n"
+        + "\n".join(found)
+    )

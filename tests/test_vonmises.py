@@ -8,7 +8,11 @@ import torch
 from scipy import stats
 
 from lecture_code.softmax import softmax
-from lecture_code.vonmises import von_mises_arc_mass, von_mises_density, von_mises_mean_resultant
+from lecture_code.vonmises import (
+    von_mises_arc_mass,
+    von_mises_density,
+    von_mises_mean_resultant,
+)
 
 
 @pytest.mark.parametrize("kappa", [0.0, 0.5, 3.0, 16.0, 700.0])
@@ -17,7 +21,11 @@ def test_density_matches_scipy(kappa, mu):
     theta = np.linspace(-math.pi, math.pi, 37)
     ours = von_mises_density(theta, kappa, mu)
     assert ours.dtype == torch.float64
-    ref = stats.vonmises(kappa, loc=mu).pdf(theta) if kappa > 0 else np.full_like(theta, 1 / (2 * math.pi))
+    ref = (
+        stats.vonmises(kappa, loc=mu).pdf(theta)
+        if kappa > 0
+        else np.full_like(theta, 1 / (2 * math.pi))
+    )
     np.testing.assert_allclose(ours.numpy(), ref, rtol=1e-10, atol=1e-300)
 
 
@@ -41,7 +49,9 @@ def test_arc_mass_matches_scipy_cdf(kappa):
 def test_arc_mass_beyond_pi_wraps():
     # an arc written past +π is the same set of angles as its wrapped copy
     one = von_mises_arc_mass(2.8, 3.6, 4.0, 0.3)
-    two = von_mises_arc_mass(2.8, math.pi, 4.0, 0.3) + von_mises_arc_mass(-math.pi, 3.6 - 2 * math.pi, 4.0, 0.3)
+    two = von_mises_arc_mass(2.8, math.pi, 4.0, 0.3) + von_mises_arc_mass(
+        -math.pi, 3.6 - 2 * math.pi, 4.0, 0.3
+    )
     assert abs(one - two) < 1e-12
 
 
@@ -49,7 +59,12 @@ def test_softmax_is_density_at_equally_spaced_points():
     K, kappa, theta_x = 6, 2.0, 0.3
     phi = 2 * math.pi * torch.arange(K, dtype=torch.float64) / K
     dens = von_mises_density(phi, kappa, theta_x)
-    torch.testing.assert_close(dens / dens.sum(), softmax(torch.cos(phi - theta_x), 1 / kappa), atol=1e-14, rtol=0)
+    torch.testing.assert_close(
+        dens / dens.sum(),
+        softmax(torch.cos(phi - theta_x), 1 / kappa),
+        atol=1e-14,
+        rtol=0,
+    )
 
 
 @pytest.mark.parametrize("kappa", [0.0, 1.0, 4.0, 50.0])

@@ -1,8 +1,11 @@
-"""Find a Chromium/Chrome executable for the browser tests; optionally install Debian's.
+"""Find a Chromium/Chrome executable for the browser tests; optionally install
+Debian's.
 
-``python tools/find_chromium.py``            print the path, or exit 1 with the command to run.
-``python tools/find_chromium.py --install``  if none is found and we are root on Debian,
-                                             ``apt-get install -y chromium`` first.
+``python tools/find_chromium.py`` print the path, or exit 1 with the command to
+run. ``python tools/find_chromium.py --install`` if none is found and we are
+root on Debian,
+                                             ``apt-get install -y chromium``
+                                             first.
 The environment variable CHROMIUM_PATH overrides the search.
 """
 
@@ -13,7 +16,13 @@ import shutil
 import subprocess
 import sys
 
-CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+CANDIDATES = (
+    "chromium",
+    "chromium-browser",
+    "google-chrome",
+    "google-chrome-stable",
+    "chrome",
+)
 INSTALL_HINT = "sudo apt-get update && sudo apt-get install -y chromium   (or set CHROMIUM_PATH)"
 
 
@@ -33,14 +42,30 @@ def find_chromium() -> str | None:
 
 def main(argv: list[str]) -> int:
     path = find_chromium()
-    if path is None and "--install" in argv and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
-        print("Chromium not found: installing Debian's chromium with apt-get ...", flush=True)
+    if (
+        path is None
+        and "--install" in argv
+        and hasattr(os, "geteuid")
+        and os.geteuid() == 0
+        and shutil.which("apt-get")
+    ):
+        print(
+            "Chromium not found: installing Debian's chromium with apt-get ...",
+            flush=True,
+        )
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
         subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "chromium"],
+            check=True,
+            env=env,
+        )
         path = find_chromium()
     if path is None:
-        print(f"No Chromium or Chrome found for the browser tests. Install it with:\n  {INSTALL_HINT}", file=sys.stderr)
+        print(
+            f"No Chromium or Chrome found for the browser tests. Install it with:\n  {INSTALL_HINT}",
+            file=sys.stderr,
+        )
         return 1
     print(f"browser: {path}")
     return 0

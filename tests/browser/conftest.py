@@ -1,4 +1,5 @@
-"""Fixtures for the browser tests: the built book served on 127.0.0.1 and Debian's Chromium."""
+"""Fixtures for the browser tests: the built book served on 127.0.0.1 and
+Debian's Chromium."""
 
 from __future__ import annotations
 
@@ -35,7 +36,9 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 def site():
     """Base URL of _build/html served by a local HTTP server on 127.0.0.1."""
     if not (HTML / "index.html").is_file():
-        pytest.fail("no built book in _build/html: run 'make book' (or 'make test') first")
+        pytest.fail(
+            "no built book in _build/html: run 'make book' (or 'make test') first"
+        )
     handler = functools.partial(_QuietHandler, directory=str(HTML))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -48,7 +51,9 @@ def site():
 def browser():
     path = find_chromium()
     if path is None:
-        pytest.fail(f"Chromium is required for the browser tests and was not found. Install it with:\n  {INSTALL_HINT}")
+        pytest.fail(
+            f"Chromium is required for the browser tests and was not found. Install it with:\n  {INSTALL_HINT}"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

@@ -1,16 +1,21 @@
-"""Drive a real JupyterLab in Chromium: start a throw-away server, open a notebook, Run All, move sliders.
+"""Drive a real JupyterLab in Chromium: start a throw-away server, open a
+notebook, Run All, move sliders.
 
-Used by ``tests/browser/test_jupyterlab.py`` (the end-to-end test of the live path) and by
-``tests/bench_lab.py`` (redraw latency). The server is the one ``make lab`` starts — the project's
-``lab/jupyter_lab_config.py`` and its settings overrides — on 127.0.0.1 and a free port, with a
-throw-away user-settings directory, workspace, Jupyter config/data/runtime directories, and:
+Used by ``tests/browser/test_jupyterlab.py`` (the end-to-end test of the live
+path) and by ``tests/bench_lab.py`` (redraw latency). The server is the one
+``make lab`` starts — the project's ``lab/jupyter_lab_config.py`` and its
+settings overrides — on 127.0.0.1 and a free port, with a throw-away
+user-settings directory, workspace, Jupyter config/data/runtime directories,
+and:
 
-- the notebook's windowing mode ``none`` (JupyterLab otherwise leaves cells far from the
-  viewport out of the DOM, and a test could not see them);
-- the app exposed to the page (``window.jupyterapp``) so the test runs JupyterLab's own commands;
-- ``PYTHONPATH`` starting with the repository under test (its ``lecture_code``, not whichever
-  one is installed) and with a ``sitecustomize`` that records every socket connection or name
-  lookup that would leave 127.0.0.1, in the server and in every kernel (Python audit hooks).
+- the notebook's windowing mode ``none`` (JupyterLab otherwise leaves cells far
+  from the viewport out of the DOM, and a test could not see them);
+- the app exposed to the page (``window.jupyterapp``) so the test runs
+  JupyterLab's own commands;
+- ``PYTHONPATH`` starting with the repository under test (its ``lecture_code``,
+  not whichever one is installed) and with a ``sitecustomize`` that records
+  every socket connection or name lookup that would leave 127.0.0.1, in the
+  server and in every kernel (Python audit hooks).
 """
 
 from __future__ import annotations
@@ -63,8 +68,9 @@ if _LOG:
 '''
 
 
-#: The test's own user settings (on top of lab/settings/overrides.json, which readers get too):
-#: every cell in the DOM, and nothing saved (Run All's outputs must never reach the notebooks).
+# : The test's own user settings (on top of lab/settings/overrides.json, which
+# readers get too): : every cell in the DOM, and nothing saved (Run All's
+# outputs must never reach the notebooks).
 TEST_SETTINGS = {
     "@jupyterlab/notebook-extension:tracker": {"windowingMode": "none"},
     "@jupyterlab/docmanager-extension:plugin": {"autosave": False},
@@ -72,15 +78,20 @@ TEST_SETTINGS = {
 
 
 def throwaway_root(repo: Path, work: Path) -> Path:
-    """A server root that looks like ``repo`` but where the notebooks are copies.
+    """A server root that looks like ``repo`` but where the notebooks are
+    copies.
 
-    ``work/root/notebooks/*.ipynb`` are copies (JupyterLab may write to a notebook it runs);
-    everything else (``figures/``, ``notebooks/data``, ...) is a symlink to the repository.
+    ``work/root/notebooks/*.ipynb`` are copies (JupyterLab may write to a
+    notebook it runs); everything else (``figures/``, ``notebooks/data``, ...)
+    is a symlink to the repository.
     """
     root = work / "root"
     (root / "notebooks").mkdir(parents=True, exist_ok=True)
     for entry in repo.iterdir():
-        if entry.name not in ("notebooks", ".git", ".venv", "_build") and not (root / entry.name).exists():
+        if (
+            entry.name not in ("notebooks", ".git", ".venv", "_build")
+            and not (root / entry.name).exists()
+        ):
             (root / entry.name).symlink_to(entry)
     for entry in (repo / "notebooks").iterdir():
         target = root / "notebooks" / entry.name
@@ -103,11 +114,14 @@ class JupyterLab:
     Parameters
     ----------
     root_dir : Path
-        The folder the server shows: a :func:`throwaway_root` copy of the repository.
+        The folder the server shows: a :func:`throwaway_root` copy of the
+        repository.
     work : Path
-        An empty folder for the throw-away settings, workspaces, config, data and runtime files.
+        An empty folder for the throw-away settings, workspaces, config, data
+        and runtime files.
     code_root : Path
-        The repository whose ``lecture_code`` the kernels import (first on ``PYTHONPATH``).
+        The repository whose ``lecture_code`` the kernels import (first on
+        ``PYTHONPATH``).
     """
 
     def __init__(self, root_dir: Path, work: Path, code_root: Path = ROOT):
@@ -130,7 +144,9 @@ class JupyterLab:
             package, name = plugin.rsplit(":", 1)
             folder = w / "user-settings" / package
             folder.mkdir(parents=True, exist_ok=True)
-            (folder / f"{name}.jupyterlab-settings").write_text(json.dumps(values))
+            (folder / f"{name}.jupyterlab-settings").write_text(
+                json.dumps(values)
+            )
         audit = w / "audit"
         audit.mkdir(exist_ok=True)
         (audit / "sitecustomize.py").write_text(_AUDIT)
@@ -143,11 +159,16 @@ class JupyterLab:
             JUPYTER_RUNTIME_DIR=str(w / "runtime"),
             JUPYTER_PLATFORM_DIRS="1",
             LC_OUTSIDE_LOG=str(self.outside_log),
-            PYTHONPATH=os.pathsep.join([str(audit), str(self.code_root)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])),
+            PYTHONPATH=os.pathsep.join(
+                [str(audit), str(self.code_root)]
+                + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+            ),
             PYDEVD_DISABLE_FILE_VALIDATION="1",
         )
         cmd = [
-            sys.executable, "-m", "jupyterlab",
+            sys.executable,
+            "-m",
+            "jupyterlab",
             f"--config={LAB_CONFIG}",
             "--no-browser",
             f"--ServerApp.port={self.port}",
@@ -161,26 +182,41 @@ class JupyterLab:
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             cmd.append("--allow-root")
         self._log = open(self.server_log, "w")
-        self.proc = subprocess.Popen(cmd, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"JupyterLab exited ({self.proc.returncode}):\n{self.server_log.read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"JupyterLab exited ({self.proc.returncode}):\n{self.server_log.read_text()[-3000:]}"
+                )
             try:
-                with urllib.request.urlopen(f"{self.base}/api/status?token={self.token}", timeout=2) as r:
+                with urllib.request.urlopen(
+                    f"{self.base}/api/status?token={self.token}", timeout=2
+                ) as r:
                     if r.status == 200:
                         return self
             except OSError:
                 time.sleep(0.2)
         self.stop()
-        raise RuntimeError(f"JupyterLab did not answer within {timeout:.0f} s:\n{self.server_log.read_text()[-3000:]}")
+        raise RuntimeError(
+            f"JupyterLab did not answer within {timeout:.0f} s:\n{self.server_log.read_text()[-3000:]}"
+        )
 
     def stop(self) -> None:
         if self.proc is None:
             return
-        pgid = self.proc.pid  # start_new_session: the server leads its own process group (with its kernels)
+        # start_new_session: the server leads its own process group (with its
+        # kernels)
+        pgid = self.proc.pid
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)  # jupyter_server: SIGINT twice = shut down kernels, stop
+            # jupyter_server: SIGINT twice = shut down kernels, stop
+            self.proc.send_signal(signal.SIGINT)
             time.sleep(0.1)
             self.proc.send_signal(signal.SIGINT)
             try:
@@ -189,14 +225,16 @@ class JupyterLab:
                 self.proc.kill()
                 self.proc.wait()
         try:
-            os.killpg(pgid, signal.SIGKILL)  # kernels left behind, if any (our own process group only)
+            # kernels left behind, if any (our own process group only)
+            os.killpg(pgid, signal.SIGKILL)
         except ProcessLookupError:
             pass
         self._log.close()
         self.proc = None
 
     def outside_requests(self) -> list[str]:
-        """Connections or name lookups outside 127.0.0.1 made by the server or a kernel."""
+        """Connections or name lookups outside 127.0.0.1 made by the server
+        or a kernel."""
         if not self.outside_log.exists():
             return []
         return self.outside_log.read_text().splitlines()
@@ -209,43 +247,56 @@ class JupyterLab:
 
 
 # --------------------------------------------------------------------------------------------
-# The page side. Every helper takes a Playwright (sync) page showing JupyterLab.
+# The page side. Every helper takes a Playwright (sync) page showing
+# JupyterLab.
 
 JS_APP_READY = """() => !!(window.jupyterapp && window.jupyterapp.shell && window.jupyterapp.commands
   && window.jupyterapp.commands.hasCommand('docmanager:open'))"""
 
-# Every snippet below takes the notebook's path (relative to the server root) as its first argument.
+# Every snippet below takes the notebook's path (relative to the server root)
+# as its first argument.
 _FIND = """const app = window.jupyterapp;
   const find = (path) => { for (const w of app.shell.widgets('main')) if (w.context && w.context.path === path) return w;
                             throw new Error('not open: ' + path); };"""
 
-JS_OPEN = """async ([path, activate, mode]) => {
+JS_OPEN = (
+    """async ([path, activate, mode]) => {
   %s
   await app.restored;
   const options = mode ? {activate, mode} : {activate};
   const w = await app.commands.execute('docmanager:open', {path, factory: 'Notebook', options});
   if (activate) app.shell.activateById(w.id);
   return w.id;
-}""" % _FIND
+}"""
+    % _FIND
+)
 
-JS_KERNEL_IDLE = """(path) => {
+JS_KERNEL_IDLE = (
+    """(path) => {
   %s
   const w = find(path);
   const s = w.context.isReady && w.sessionContext.isReady && w.sessionContext.session;
   return !!(s && s.kernel && s.kernel.connectionStatus === 'connected' && s.kernel.status === 'idle');
-}""" % _FIND
+}"""
+    % _FIND
+)
 
-JS_CLOSE = """async (path) => {
+JS_CLOSE = (
+    """async (path) => {
   %s
   const w = find(path);
   const done = w.sessionContext.shutdown();  // not awaited: the server stops the kernel meanwhile
   w.context.model.dirty = false;  // the outputs of Run All are not saved
   w.dispose();
   done.catch(() => {});
-}""" % _FIND
+}"""
+    % _FIND
+)
 
-#: Start Run All on a notebook and return at once; JS_RUN_WAIT waits for it (two kernels can run at a time).
-JS_RUN_START = """async (path) => {
+# : Start Run All on a notebook and return at once; JS_RUN_WAIT waits for it
+# (two kernels can run at a time).
+JS_RUN_START = (
+    """async (path) => {
   %s
   const w = find(path);
   app.shell.activateById(w.id);
@@ -258,11 +309,14 @@ JS_RUN_START = """async (path) => {
     return performance.now() - t0;
   });
   await new Promise(r => setTimeout(r, 0));
-}""" % _FIND
+}"""
+    % _FIND
+)
 
 JS_RUN_WAIT = """async (path) => await window.__lcRuns[path]"""
 
-JS_RUN_ALL = """async (path) => {
+JS_RUN_ALL = (
+    """async (path) => {
   %s
   const w = find(path);
   app.shell.activateById(w.id);
@@ -271,10 +325,14 @@ JS_RUN_ALL = """async (path) => {
   const k = w.sessionContext.session.kernel;
   while (k.status !== 'idle') await new Promise(r => setTimeout(r, 50));
   return performance.now() - t0;
-}""" % _FIND
+}"""
+    % _FIND
+)
 
-#: Per code cell: index, execution count, source, error outputs, stderr text, widget outputs (from the model).
-JS_OUTPUTS = """(path) => {
+# : Per code cell: index, execution count, source, error outputs, stderr text,
+# widget outputs (from the model).
+JS_OUTPUTS = (
+    """(path) => {
   %s
   const cells = find(path).content.model.cells;
   const out = [];
@@ -292,11 +350,15 @@ JS_OUTPUTS = """(path) => {
     });
   }
   return out;
-}""" % _FIND
+}"""
+    % _FIND
+)
 
-#: Every markdown cell: rendered or not, by jupyterlab-myst (``.myst``) or JupyterLab's own renderer,
-#: its source, and the text its rendered view shows.
-JS_MARKDOWN = """(path) => {
+# : Every markdown cell: rendered or not, by jupyterlab-myst (``.myst``) or
+# JupyterLab's own renderer, : its source, and the text its rendered view
+# shows.
+JS_MARKDOWN = (
+    """(path) => {
   %s
   const w = find(path);
   return Array.from(w.node.querySelectorAll('.jp-MarkdownCell')).map(c => {
@@ -304,9 +366,12 @@ JS_MARKDOWN = """(path) => {
     return {rendered: c.classList.contains('jp-mod-rendered') && !!body,
             myst: !!(body && body.classList.contains('myst')), text: body ? body.innerText : ''};
   });
-}""" % _FIND
+}"""
+    % _FIND
+)
 
-JS_KERNEL_EVAL = """async ([path, code]) => {
+JS_KERNEL_EVAL = (
+    """async ([path, code]) => {
   %s
   const k = find(path).sessionContext.session.kernel;
   const future = k.requestExecute({code, silent: false, store_history: false});
@@ -317,21 +382,29 @@ JS_KERNEL_EVAL = """async ([path, code]) => {
   };
   await future.done;
   return out;
-}""" % _FIND
+}"""
+    % _FIND
+)
 
 
 def open_lab(page, lab: JupyterLab, timeout: float = 120_000) -> None:
-    """Load JupyterLab once (a fresh workspace); notebooks are then opened inside this page."""
-    page.goto(f"{lab.base}/lab?reset&token={lab.token}", wait_until="domcontentloaded")
+    """Load JupyterLab once (a fresh workspace); notebooks are then opened
+    inside this page."""
+    page.goto(
+        f"{lab.base}/lab?reset&token={lab.token}",
+        wait_until="domcontentloaded",
+    )
     page.wait_for_function(JS_APP_READY, timeout=timeout, polling=200)
 
 
 class Notebook:
-    """One notebook open in the JupyterLab page (``path`` relative to the server root).
+    """One notebook open in the JupyterLab page (``path`` relative to the
+    server root).
 
-    ``Notebook(page, path).open(activate=False, beside=True)`` opens it (renders it, starts its
-    kernel) beside another notebook that is running; :meth:`activate` brings it to the front and
-    waits for its kernel to be idle.
+    ``Notebook(page, path).open(activate=False, beside=True)`` opens it
+    (renders it, starts its kernel) beside another notebook that is running;
+    :meth:`activate` brings it to the front and waits for its kernel to be
+    idle.
     """
 
     def __init__(self, page, path: str):
@@ -341,37 +414,51 @@ class Notebook:
         self.started = False
 
     def open(self, activate: bool = True, beside: bool = False) -> Notebook:
-        """Open the notebook (its kernel starts). ``beside``: in a panel split off to the right, so
-        it is visible, and rendered, while the notebook in front keeps running."""
-        self.id = self.page.evaluate(JS_OPEN, [self.path, activate, "split-right" if beside else None])
+        """Open the notebook (its kernel starts). ``beside``: in a panel
+        split off to the right, so it is visible, and rendered, while the
+        notebook in front keeps running."""
+        self.id = self.page.evaluate(
+            JS_OPEN, [self.path, activate, "split-right" if beside else None]
+        )
         return self
 
     def activate(self, timeout: float = 120_000) -> Notebook:
         if self.id is None:
             self.open()
-        self.page.evaluate("(id) => window.jupyterapp.shell.activateById(id)", self.id)
-        self.page.wait_for_function(JS_KERNEL_IDLE, arg=self.path, timeout=timeout, polling=100)
+        self.page.evaluate(
+            "(id) => window.jupyterapp.shell.activateById(id)", self.id
+        )
+        self.page.wait_for_function(
+            JS_KERNEL_IDLE, arg=self.path, timeout=timeout, polling=100
+        )
         return self
 
     def run_all(self) -> float:
-        """Run every cell (JupyterLab's Run All); wait for the kernel to go idle. Returns ms."""
+        """Run every cell (JupyterLab's Run All); wait for the kernel to go
+        idle. Returns ms."""
         return self.page.evaluate(JS_RUN_ALL, self.path)
 
     def start_run_all(self) -> None:
-        """Start Run All and return at once (the kernel runs while the test looks at another notebook)."""
+        """Start Run All and return at once (the kernel runs while the test
+        looks at another notebook)."""
         self.page.evaluate(JS_RUN_START, self.path)
         self.started = True
 
     def wait_run_all(self) -> float:
-        """Wait for the Run All started by :meth:`start_run_all`; ms from its start to an idle kernel."""
+        """Wait for the Run All started by :meth:`start_run_all`; ms from
+        its start to an idle kernel."""
         return self.page.evaluate(JS_RUN_WAIT, self.path)
 
     def wait_attached(self, timeout: float = 120_000) -> None:
-        """Wait until every cell is in the DOM (windowing ``defer`` attaches them when the page is idle)."""
+        """Wait until every cell is in the DOM (windowing ``defer`` attaches
+        them when the page is idle)."""
         self.page.wait_for_function(
             """(path) => { %s const w = find(path);
-                 return w.content.widgets.every(c => c.isAttached && c.node.isConnected); }""" % _FIND,
-            arg=self.path, timeout=timeout, polling=200,
+                 return w.content.widgets.every(c => c.isAttached && c.node.isConnected); }"""
+            % _FIND,
+            arg=self.path,
+            timeout=timeout,
+            polling=200,
         )
 
     def outputs(self) -> list[dict]:
@@ -381,22 +468,26 @@ class Notebook:
         return self.page.evaluate(JS_MARKDOWN, self.path)
 
     def literalincludes(self) -> int:
-        """Markdown cells whose source has a ``literalinclude`` (invisible in JupyterLab)."""
+        """Markdown cells whose source has a ``literalinclude`` (invisible
+        in JupyterLab)."""
         return self.page.evaluate(
             """(path) => { %s const cells = find(path).content.model.cells; let n = 0;
                 for (let i = 0; i < cells.length; i++) { const c = cells.get(i);
                   if (c.type === 'markdown' && c.sharedModel.getSource().includes('{literalinclude}')) n++; }
-                return n; }""" % _FIND,
+                return n; }"""
+            % _FIND,
             self.path,
         )
 
     def sliders(self):
-        """Locators of the live slider boxes (``lecture_code.sliders``' widget view) in this notebook."""
+        """Locators of the live slider boxes (``lecture_code.sliders``'
+        widget view) in this notebook."""
         loc = self.page.locator(f"#{self.id} .lc-live")
         return [loc.nth(k) for k in range(loc.count())]
 
     def kernel_eval(self, code: str) -> str:
-        """Run ``code`` in this notebook's kernel (not in a cell); returns what it printed."""
+        """Run ``code`` in this notebook's kernel (not in a cell); returns
+        what it printed."""
         return self.page.evaluate(JS_KERNEL_EVAL, [self.path, code])
 
     def close(self) -> None:
@@ -404,8 +495,9 @@ class Notebook:
         self.page.evaluate(JS_CLOSE, self.path)
 
 
-#: Move the k-th control of a live slider box and time it, all inside the page: the clock starts
-#: at the pointer/key event and stops when the new picture has loaded (its ``load`` event).
+# : Move the k-th control of a live slider box and time it, all inside the
+# page: the clock starts : at the pointer/key event and stops when the new
+# picture has loaded (its ``load`` event).
 JS_ARM = """(box) => {
   const img = box.querySelector('.lc-live-image img, img.lc-live-image, img');
   const before = img.src;
@@ -434,8 +526,8 @@ def slider_state(box) -> dict:
 
 
 def drag_slider(page, box, k: int, moves: int = 40) -> None:
-    """Drag control ``k``'s handle from its position across the track in ``moves`` quick pointer
-    moves (a reader dragging), then release."""
+    """Drag control ``k``'s handle from its position across the track in
+    ``moves`` quick pointer moves (a reader dragging), then release."""
     control = box.locator(".lc-live-control").nth(k)
     handle = control.locator(".noUi-handle").first
     track = control.locator(".noUi-base").first
@@ -449,13 +541,21 @@ def drag_slider(page, box, k: int, moves: int = 40) -> None:
     page.mouse.up()
 
 
-def move_slider(page, box, k: int, fraction: float | None = None, timeout: float = 10_000,
-                control_selector: str = ".lc-live-control") -> float | None:
-    """Move control ``k`` of a live slider box and wait for the new picture; returns ms or None.
+def move_slider(
+    page,
+    box,
+    k: int,
+    fraction: float | None = None,
+    timeout: float = 10_000,
+    control_selector: str = ".lc-live-control",
+) -> float | None:
+    """Move control ``k`` of a live slider box and wait for the new picture;
+    returns ms or None.
 
-    With ``fraction`` (0..1) the pointer clicks the slider's track at that position; without, the
-    keyboard moves the handle to the far end (End, or Home if it is already there). Returns None if
-    the picture did not change within ``timeout`` ms (or the slider's value did not change at all).
+    With ``fraction`` (0..1) the pointer clicks the slider's track at that
+    position; without, the keyboard moves the handle to the far end (End, or
+    Home if it is already there). Returns None if the picture did not change
+    within ``timeout`` ms (or the slider's value did not change at all).
     """
     control = box.locator(control_selector).nth(k)
     handle = control.locator(".noUi-handle").first
@@ -469,7 +569,9 @@ def move_slider(page, box, k: int, fraction: float | None = None, timeout: float
         track = control.locator(".noUi-base").first
         track.scroll_into_view_if_needed()
         bb = track.bounding_box()
-        page.mouse.click(bb["x"] + fraction * bb["width"], bb["y"] + bb["height"] / 2)
+        page.mouse.click(
+            bb["x"] + fraction * bb["width"], bb["y"] + bb["height"] / 2
+        )
     try:
         if handle.get_attribute("aria-valuenow") == before:
             page.wait_for_timeout(300)
@@ -479,5 +581,7 @@ def move_slider(page, box, k: int, fraction: float | None = None, timeout: float
     except Exception:
         return None
     finally:
-        box.evaluate("() => window.__lc && window.__lc.cleanup && window.__lc.cleanup()")
+        box.evaluate(
+            "() => window.__lc && window.__lc.cleanup && window.__lc.cleanup()"
+        )
     return page.evaluate(JS_ELAPSED)

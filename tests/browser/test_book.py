@@ -1,4 +1,5 @@
-"""The built book in a real browser: every page of the TOC, offline, with math, images and sliders."""
+"""The built book in a real browser: every page of the TOC, offline, with
+math, images and sliders."""
 
 from __future__ import annotations
 
@@ -24,13 +25,21 @@ PAGES = toc_pages()
 
 
 def open_page(browser, site, page_path):
-    """Load a page, recording console errors and every request that would leave 127.0.0.1."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})  # the width issue 18 names
+    """Load a page, recording console errors and every request that would
+    leave 127.0.0.1."""
+    # the width issue 18 names
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
     outside, errors = block_outside(context, site), []
     page = context.new_page()
     page.set_default_timeout(60_000)
-    page.on("console", lambda m: m.type == "error" and not any(h in m.text for h in HARMLESS_CONSOLE)
-            and errors.append(m.text))
+    page.on(
+        "console",
+        lambda m: (
+            m.type == "error"
+            and not any(h in m.text for h in HARMLESS_CONSOLE)
+            and errors.append(m.text)
+        ),
+    )
     page.on("pageerror", lambda e: errors.append(str(e)))
     response = page.goto(f"{site}/{page_path}", wait_until="load")
     return context, page, response, outside, errors
@@ -41,20 +50,24 @@ def wait_for_mathjax(page):
         "() => !document.querySelector('.math') || (window.MathJax && MathJax.startup && MathJax.startup.promise)",
         timeout=60_000,
     )
-    page.evaluate("() => window.MathJax && MathJax.startup ? MathJax.startup.promise : null")
+    page.evaluate(
+        "() => window.MathJax && MathJax.startup ? MathJax.startup.promise : null"
+    )
 
 
 RAW_TEX = ["$$", "\\(", "\\)", "\\[", "\\begin{", "\\frac", "\\mathbf"]
 
 
-#: Tables wider than their column (the reader would have to scroll sideways), with their first row.
+# : Tables wider than their column (the reader would have to scroll sideways),
+# with their first row.
 WIDE_TABLES = """() => Array.from(document.querySelectorAll('article table'))
     .filter(t => t.scrollWidth > t.parentElement.clientWidth + 1)
     .map(t => `${t.scrollWidth} px in ${t.parentElement.clientWidth} px: ${(t.rows[0] || {}).textContent}`.slice(0, 120))"""
 
 
 def move_static_sliders(page) -> list[str]:
-    """Move every input of every static slider on the page once; what did not work (in the same visit)."""
+    """Move every input of every static slider on the page once; what did
+    not work (in the same visit)."""
     problems = []
     sliders = page.locator(".lc-slider")
     for k in range(sliders.count()):
@@ -68,25 +81,42 @@ def move_static_sliders(page) -> list[str]:
             rng = inputs.nth(j)
             before_src = img.get_attribute("src")
             before_text = root.locator("output").nth(j).inner_text()
-            current, top = int(rng.input_value()), int(rng.get_attribute("max"))
+            current, top = (
+                int(rng.input_value()),
+                int(rng.get_attribute("max")),
+            )
             target = 0 if current != 0 else top
-            rng.evaluate("(el, v) => { el.value = v; el.dispatchEvent(new Event('input')); }", str(target))
+            rng.evaluate(
+                "(el, v) => { el.value = v; el.dispatchEvent(new Event('input')); }",
+                str(target),
+            )
             if img.get_attribute("src") == before_src:
                 problems.append(f"slider {k}.{j} moved, picture did not")
             if root.locator("output").nth(j).inner_text() == before_text:
-                problems.append(f"slider {k}.{j} moved, the value shown did not")
-            if not page.evaluate("(i) => i.complete && i.naturalWidth > 0", img.element_handle()):
-                problems.append(f"slider {k}.{j}: the new picture did not load")
+                problems.append(
+                    f"slider {k}.{j} moved, the value shown did not"
+                )
+            if not page.evaluate(
+                "(i) => i.complete && i.naturalWidth > 0", img.element_handle()
+            ):
+                problems.append(
+                    f"slider {k}.{j}: the new picture did not load"
+                )
     return problems
 
 
 def inspect(browser, site, page_path) -> dict:
     """Everything the tests check about one page, from a single visit."""
-    context, page, response, outside, errors = open_page(browser, site, page_path)
+    context, page, response, outside, errors = open_page(
+        browser, site, page_path
+    )
     try:
         report = {"status": response.status if response else None}
         wait_for_mathjax(page)
-        page.wait_for_function("() => Array.from(document.images).every(i => i.complete)", timeout=60_000)
+        page.wait_for_function(
+            "() => Array.from(document.images).every(i => i.complete)",
+            timeout=60_000,
+        )
         report["math"] = page.locator(".math").count()
         report["typeset"] = page.locator("mjx-container").count()
         report["tex_errors"] = page.locator("mjx-merror").count()
@@ -116,9 +146,17 @@ def inspect(browser, site, page_path) -> dict:
 def inspect_or_record(browser, site, page_path) -> dict:
     try:
         return inspect(browser, site, page_path)
-    except Exception as exc:  # reported by the page's own test, not as an error of every test
-        return {"exception": f"{type(exc).__name__}: {exc}", "sliders": 0, "svgs": [], "math": 0, "typeset": 0,
-                "slider_problems": [], "wide_tables": []}
+    # reported by the page's own test, not as an error of every test
+    except Exception as exc:
+        return {
+            "exception": f"{type(exc).__name__}: {exc}",
+            "sliders": 0,
+            "svgs": [],
+            "math": 0,
+            "typeset": 0,
+            "slider_problems": [],
+            "wide_tables": [],
+        }
 
 
 @pytest.fixture(scope="module")
@@ -131,18 +169,31 @@ def test_page_loads_offline_with_math_and_images(reports, page_path):
     r = reports[page_path]
     assert "exception" not in r, f"{page_path}: {r.get('exception')}"
     assert r["status"] == 200, f"{page_path}: HTTP {r['status']}"
-    assert r["outside"] == [], f"{page_path}: requests left 127.0.0.1: {r['outside']}"
+    assert r["outside"] == [], (
+        f"{page_path}: requests left 127.0.0.1: {r['outside']}"
+    )
     assert r["errors"] == [], f"{page_path}: console errors: {r['errors']}"
     if r["math"]:
-        assert r["typeset"] >= r["math"], f"{page_path}: math not typeset ({r['typeset']} of {r['math']})"
-        assert r["tex_errors"] == 0, f"{page_path}: MathJax reported a TeX error"
-    assert r["raw_tex"] == [], f"{page_path}: raw TeX left in the page: {r['raw_tex']}"
-    assert r["broken_images"] == [], f"{page_path}: images that did not load: {r['broken_images']}"
-    assert r["wide_tables"] == [], f"{page_path}: tables wider than the column at 1280 px: {r['wide_tables']}"
+        assert r["typeset"] >= r["math"], (
+            f"{page_path}: math not typeset ({r['typeset']} of {r['math']})"
+        )
+        assert r["tex_errors"] == 0, (
+            f"{page_path}: MathJax reported a TeX error"
+        )
+    assert r["raw_tex"] == [], (
+        f"{page_path}: raw TeX left in the page: {r['raw_tex']}"
+    )
+    assert r["broken_images"] == [], (
+        f"{page_path}: images that did not load: {r['broken_images']}"
+    )
+    assert r["wide_tables"] == [], (
+        f"{page_path}: tables wider than the column at 1280 px: {r['wide_tables']}"
+    )
 
 
 def test_math_is_typeset_somewhere(reports):
-    """Guards the test above against vacuous passes (a page with math must exist and be typeset)."""
+    """Guards the test above against vacuous passes (a page with math must
+    exist and be typeset)."""
     assert reports["notebooks/01_simplex.html"]["math"] > 10
     assert reports["notebooks/01_simplex.html"]["typeset"] > 10
 
@@ -156,19 +207,26 @@ def test_every_lecture_figure_is_shown(reports):
 def test_static_sliders_change_the_picture(reports):
     pages = [p for p, r in reports.items() if r["sliders"]]
     assert "notebooks/01_simplex.html" in pages, "chapter 1 must have a slider"
-    problems = [f"{p}: {m}" for p in pages for m in reports[p]["slider_problems"]]
+    problems = [
+        f"{p}: {m}" for p in pages for m in reports[p]["slider_problems"]
+    ]
     assert not problems, "\n".join(problems)
 
 
 def test_the_slider_check_finds_a_frozen_slider(browser):
-    """A static slider whose picture does not follow its input is reported (the check can fail)."""
+    """A static slider whose picture does not follow its input is reported
+    (the check can fail)."""
     page = browser.new_page()
     try:
-        page.set_content('<div class="lc-slider"><input type="range" min="0" max="4" value="2">'
-                         '<output>2</output><img class="lc-frame" src="data:image/gif;base64,'
-                         'R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"></div>')
-        assert move_static_sliders(page) == ["slider 0.0 moved, picture did not",
-                                             "slider 0.0 moved, the value shown did not"]
+        page.set_content(
+            '<div class="lc-slider"><input type="range" min="0" max="4" value="2">'
+            '<output>2</output><img class="lc-frame" src="data:image/gif;base64,'
+            'R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"></div>'
+        )
+        assert move_static_sliders(page) == [
+            "slider 0.0 moved, picture did not",
+            "slider 0.0 moved, the value shown did not",
+        ]
     finally:
         page.close()
 
@@ -176,8 +234,11 @@ def test_the_slider_check_finds_a_frozen_slider(browser):
 def test_the_table_check_finds_a_wide_table(browser):
     page = browser.new_page()
     try:
-        page.set_content('<article><div style="width:300px;overflow-x:auto"><table><tr><td style="white-space:nowrap">'
-                         + "x" * 200 + "</td></tr></table></div></article>")
+        page.set_content(
+            '<article><div style="width:300px;overflow-x:auto"><table><tr><td style="white-space:nowrap">'
+            + "x" * 200
+            + "</td></tr></table></div></article>"
+        )
         assert len(page.evaluate(WIDE_TABLES)) == 1
     finally:
         page.close()
