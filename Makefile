@@ -11,7 +11,7 @@ PORT       ?= 8000
 # -W: any Sphinx warning fails the build; -n: nitpicky references; --keep-going: report them all.
 JB_FLAGS   := -W -n --keep-going
 
-.PHONY: help venv book test test-checks test-book test-lab unit notebooks figures figures-check build-book browser chromium lab serve bench clean
+.PHONY: help venv book test format test-checks test-book test-lab unit notebooks figures figures-check build-book browser chromium lab serve bench clean
 
 help:
 	@echo "make book     build the HTML book into $(HTML) (executes every notebook, cached)"
@@ -19,6 +19,7 @@ help:
 	@echo "make lab      open JupyterLab on notebooks/ (lab/: no news prompt, nothing leaves 127.0.0.1)"
 	@echo "make figures  regenerate every SVG in figures/"
 	@echo "make serve    serve $(HTML) on http://127.0.0.1:$(PORT)"
+	@echo "make format   format and lint-fix the code with ruff (what make test checks)"
 	@echo "make bench    run the benchmarks (speed ratios, slider latency in JupyterLab)"
 
 venv: $(STAMP)
@@ -38,6 +39,10 @@ build-book: $(STAMP)
 
 figures: $(STAMP)
 	$(PY) -m lecture_code.figures
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format lecture_code tests tools notebooks
+	$(VENV)/bin/ruff check --fix lecture_code tests tools notebooks
 
 figures-check: $(STAMP)
 	$(PY) -m lecture_code.figures --check
@@ -62,11 +67,13 @@ browser: $(STAMP) chromium
 test: $(STAMP) chromium
 	@$(MAKE) --no-print-directory -j3 --output-sync=target test-checks test-book test-lab
 
-# ruff lints the library, tests, tools and notebooks (rules in pyproject.toml). The figure check
+# ruff checks the formatting (79 columns: what fits the book's code column) and lints the library,
+# tests, tools and notebooks (rules in pyproject.toml). The figure check
 # runs once, inside the unit tests: tests/test_figures.py regenerates every figure in a fresh
 # interpreter and compares it byte for byte with figures/.
 test-checks: $(STAMP)
 	@echo "== $@ start $$(date +%T)"
+	$(VENV)/bin/ruff format --check lecture_code tests tools notebooks
 	$(VENV)/bin/ruff check lecture_code tests tools notebooks
 	nice -n 10 $(PY) -m pytest -q --doctest-modules lecture_code tests --ignore=tests/browser
 	nice -n 10 $(PY) -m pytest -q --nbval-lax notebooks/

@@ -103,10 +103,12 @@ def main() -> int:
 
     print(
         f"reference workload: median {statistics.median(references):.3f} s "
-        f"(range {min(references):.3f}-{max(references):.3f} s over {len(references)} runs)"
+        f"(range {min(references):.3f}-{max(references):.3f} s over "
+        f"{len(references)} runs)"
     )
     print(
-        f"{'chapter':34s} {'median':>7s} {'range':>13s} {'× ref':>7s} {'budget':>7s}"
+        f"{'chapter':34s} {'median':>7s} {'range':>13s} {'× ref':>7s} "
+        f"{'budget':>7s}"
     )
     over = 0
     for p in paths:
@@ -114,7 +116,8 @@ def main() -> int:
         flag = "" if med <= BUDGET else "  OVER"
         over += med > BUDGET
         print(
-            f"{p.stem:34s} {med:6.2f}s {min(times[p]):5.2f}-{max(times[p]):5.2f} s "
+            f"{p.stem:34s} {med:6.2f}s "
+            f"{min(times[p]):5.2f}-{max(times[p]):5.2f} s "
             f"{statistics.median(ratios[p]):6.1f}x {BUDGET:6.0f}s{flag}"
         )
     return 0 if over == 0 else 1

@@ -44,7 +44,9 @@ POSITIONS = (0.15, 0.85, 0.35, 0.65, 0.5, 0.25, 0.75, 0.45, 0.95, 0.05)
 REFERENCE = """from lecture_code.plot import new_figure
 from lecture_code.sliders import Range, slider
 
-fig, ax = new_figure(1.2, 0.8, margins=dict(left=0.02, right=0.98, bottom=0.02, top=0.98))
+fig, ax = new_figure(
+    1.2, 0.8, margins=dict(left=0.02, right=0.98, bottom=0.02, top=0.98)
+)
 ax.set_axis_off()
 ax.set_xlim(0, 1)
 (dot,) = ax.plot([0.5], [0.5], "o")
@@ -185,23 +187,27 @@ def main() -> int:
                     else "     -"
                 )
                 print(
-                    f"  measured {name:28s} median {med} ms ({len(r['ms'])} moves)",
+                    f"  measured {name:28s} median {med} ms ({len(r['ms'])} "
+                    "moves)",
                     flush=True,
                 )
             browser.close()
 
     print(
-        f"\nRedraw latency in JupyterLab (slider moved -> new picture loaded), budget: median <= {BUDGET_MS:.0f} ms"
+        "\nRedraw latency in JupyterLab (slider moved -> new picture "
+        f"loaded), budget: median <= {BUDGET_MS:.0f} ms"
     )
     print(
-        f"{'chapter':28s} {'sliders':>7s} {'moves':>5s} {'median':>7s} {'p90':>6s} {'max':>6s} {'Run All':>8s}"
+        f"{'chapter':28s} {'sliders':>7s} {'moves':>5s} {'median':>7s} "
+        f"{'p90':>6s} {'max':>6s} {'Run All':>8s}"
     )
     ref = rows.pop("_reference.ipynb")
     over = []
     for name, r in [("(reference: round trip)", ref)] + list(rows.items()):
         if not r["ms"]:
             print(
-                f"{name:28s} {r['sliders']:7d} {0:5d} {'-':>7s} {'-':>6s} {'-':>6s} {r['run_s']:7.1f}s"
+                f"{name:28s} {r['sliders']:7d} {0:5d} {'-':>7s} {'-':>6s} "
+                f"{'-':>6s} {r['run_s']:7.1f}s"
                 + (
                     "  ERRORS: " + "; ".join(r["errors"])
                     if r["errors"]
@@ -218,7 +224,8 @@ def main() -> int:
         if flag:
             over.append(name)
         print(
-            f"{name:28s} {r['sliders']:7d} {len(ms):5d} {med:6.0f}ms {p90:5.0f}ms {ms[-1]:5.0f}ms {r['run_s']:7.1f}s{flag}"
+            f"{name:28s} {r['sliders']:7d} {len(ms):5d} {med:6.0f}ms "
+            f"{p90:5.0f}ms {ms[-1]:5.0f}ms {r['run_s']:7.1f}s{flag}"
             + ("  ERRORS: " + "; ".join(r["errors"]) if r["errors"] else "")
         )
     print(

@@ -1,11 +1,10 @@
-"""The execution cache never serves stale outputs: tools/cache_guard.py
-drops a cached run whose lecture_code dependencies changed, and keeps the
-others."""
+"""The execution cache never serves stale outputs: tools/cache_guard.py drops
+a cached run when the library, the data, the pins or a file the notebook
+declares changed, and keeps it otherwise."""
 
 import importlib.util
 import os
 import shutil
-import textwrap
 from pathlib import Path
 
 import nbformat
@@ -21,24 +20,16 @@ spec.loader.exec_module(cache_guard)
 
 def make_project(tmp_path: Path) -> Path:
     root = tmp_path / "proj"
-    (root / "lecture_code").mkdir(parents=True)
-    (root / "notebooks").mkdir()
-    (root / "book").mkdir()
+    for d in ("lecture_code", "notebooks/data", "book"):
+        (root / d).mkdir(parents=True)
     (root / "lecture_code" / "__init__.py").write_text("")
-    (root / "lecture_code" / "base.py").write_text("X = 1\n")
-    (root / "lecture_code" / "alpha.py").write_text(
-        "from .base import X\nA = X\n"
-    )
-    (root / "lecture_code" / "beta.py").write_text("B = 2\n")
+    (root / "lecture_code" / "alpha.py").write_text("A = 1\n")
+    (root / "notebooks" / "data" / "grid.csv").write_text("lr,loss\n")
     (root / "book" / "page.md").write_text("# page\n")
     (root / "requirements.txt").write_text("numpy==1\n")
     for name, src, meta in [
         ("uses_alpha", "from lecture_code.alpha import A\nprint(A)", {}),
-        (
-            "uses_beta",
-            "%matplotlib inline\nimport lecture_code.beta as b\nprint(b.B)",
-            {},
-        ),
+        ("plain", "%matplotlib inline\nprint(2)", {}),
         (
             "reads_pages",
             "print(1)",
@@ -47,16 +38,7 @@ def make_project(tmp_path: Path) -> Path:
     ]:
         nb = nbformat.v4.new_notebook()
         nb.cells = [nbformat.v4.new_code_cell(src)]
-        nb.metadata.update(
-            {
-                "kernelspec": {
-                    "name": "python3",
-                    "display_name": "Python 3",
-                    "language": "python",
-                },
-                **meta,
-            }
-        )
+        nb.metadata.update(meta)
         nbformat.write(nb, root / "notebooks" / f"{name}.ipynb")
     return root
 
@@ -88,94 +70,68 @@ def cached_names(root, cache):
     return names
 
 
-def test_dependencies_follow_imports_transitively():
-    deps = cache_guard.notebook_dependencies(
-        ROOT / "notebooks" / "01_simplex.ipynb", ROOT
-    )
-    names = {p.relative_to(ROOT).as_posix() for p in deps}
+def test_inputs_of_the_chapters():
+    def names(nb):
+        paths = cache_guard.inputs(ROOT / "notebooks" / nb, ROOT)
+        return {p.relative_to(ROOT).as_posix() for p in paths}
+
+    ch07, ch09 = names("07_natural_gradient.ipynb"), names("09_crf.ipynb")
+    # the whole library and the pins, for every chapter
     assert {
-        "lecture_code/simplex.py",
-        "lecture_code/sliders.py",
-        "lecture_code/style.py",
+        "lecture_code/__init__.py",
         "lecture_code/softmax.py",
+        "lecture_code/crf.py",
         "requirements.txt",
-    } <= names
-    # chapter 1 does not import it
-    assert "lecture_code/figures.py" not in names
+        "pyproject.toml",
+    } <= ch07 & ch09
+    # the stored data, declared or not (chapter 9 reads its grid undeclared)
+    assert "notebooks/data/ch09_lr_grid.csv" in ch07 & ch09
+    assert not any("__pycache__" in n for n in ch07)
 
 
-def test_changed_dependency_invalidates_only_the_affected_notebook(tmp_path):
+def test_changed_inputs_invalidate_the_cached_runs(tmp_path):
     root = make_project(tmp_path)
     cache_dir = root / "_build" / ".jupyter_cache"
     cache = cache_all(root, cache_dir)
+    everything = {"uses_alpha", "plain", "reads_pages"}
     # first run: no recorded digests, all dropped
-    assert cache_guard.guard(root, cache_dir) != []
+    assert len(cache_guard.guard(root, cache_dir)) == 3
     cache = cache_all(root, cache_dir)
     # nothing changed: cache kept
     assert cache_guard.guard(root, cache_dir) == []
-    assert cached_names(root, cache) == {
-        "uses_alpha",
-        "uses_beta",
-        "reads_pages",
-    }
+    assert cached_names(root, cache) == everything
 
     notebooks = root / "notebooks"
-    old = {p.name: p.stat().st_mtime_ns for p in notebooks.glob("*.ipynb")}
     # pretend the notebooks were written long ago
     for p in notebooks.glob("*.ipynb"):
-        os.utime(p, ns=(old[p.name] - 10**10, old[p.name] - 10**10))
+        t = p.stat().st_mtime_ns - 10**10
+        os.utime(p, ns=(t, t))
     old = {p.name: p.stat().st_mtime_ns for p in notebooks.glob("*.ipynb")}
-    # imported by alpha, transitively
-    (root / "lecture_code" / "base.py").write_text("X = 2\n")
-    assert cache_guard.guard(root, cache_dir) == ["notebooks/uses_alpha.ipynb"]
-    assert cached_names(root, cache) == {"uses_beta", "reads_pages"}
-    # Sphinx re-reads only sources newer than its last build: the invalidated
-    # notebook is bumped.
-    new = {p.name: p.stat().st_mtime_ns for p in notebooks.glob("*.ipynb")}
-    assert new["uses_alpha.ipynb"] > old["uses_alpha.ipynb"]
-    assert new["uses_beta.ipynb"] == old["uses_beta.ipynb"]
-
+    # a declared file: only the notebook that declares it
     (root / "book" / "page.md").write_text("# changed\n")
     assert cache_guard.guard(root, cache_dir) == [
         "notebooks/reads_pages.ipynb"
     ]
+    assert cached_names(root, cache) == {"uses_alpha", "plain"}
+    # Sphinx re-reads only sources newer than its last build: the invalidated
+    # notebook is bumped, the others are not
+    new = {p.name: p.stat().st_mtime_ns for p in notebooks.glob("*.ipynb")}
+    assert new["reads_pages.ipynb"] > old["reads_pages.ipynb"]
+    assert new["plain.ipynb"] == old["plain.ipynb"]
 
+    # the library, the data and the pins: every chapter
+    for path, text in [
+        ("lecture_code/alpha.py", "A = 2\n"),
+        ("notebooks/data/grid.csv", "lr,loss\n0.1,2\n"),
+        ("requirements.txt", "numpy==2\n"),
+    ]:
+        cache = cache_all(root, cache_dir)
+        (root / path).write_text(text)
+        assert len(cache_guard.guard(root, cache_dir)) == 3, path
+        assert cached_names(root, cache) == set()
+    # byte code is not an input
     cache = cache_all(root, cache_dir)
-    # every notebook depends on the pins
-    (root / "requirements.txt").write_text("numpy==2\n")
-    assert len(cache_guard.guard(root, cache_dir)) == 3
+    (root / "lecture_code" / "__pycache__").mkdir()
+    (root / "lecture_code" / "__pycache__" / "alpha.pyc").write_bytes(b"x")
+    assert cache_guard.guard(root, cache_dir) == []
     shutil.rmtree(root)
-
-
-def test_multiline_imports_and_magics_are_followed():
-    deps = cache_guard.notebook_dependencies(
-        ROOT / "notebooks" / "07_natural_gradient.ipynb", ROOT
-    )
-    names = {p.relative_to(ROOT).as_posix() for p in deps}
-    # chapter 7 imports both with parenthesized multi-line imports
-    assert {
-        "lecture_code/fisher.py",
-        "lecture_code/natgrad.py",
-        "lecture_code/softmax.py",
-    } <= names
-    cell = "%matplotlib inline\nfrom lecture_code.maxent import (\n    solve,\n    kl_to_uniform,\n)\n"
-    assert cache_guard._imports_of_source(cell) == {"maxent"}
-    broken = "x = (\nimport lecture_code.crf\nfrom lecture_code import (simplex, plot as p)"
-    assert cache_guard._imports_of_source(broken) == {"crf", "simplex", "plot"}
-
-
-def test_imports_are_found_in_all_forms():
-    src = textwrap.dedent(
-        """
-        import lecture_code.softmax
-        from lecture_code import simplex, plot as p
-        from lecture_code.check import cmp
-        import numpy as np
-        """
-    )
-    assert cache_guard._imports_of_source(src) == {
-        "softmax",
-        "simplex",
-        "plot",
-        "check",
-    }

@@ -81,7 +81,8 @@ def problems(cells) -> list[str]:
                 )
                 if not shows:
                     found.append(
-                        f"cell {i}: ends with asserts; move them into a check cell after it"
+                        f"cell {i}: ends with asserts; move them into a check "
+                        "cell after it"
                     )
     return found
 
@@ -108,5 +109,6 @@ def test_closing_asserts_are_folded_checks(path):
     found = problems(cells)
     assert not found, f"{path.name}: " + "; ".join(found)
     assert sum(is_check_cell(c) for c in cells) >= 3, (
-        f"{path.name}: no 検算 cells (their asserts are the chapter's contract)"
+        f"{path.name}: no 検算 cells (their asserts are the chapter's "
+        "contract)"
     )

@@ -32,7 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTATION = ROOT / "book" / "notation.md"
 
 GREEK = (
-    "alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi pi "
+    "alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota "
+    "kappa lambda mu nu xi pi "
     "varpi rho varrho sigma varsigma tau upsilon phi varphi chi psi omega "
     "Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega"
 ).split()
@@ -115,7 +116,8 @@ def table() -> list[tuple[list[str], str, set[int] | None, str]]:
         sym, chapters, meaning = cells
         m = CHAPTER_CELL.match(chapters)
         assert m, (
-            f"notation.md: the chapter cell of {sym!r} must be 全体 or chapter numbers, not {chapters!r}"
+            f"notation.md: the chapter cell of {sym!r} must be 全体 or "
+            f"chapter numbers, not {chapters!r}"
         )
         chs = (
             None
@@ -187,7 +189,8 @@ def problems(path: Path, text: str, reg) -> list[str]:
             chs is None or chapter in chs for chs, _ in rows
         ):
             found.append(
-                f"{key}: registered for chapters {sorted(rows[0][0])}, used in chapter {chapter} ({where})"
+                f"{key}: registered for chapters {sorted(rows[0][0])}, used "
+                f"in chapter {chapter} ({where})"
             )
     return found
 
@@ -200,7 +203,8 @@ def pages() -> list[Path]:
 
 def test_symbols_are_read():
     assert symbols(
-        r"$\tilde\alpha_t + \boldsymbol\alpha + \alpha + \hat{\boldsymbol\alpha}_t$"
+        r"$\tilde\alpha_t + \boldsymbol\alpha + \alpha + "
+        r"\hat{\boldsymbol\alpha}_t$"
     ) == ["alpha_", "bold alpha", "alpha", "bold alpha_"]
     assert symbols(
         r"$\Delta^{K-1}$, $\Delta\xi_i$, $\mathbf{\pi}$, $\pi^2$"
@@ -218,7 +222,8 @@ def test_every_symbol_has_one_row():
         if len(v) > 1
     }
     assert not twice, (
-        "symbols with more than one row (more than one meaning) in book/notation.md:\n"
+        "symbols with more than one row (more than one meaning) in "
+        "book/notation.md:\n"
         + "\n".join(f"{k}: {v}" for k, v in twice.items())
     )
 

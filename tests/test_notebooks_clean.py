@@ -21,7 +21,8 @@ def test_notebook_has_no_outputs(path):
     for i, cell in enumerate(nb["cells"]):
         if cell["cell_type"] == "code":
             assert cell.get("outputs") == [], (
-                f"{path.name}: cell {i} has outputs; clear them before committing"
+                f"{path.name}: cell {i} has outputs; clear them before "
+                "committing"
             )
             assert cell.get("execution_count") is None, (
                 f"{path.name}: cell {i} has an execution count"

@@ -79,9 +79,7 @@ def live_parts(s: Slider):
 
 
 # -- Range
-# ---------------------------------------------------------------------------------------
-
-
+# -----------------------------------------------------------------------------
 def test_range_samples_its_stops():
     assert Range(1, 3, stops=5).sample() == [1.0, 1.5, 2.0, 2.5, 3.0]
     log = Range(0.01, 100, log=True, stops=5).sample()
@@ -152,9 +150,7 @@ def test_default_stops_by_number_of_parameters():
 
 
 # -- the static view
-# ------------------------------------------------------------------------------
-
-
+# -----------------------------------------------------------------------------
 def test_bundle_has_widget_and_static_views():
     s = slider(draw, a=[-1.0, 0.0, 1.0])
     bundle = s._repr_mimebundle_()
@@ -307,9 +303,7 @@ def test_bad_input(call, error, match):
 
 
 # -- the live view
-# -------------------------------------------------------------------------------
-
-
+# -----------------------------------------------------------------------------
 def test_live_controls_are_continuous_and_reach_every_stop():
     render, _ = reused_figure()
     s = slider(

@@ -107,8 +107,10 @@ def scan(nb: dict) -> dict:
             n_plain += 1
             for fence in python_fences(body):
                 problems.append(
-                    f"cell {idx}, line {line_no}: a {{solution}} block contains the code fence {fence!r}; "
-                    "gate it (solution-start / code cells / solution-end) so that it runs"
+                    f"cell {idx}, line {line_no}: a {{solution}} block "
+                    f"contains the code fence {fence!r}; "
+                    "gate it (solution-start / code cells / solution-end) so "
+                    "that it runs"
                 )
         lines = src.splitlines()
         if open_gate is not None:
@@ -116,22 +118,26 @@ def scan(nb: dict) -> dict:
             inside = lines[: ends[0]] if ends else lines
             for fence in python_fences(inside):
                 problems.append(
-                    f"cell {idx}: the gated solution {open_gate[0]!r} has the code fence {fence!r} in its markdown"
+                    f"cell {idx}: the gated solution {open_gate[0]!r} has the "
+                    f"code fence {fence!r} in its markdown"
                 )
         for k, line in enumerate(lines):
             if GATE_END.match(line):
                 if open_gate is None:
                     problems.append(
-                        f"cell {idx}: solution-end without a solution-start before it"
+                        f"cell {idx}: solution-end without a solution-start "
+                        "before it"
                     )
                     continue
                 if k != 0 or idx == open_gate[1]:
                     problems.append(
-                        f"cell {idx}: solution-end of {open_gate[0]!r} must begin its own markdown cell"
+                        f"cell {idx}: solution-end of {open_gate[0]!r} must "
+                        "begin its own markdown cell"
                     )
                 if open_gate[2] == 0:
                     problems.append(
-                        f"cell {idx}: the gated solution {open_gate[0]!r} has no code cell"
+                        f"cell {idx}: the gated solution {open_gate[0]!r} has "
+                        "no code cell"
                     )
                 n_gated += 1
                 open_gate = None
@@ -140,7 +146,8 @@ def scan(nb: dict) -> dict:
                 label = m.group(1)
                 if open_gate is not None:
                     problems.append(
-                        f"cell {idx}: solution-start {label!r} while {open_gate[0]!r} is still open"
+                        f"cell {idx}: solution-start {label!r} while "
+                        f"{open_gate[0]!r} is still open"
                     )
                 if not label:
                     problems.append(
@@ -148,16 +155,19 @@ def scan(nb: dict) -> dict:
                     )
                 elif label not in exercises:
                     problems.append(
-                        f"cell {idx}: solution-start {label!r} names no exercise of this notebook"
+                        f"cell {idx}: solution-start {label!r} names no "
+                        "exercise of this notebook"
                     )
                 open_gate = [label, idx, 0]
                 for fence in python_fences(lines[k + 1 :]):
                     problems.append(
-                        f"cell {idx}: the gated solution {label!r} has the code fence {fence!r} in its markdown"
+                        f"cell {idx}: the gated solution {label!r} has the "
+                        f"code fence {fence!r} in its markdown"
                     )
     if open_gate is not None:
         problems.append(
-            f"cell {open_gate[1]}: solution-start {open_gate[0]!r} is never closed by a solution-end"
+            f"cell {open_gate[1]}: solution-start {open_gate[0]!r} is never "
+            "closed by a solution-end"
         )
     return {
         "plain": n_plain,
@@ -206,7 +216,8 @@ def test_scanner_flags_python_in_a_solution(fence):
         "cells": [
             md(
                 EXERCISE
-                + f":::{{solution}} ex-a\n:class: dropdown\nText.\n\n{fence}\nx = 1\n```\n:::\n"
+                + ":::{solution} ex-a\n:class: dropdown\nText.\n\n"
+                + f"{fence}\nx = 1\n```\n:::\n"
             )
         ]
     }
@@ -220,9 +231,10 @@ def test_scanner_flags_python_in_a_solution(fence):
 
 def test_scanner_accepts_what_is_not_executable_python():
     text = (
-        EXERCISE
-        + ":::{solution} ex-a\n:class: dropdown\n```{literalinclude} ../lecture_code/x.py\n:pyobject: f\n```\n\n"
-        "```text\nplain output\n```\n$$\nx\n$$\n:::\n\n```python\n# after the solution: not part of it\n```\n"
+        EXERCISE + ":::{solution} ex-a\n:class: dropdown\n"
+        "```{literalinclude} ../lecture_code/x.py\n:pyobject: f\n```\n\n"
+        "```text\nplain output\n```\n$$\nx\n$$\n:::\n\n```python\n# after the "
+        "solution: not part of it\n```\n"
     )
     result = scan({"cells": [md(text)]})
     assert result == {"plain": 1, "gated": 0, "exercises": 1, "problems": []}
@@ -232,8 +244,8 @@ def test_scanner_follows_the_colon_count():
     # a 4-colon solution holding a 3-colon note: the note's ':::' does not
     # close the solution
     text = (
-        EXERCISE
-        + "::::{solution} ex-a\n:::{note}\nInner.\n:::\n```python\nx = 1\n```\n::::\n"
+        EXERCISE + "::::{solution} ex-a\n:::{note}\nInner.\n:::\n"
+        "```python\nx = 1\n```\n::::\n"
     )
     assert len(scan({"cells": [md(text)]})["problems"]) == 1
     # an unclosed solution runs to the end of the cell, as MyST renders it
@@ -261,7 +273,8 @@ def gated(
     return [
         md(
             EXERCISE
-            + f":::{{solution-start}} {label}\n:class: dropdown\n:::\n\n{prose}\n"
+            + f":::{{solution-start}} {label}\n"
+            + f":class: dropdown\n:::\n\n{prose}\n"
         ),
         *cells,
         md(end),
@@ -310,9 +323,7 @@ def test_scanner_flags_broken_gates(cells, message):
 
 
 # --- the book's notebooks
-# -------------------------------------------------------------------------------
-
-
+# -----------------------------------------------------------------------------
 def test_the_notebooks_are_found():
     assert len(NOTEBOOKS) >= 11, NOTEBOOKS
 

@@ -115,7 +115,8 @@ def test_the_book_renders_it_as_a_highlighted_python_block():
 def test_html_is_highlighted_with_sphinx_and_pygments_markup():
     html = show_source(Local)._repr_html_()
     assert html.startswith(
-        '<div class="highlight-python notranslate lc-source"><div class="highlight"><pre>'
+        '<div class="highlight-python notranslate lc-source"><div '
+        'class="highlight"><pre>'
     )
     # keyword, class name
     assert (
@@ -182,13 +183,18 @@ def _nb(*markdown):
     }
 
 
-BLOCK = "```{literalinclude} ../lecture_code/source.py\n:pyobject: show_source\n```"
+BLOCK = (
+    "```{literalinclude} ../lecture_code/source.py\n"
+    ":pyobject: show_source\n```"
+)
 
 
 def test_conversion_splits_the_cell_around_a_hidden_show_source_cell():
     conv = _converter()
     nb = _nb(
-        f"Before the code.\n\n{BLOCK}\n\n```{{literalinclude}} ../lecture_code/source.py\n:pyobject: Source._repr_html_\n```\nAfter."
+        f"Before the code.\n\n{BLOCK}\n\n```{{literalinclude}} "
+        "../lecture_code/source.py\n:pyobject: "
+        "Source._repr_html_\n```\nAfter."
     )
     new, count = conv.convert(nb)
     assert count == 2
@@ -200,7 +206,8 @@ def test_conversion_splits_the_cell_around_a_hidden_show_source_cell():
     )
     assert "".join(last["source"]) == "After." and last["id"] != "m0"
     assert "".join(code["source"]) == (
-        "import lecture_code.source\nfrom lecture_code.source import show_source\n\n"
+        "import lecture_code.source\nfrom lecture_code.source import "
+        "show_source\n\n"
         "show_source(lecture_code.source.show_source)"
     )
     assert "".join(code2["source"]).endswith(
@@ -238,7 +245,8 @@ def test_a_cell_of_only_a_block_becomes_only_the_code_cell():
     [
         (f":::{{note}}\n{BLOCK}\n:::", "inside an open"),
         (
-            "```{literalinclude} ../lecture_code/source.py\n:pyobject: show_source\n:lines: 1-3\n```",
+            "```{literalinclude} ../lecture_code/source.py\n:pyobject: "
+            "show_source\n:lines: 1-3\n```",
             "cannot reproduce",
         ),
         (
@@ -250,7 +258,8 @@ def test_a_cell_of_only_a_block_becomes_only_the_code_cell():
             "not a lecture_code module",
         ),
         (
-            "```{literalinclude} ../lecture_code/source.py\n:pyobject: no_such_thing\n```",
+            "```{literalinclude} ../lecture_code/source.py\n:pyobject: "
+            "no_such_thing\n```",
             "does not exist",
         ),
     ],

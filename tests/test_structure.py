@@ -1,14 +1,14 @@
 """The library's shape (issue 18): small modules, no reaching into another
 module's private names.
 
-- No module of ``lecture_code`` has more than ``MAX_CODE_LINES`` logical lines of
-  code (statements, counted as Python's tokenizer ends them, so a call the
-  formatter spreads over five 79-column lines counts once; docstrings,
-  comments and blank lines not counted): one concept per module, readable in
-  one sitting.
+- No module of ``lecture_code`` has more than ``MAX_CODE_LINES`` logical lines
+  of code (statements, counted as Python's tokenizer ends them, so a call the
+  formatter spreads over five 79-column lines counts once; docstrings, comments
+  and blank lines not counted): one concept per module, readable in one
+  sitting.
 - No module imports an underscore name from another module of the package: what
-  two modules share is public (``lecture_code.validate`` holds the shared input
-  checks).
+two modules share is public (``lecture_code.validate`` holds the shared input
+checks).
 """
 
 from __future__ import annotations
@@ -86,11 +86,15 @@ def private_imports(source: str) -> list[str]:
 
 
 def test_the_measures_measure():
-    src = '"""Doc.\n\nMore."""\n\n# comment\nimport os\n\n\ndef f(x):\n    """Doc."""\n    return (x +\n            1)\n'
+    src = (
+        '"""Doc.\n\nMore."""\n\n# comment\nimport os\n\n\n'
+        'def f(x):\n    """Doc."""\n    return (x +\n            1)\n'
+    )
     # import, def and the return (one statement written over two lines)
     assert code_lines(src) == 3
     assert private_imports(
-        "from .softmax import _check, softmax\nfrom . import temperature as t\nt._positive(1)\n"
+        "from .softmax import _check, softmax\nfrom . import temperature as "
+        "t\nt._positive(1)\n"
     ) == ["from .softmax import _check", "t._positive"]
     assert (
         private_imports(
@@ -104,7 +108,8 @@ def test_the_measures_measure():
 def test_module_is_small(module):
     n = code_lines(module.read_text(encoding="utf-8"))
     assert n <= MAX_CODE_LINES, (
-        f"{module.name}: {n} lines of code (limit {MAX_CODE_LINES}): split it along its readers"
+        f"{module.name}: {n} lines of code (limit {MAX_CODE_LINES}): split it "
+        "along its readers"
     )
 
 

@@ -92,10 +92,9 @@ def find_variants(text: str, rows) -> list[str]:
                 ]
                 if preferred in window and v in preferred:
                     continue
+                context = text[max(0, m.start() - 15) : m.end() + 15]
                 found.append(
-                    f"{v} → {preferred}: …{text[max(0, m.start() - 15) : m.end() + 15]}…".replace(
-                        "\n", " "
-                    )
+                    f"{v} → {preferred}: …{context}…".replace("\n", " ")
                 )
     return found
 

@@ -20,8 +20,7 @@ JupyterLab)::
 and the markdown cell is split around it (the text before keeps the cell's id;
 the text after, if any, becomes a new markdown cell). ``import
 lecture_code.MODULE`` binds only the name ``lecture_code`` (a chapter's own
-``softmax`` or ``fisher`` is not shadowed) and tells ``tools/cache_guard.py``
-that the chapter depends on the module.
+``softmax`` or ``fisher`` is not shadowed).
 
 Usage::
 
@@ -93,7 +92,8 @@ def find_blocks(text: str, where: str = "") -> list[dict]:
                     options[o["key"]] = o["value"]
                 elif lines[j].strip():
                     raise ConversionError(
-                        f"{where}: unexpected line in literalinclude block: {lines[j]!r}"
+                        f"{where}: unexpected line in literalinclude block: "
+                        f"{lines[j]!r}"
                     )
                 j += 1
             if j == len(lines):
@@ -102,7 +102,8 @@ def find_blocks(text: str, where: str = "") -> list[dict]:
                 )
             if colon_stack:
                 raise ConversionError(
-                    f"{where}: literalinclude inside an open {colon_stack[-1]!r} directive "
+                    f"{where}: literalinclude inside an open "
+                    f"{colon_stack[-1]!r} directive "
                     "(splitting the cell would break the directive)"
                 )
             extra = {
@@ -116,7 +117,8 @@ def find_blocks(text: str, where: str = "") -> list[dict]:
                 )
             if "pyobject" not in options:
                 raise ConversionError(
-                    f"{where}: literalinclude of a whole file (no :pyobject:): {m['path']}"
+                    f"{where}: literalinclude of a whole file (no "
+                    f":pyobject:): {m['path']}"
                 )
             p = PATH.match(m["path"])
             if not p:
@@ -171,7 +173,8 @@ def code_cell(module: str, name: str, cell_id: str) -> dict:
         },
         "outputs": [],
         "source": _lines(
-            f"import lecture_code.{module}\nfrom lecture_code.source import show_source\n\n"
+            f"import lecture_code.{module}\nfrom lecture_code.source import "
+            "show_source\n\n"
             f"show_source(lecture_code.{module}.{name})"
         ),
     }
@@ -289,7 +292,8 @@ def main(argv: list[str]) -> int:
             encoding="utf-8",
         )
         print(
-            f"{path} -> {target}: {count} block(s) converted, {remaining(new)} left"
+            f"{path} -> {target}: {count} block(s) converted, "
+            f"{remaining(new)} left"
         )
     return status
 

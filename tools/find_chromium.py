@@ -23,7 +23,10 @@ CANDIDATES = (
     "google-chrome-stable",
     "chrome",
 )
-INSTALL_HINT = "sudo apt-get update && sudo apt-get install -y chromium   (or set CHROMIUM_PATH)"
+INSTALL_HINT = (
+    "sudo apt-get update && sudo apt-get install -y chromium"
+    "   (or set CHROMIUM_PATH)"
+)
 
 
 def find_chromium() -> str | None:
@@ -50,7 +53,8 @@ def main(argv: list[str]) -> int:
         and shutil.which("apt-get")
     ):
         print(
-            "Chromium not found: installing Debian's chromium with apt-get ...",
+            "Chromium not found: installing Debian's chromium with apt-get "
+            "...",
             flush=True,
         )
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
@@ -63,7 +67,8 @@ def main(argv: list[str]) -> int:
         path = find_chromium()
     if path is None:
         print(
-            f"No Chromium or Chrome found for the browser tests. Install it with:\n  {INSTALL_HINT}",
+            "No Chromium or Chrome found for the browser tests. Install it "
+            f"with:\n  {INSTALL_HINT}",
             file=sys.stderr,
         )
         return 1

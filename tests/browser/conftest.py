@@ -37,7 +37,8 @@ def site():
     """Base URL of _build/html served by a local HTTP server on 127.0.0.1."""
     if not (HTML / "index.html").is_file():
         pytest.fail(
-            "no built book in _build/html: run 'make book' (or 'make test') first"
+            "no built book in _build/html: run 'make book' (or 'make test') "
+            "first"
         )
     handler = functools.partial(_QuietHandler, directory=str(HTML))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -52,7 +53,8 @@ def browser():
     path = find_chromium()
     if path is None:
         pytest.fail(
-            f"Chromium is required for the browser tests and was not found. Install it with:\n  {INSTALL_HINT}"
+            "Chromium is required for the browser tests and was not found. "
+            f"Install it with:\n  {INSTALL_HINT}"
         )
     from playwright.sync_api import sync_playwright
 

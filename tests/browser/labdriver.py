@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 LAB_CONFIG = ROOT / "lab" / "jupyter_lab_config.py"
 
-_AUDIT = '''"""Record connections that leave 127.0.0.1 (written by tests/browser/labdriver.py)."""
+_AUDIT = '''"""Record connections that leave 127.0.0.1 (see labdriver.py)."""
 import os, sys
 
 _LOG = os.environ.get("LC_OUTSIDE_LOG")
@@ -51,7 +51,8 @@ def _hook(event, args):
     try:
         if event == "socket.connect":
             addr = args[1]
-            if isinstance(addr, tuple) and addr and addr[0] not in _LOCAL and not str(addr[0]).startswith("127."):
+            host = addr[0] if isinstance(addr, tuple) and addr else None
+            if host not in _LOCAL and not str(host).startswith("127."):
                 _record(f"connect {addr!r}")
         elif event == "socket.getaddrinfo":
             host = args[0]
@@ -193,7 +194,8 @@ class JupyterLab:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(
-                    f"JupyterLab exited ({self.proc.returncode}):\n{self.server_log.read_text()[-3000:]}"
+                    "JupyterLab exited "
+                    f"({self.proc.returncode}):\n{self.server_log.read_text()[-3000:]}"
                 )
             try:
                 with urllib.request.urlopen(
@@ -205,7 +207,8 @@ class JupyterLab:
                 time.sleep(0.2)
         self.stop()
         raise RuntimeError(
-            f"JupyterLab did not answer within {timeout:.0f} s:\n{self.server_log.read_text()[-3000:]}"
+            f"JupyterLab did not answer within {timeout:.0f} "
+            f"s:\n{self.server_log.read_text()[-3000:]}"
         )
 
     def stop(self) -> None:
@@ -246,17 +249,20 @@ class JupyterLab:
         self.stop()
 
 
-# --------------------------------------------------------------------------------------------
+# ---------------------------------------------------------------------------
 # The page side. Every helper takes a Playwright (sync) page showing
 # JupyterLab.
 
-JS_APP_READY = """() => !!(window.jupyterapp && window.jupyterapp.shell && window.jupyterapp.commands
+JS_APP_READY = """() => !!(window.jupyterapp && window.jupyterapp.shell
+  && window.jupyterapp.commands
   && window.jupyterapp.commands.hasCommand('docmanager:open'))"""
 
 # Every snippet below takes the notebook's path (relative to the server root)
 # as its first argument.
 _FIND = """const app = window.jupyterapp;
-  const find = (path) => { for (const w of app.shell.widgets('main')) if (w.context && w.context.path === path) return w;
+  const find = (path) => {
+      for (const w of app.shell.widgets('main')) if (w.context &&
+          w.context.path === path) return w;
                             throw new Error('not open: ' + path); };"""
 
 JS_OPEN = (
@@ -264,7 +270,8 @@ JS_OPEN = (
   %s
   await app.restored;
   const options = mode ? {activate, mode} : {activate};
-  const w = await app.commands.execute('docmanager:open', {path, factory: 'Notebook', options});
+  const w = await app.commands.execute('docmanager:open', {path, factory:
+      'Notebook', options});
   if (activate) app.shell.activateById(w.id);
   return w.id;
 }"""
@@ -275,8 +282,10 @@ JS_KERNEL_IDLE = (
     """(path) => {
   %s
   const w = find(path);
-  const s = w.context.isReady && w.sessionContext.isReady && w.sessionContext.session;
-  return !!(s && s.kernel && s.kernel.connectionStatus === 'connected' && s.kernel.status === 'idle');
+  const s = w.context.isReady && w.sessionContext.isReady &&
+      w.sessionContext.session;
+  return !!(s && s.kernel && s.kernel.connectionStatus === 'connected' &&
+      s.kernel.status === 'idle');
 }"""
     % _FIND
 )
@@ -285,7 +294,8 @@ JS_CLOSE = (
     """async (path) => {
   %s
   const w = find(path);
-  const done = w.sessionContext.shutdown();  // not awaited: the server stops the kernel meanwhile
+  // not awaited: the server stops the kernel meanwhile
+  const done = w.sessionContext.shutdown();
   w.context.model.dirty = false;  // the outputs of Run All are not saved
   w.dispose();
   done.catch(() => {});
@@ -302,7 +312,8 @@ JS_RUN_START = (
   app.shell.activateById(w.id);
   window.__lcRuns = window.__lcRuns || {};
   const t0 = performance.now();
-  const done = app.commands.execute('notebook:run-all-cells');  // bound to w, the current notebook
+  // bound to w, the current notebook
+  const done = app.commands.execute('notebook:run-all-cells');
   window.__lcRuns[path] = done.then(async () => {
     const k = w.sessionContext.session.kernel;
     while (k.status !== 'idle') await new Promise(r => setTimeout(r, 50));
@@ -344,9 +355,12 @@ JS_OUTPUTS = (
       index: i,
       count: c.executionCount,
       source: c.sharedModel.getSource(),
-      errors: outs.filter(o => o.output_type === 'error').map(o => `${o.ename}: ${o.evalue}`),
-      stderr: outs.filter(o => o.output_type === 'stream' && o.name === 'stderr').map(o => [].concat(o.text).join('')),
-      widgets: outs.filter(o => o.data && o.data['application/vnd.jupyter.widget-view+json']).length,
+      errors: outs.filter(o => o.output_type === 'error').map(o =>
+          `${o.ename}: ${o.evalue}`),
+      stderr: outs.filter(o => o.output_type === 'stream' &&
+          o.name === 'stderr').map(o => [].concat(o.text).join('')),
+      widgets: outs.filter(o => o.data &&
+          o.data['application/vnd.jupyter.widget-view+json']).length,
     });
   }
   return out;
@@ -362,9 +376,12 @@ JS_MARKDOWN = (
   %s
   const w = find(path);
   return Array.from(w.node.querySelectorAll('.jp-MarkdownCell')).map(c => {
-    const body = c.querySelector('.jp-Cell-inputWrapper .myst, .jp-Cell-inputWrapper .jp-RenderedMarkdown');
+    const body = c.querySelector(
+      '.jp-Cell-inputWrapper .myst, '
+      + '.jp-Cell-inputWrapper .jp-RenderedMarkdown');
     return {rendered: c.classList.contains('jp-mod-rendered') && !!body,
-            myst: !!(body && body.classList.contains('myst')), text: body ? body.innerText : ''};
+            myst: !!(body && body.classList.contains('myst')), text: body ?
+                body.innerText : ''};
   });
 }"""
     % _FIND
@@ -378,7 +395,8 @@ JS_KERNEL_EVAL = (
   let out = '';
   future.onIOPub = (msg) => {
     if (msg.header.msg_type === 'stream') out += msg.content.text;
-    if (msg.header.msg_type === 'error') out += msg.content.ename + ': ' + msg.content.evalue;
+    if (msg.header.msg_type === 'error')
+      out += msg.content.ename + ': ' + msg.content.evalue;
   };
   await future.done;
   return out;
@@ -454,7 +472,8 @@ class Notebook:
         them when the page is idle)."""
         self.page.wait_for_function(
             """(path) => { %s const w = find(path);
-                 return w.content.widgets.every(c => c.isAttached && c.node.isConnected); }"""
+                 return w.content.widgets.every(c => c.isAttached &&
+                     c.node.isConnected); }"""
             % _FIND,
             arg=self.path,
             timeout=timeout,
@@ -471,9 +490,13 @@ class Notebook:
         """Markdown cells whose source has a ``literalinclude`` (invisible
         in JupyterLab)."""
         return self.page.evaluate(
-            """(path) => { %s const cells = find(path).content.model.cells; let n = 0;
-                for (let i = 0; i < cells.length; i++) { const c = cells.get(i);
-                  if (c.type === 'markdown' && c.sharedModel.getSource().includes('{literalinclude}')) n++; }
+            """(path) => { %s const cells = find(path).content.model.cells;
+                let n = 0;
+                for (let i = 0; i < cells.length; i++) {
+                  const source = cells.get(i).sharedModel.getSource();
+                  if (cells.get(i).type === 'markdown'
+                      && source.includes('{literalinclude}')) n++;
+                }
                 return n; }"""
             % _FIND,
             self.path,
@@ -502,24 +525,33 @@ JS_ARM = """(box) => {
   const img = box.querySelector('.lc-live-image img, img.lc-live-image, img');
   const before = img.src;
   window.__lc = {t0: null, t1: null, before};
-  const start = () => { if (window.__lc.t0 === null) window.__lc.t0 = performance.now(); };
+  const start = () => {
+      if (window.__lc.t0 === null) window.__lc.t0 = performance.now(); };
   box.addEventListener('pointerdown', start, {capture: true, once: true});
   box.addEventListener('keydown', start, {capture: true, once: true});
-  const done = () => { if (img.src !== before && window.__lc.t1 === null) window.__lc.t1 = performance.now(); };
+  const done = () => { if (img.src !== before &&
+      window.__lc.t1 === null) window.__lc.t1 = performance.now(); };
   img.addEventListener('load', done);
   window.__lc.cleanup = () => img.removeEventListener('load', done);
 }"""
 
-JS_ELAPSED = """() => (window.__lc && window.__lc.t1 !== null && window.__lc.t0 !== null) ? window.__lc.t1 - window.__lc.t0 : null"""
+JS_ELAPSED = """() => (window.__lc && window.__lc.t1 !== null
+  && window.__lc.t0 !== null) ? window.__lc.t1 - window.__lc.t0 : null"""
 
 
 def slider_state(box) -> dict:
     return box.evaluate(
         """(box) => ({
-            src: (box.querySelector('.lc-live-image img, img.lc-live-image, img') || {}).src,
-            readouts: Array.from(box.querySelectorAll('.lc-readout')).map(r => r.innerText),
-            error: Array.from(box.querySelectorAll('.lc-live-error')).filter(e => e.offsetParent !== null)
-                        .map(e => e.innerText).join(''),  // only an error that is shown
+            src:
+                (box.querySelector(
+                  '.lc-live-image img, img.lc-live-image, img') || {}).src,
+            readouts: Array.from(box.querySelectorAll('.lc-readout')).map(r =>
+                r.innerText),
+            error:
+                Array.from(box.querySelectorAll('.lc-live-error')).filter(e =>
+                    e.offsetParent !== null)
+                        // only an error that is shown
+                        .map(e => e.innerText).join(''),
             controls: box.querySelectorAll('.lc-live-control').length,
         })"""
     )

@@ -47,11 +47,13 @@ def open_page(browser, site, page_path):
 
 def wait_for_mathjax(page):
     page.wait_for_function(
-        "() => !document.querySelector('.math') || (window.MathJax && MathJax.startup && MathJax.startup.promise)",
+        "() => !document.querySelector('.math') || (window.MathJax && "
+        "MathJax.startup && MathJax.startup.promise)",
         timeout=60_000,
     )
     page.evaluate(
-        "() => window.MathJax && MathJax.startup ? MathJax.startup.promise : null"
+        "() => window.MathJax && MathJax.startup ? MathJax.startup.promise : "
+        "null"
     )
 
 
@@ -62,7 +64,17 @@ RAW_TEX = ["$$", "\\(", "\\)", "\\[", "\\begin{", "\\frac", "\\mathbf"]
 # with their first row.
 WIDE_TABLES = """() => Array.from(document.querySelectorAll('article table'))
     .filter(t => t.scrollWidth > t.parentElement.clientWidth + 1)
-    .map(t => `${t.scrollWidth} px in ${t.parentElement.clientWidth} px: ${(t.rows[0] || {}).textContent}`.slice(0, 120))"""
+    .map(t => `${t.scrollWidth} px in ${t.parentElement.clientWidth} px: `
+              + `${(t.rows[0] || {}).textContent}`.slice(0, 120))"""
+
+# : Code blocks (code cells, show_source listings, code fences; not printed
+# output) that scroll sideways, with their longest line. 79 columns of code
+# fit: pyproject.toml's line length and _static/code.css go together.
+WIDE_CODE = """() => Array.from(document.querySelectorAll(
+        'article div[class^="highlight-"] pre'))
+    .filter(p => p.scrollWidth > p.clientWidth + 1)
+    .map(p => `${p.scrollWidth} px in ${p.clientWidth} px: ` + p.textContent
+        .split('\\n').reduce((a, b) => (b.length > a.length ? b : a), ''))"""
 
 
 def move_static_sliders(page) -> list[str]:
@@ -87,7 +99,8 @@ def move_static_sliders(page) -> list[str]:
             )
             target = 0 if current != 0 else top
             rng.evaluate(
-                "(el, v) => { el.value = v; el.dispatchEvent(new Event('input')); }",
+                "(el, v) => { el.value = v; el.dispatchEvent(new "
+                "Event('input')); }",
                 str(target),
             )
             if img.get_attribute("src") == before_src:
@@ -121,20 +134,26 @@ def inspect(browser, site, page_path) -> dict:
         report["typeset"] = page.locator("mjx-container").count()
         report["tex_errors"] = page.locator("mjx-merror").count()
         text = page.evaluate(
-            """() => { const a = document.querySelector('article') || document.body;
+            """() => { const a = document.querySelector('article')
+                                 || document.body;
                        const c = a.cloneNode(true);
-                       c.querySelectorAll('pre, code, script, mjx-container, .highlight').forEach(n => n.remove());
+                       c.querySelectorAll(
+                         'pre, code, script, mjx-container, .highlight'
+                       ).forEach(n => n.remove());
                        return c.innerText; }"""
         )
         report["raw_tex"] = [t for t in RAW_TEX if t in text]
         report["broken_images"] = page.evaluate(
-            "() => Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src.slice(0, 80))"
+            "() => Array.from(document.images).filter(i => !(i.complete && "
+            "i.naturalWidth > 0)).map(i => i.src.slice(0, 80))"
         )
         report["svgs"] = page.evaluate(
-            "() => Array.from(document.images).map(i => i.getAttribute('src')).filter(s => s && s.endsWith('.svg'))"
+            "() => Array.from(document.images).map(i => "
+            "i.getAttribute('src')).filter(s => s && s.endsWith('.svg'))"
         )
         report["sliders"] = page.locator(".lc-slider").count()
         report["wide_tables"] = page.evaluate(WIDE_TABLES)
+        report["wide_code"] = page.evaluate(WIDE_CODE)
         report["slider_problems"] = move_static_sliders(page)
         report["outside"] = list(outside)
         report["errors"] = list(errors)
@@ -156,6 +175,7 @@ def inspect_or_record(browser, site, page_path) -> dict:
             "typeset": 0,
             "slider_problems": [],
             "wide_tables": [],
+            "wide_code": [],
         }
 
 
@@ -187,7 +207,11 @@ def test_page_loads_offline_with_math_and_images(reports, page_path):
         f"{page_path}: images that did not load: {r['broken_images']}"
     )
     assert r["wide_tables"] == [], (
-        f"{page_path}: tables wider than the column at 1280 px: {r['wide_tables']}"
+        f"{page_path}: tables wider than the column at 1280 px: "
+        f"{r['wide_tables']}"
+    )
+    assert r["wide_code"] == [], (
+        f"{page_path}: code that scrolls sideways at 1280 px: {r['wide_code']}"
     )
 
 
@@ -219,8 +243,10 @@ def test_the_slider_check_finds_a_frozen_slider(browser):
     page = browser.new_page()
     try:
         page.set_content(
-            '<div class="lc-slider"><input type="range" min="0" max="4" value="2">'
-            '<output>2</output><img class="lc-frame" src="data:image/gif;base64,'
+            '<div class="lc-slider"><input type="range" min="0" max="4" '
+            'value="2">'
+            '<output>2</output><img class="lc-frame" '
+            'src="data:image/gif;base64,'
             'R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"></div>'
         )
         assert move_static_sliders(page) == [
@@ -235,10 +261,30 @@ def test_the_table_check_finds_a_wide_table(browser):
     page = browser.new_page()
     try:
         page.set_content(
-            '<article><div style="width:300px;overflow-x:auto"><table><tr><td style="white-space:nowrap">'
+            '<article><div style="width:300px;overflow-x:auto"><table><tr><td '
+            'style="white-space:nowrap">'
             + "x" * 200
             + "</td></tr></table></div></article>"
         )
         assert len(page.evaluate(WIDE_TABLES)) == 1
+    finally:
+        page.close()
+
+
+def test_the_code_check_finds_a_long_line(browser, site):
+    # 79 columns fit the book's code column, 100 do not: measured in the built
+    # book itself, with its style sheets
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    try:
+        page.goto(f"{site}/notebooks/01_simplex.html")
+        assert page.evaluate(WIDE_CODE) == []
+        for n, wide in ((79, 0), (100, 1)):
+            page.evaluate(
+                """(n) => { const pre = document.querySelector(
+                      'article div[class^="highlight-"] pre');
+                    pre.textContent = 'x'.repeat(n); }""",
+                n,
+            )
+            assert len(page.evaluate(WIDE_CODE)) == wide, n
     finally:
         page.close()

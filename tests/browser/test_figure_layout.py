@@ -50,7 +50,8 @@ def chapter_pages() -> list[Path]:
     pages = sorted((HTML / "notebooks").glob("*.html"))
     if not pages:
         pytest.fail(
-            "no built chapters in _build/html/notebooks: run 'make book' (or 'make test') first"
+            "no built chapters in _build/html/notebooks: run 'make book' (or "
+            "'make test') first"
         )
     return pages
 

@@ -200,13 +200,16 @@ def reports(session):
                 pass
             out[name].update(prefetch_s=prefetch, close_s=time.monotonic() - t)
     print(
-        f"\nJupyterLab: {len(CHAPTERS)} chapters in {time.monotonic() - t0:.0f} s "
-        "(start this and the next / bring to front / Run All from its start / checks / sliders / close, s):"
+        f"\nJupyterLab: {len(CHAPTERS)} chapters in "
+        f"{time.monotonic() - t0:.0f} s "
+        "(start this and the next / bring to front / Run All from its start / "
+        "checks / sliders / close, s):"
     )
     for name, r in out.items():
         if "exception" not in r:
             print(
-                f"  {name:28s} {r['prefetch_s']:5.1f} {r['open_s']:5.1f} {r['run_s']:5.1f} {r['check_s']:5.1f} "
+                f"  {name:28s} {r['prefetch_s']:5.1f} {r['open_s']:5.1f} "
+                f"{r['run_s']:5.1f} {r['check_s']:5.1f} "
                 f"{r['move_s']:5.1f} {r['close_s']:5.1f}"
             )
     return out
@@ -250,10 +253,12 @@ def test_chapter_runs_and_its_sliders_redraw(reports, chapter):
         f"{chapter}: markdown cells not rendered {r['unrendered']}"
     )
     assert r["raw"] == [], (
-        f"{chapter}: MyST source visible in rendered markdown (cell, text): {r['raw']}"
+        f"{chapter}: MyST source visible in rendered markdown (cell, text): "
+        f"{r['raw']}"
     )
     assert r["live_sliders"] == r["widget_outputs"], (
-        f"{chapter}: {r['widget_outputs']} widget outputs but {r['live_sliders']} live sliders rendered"
+        f"{chapter}: {r['widget_outputs']} widget outputs but "
+        f"{r['live_sliders']} live sliders rendered"
     )
     for m in r["moves"]:
         where = f"{chapter}: slider {m['slider']}, control {m['control']}"
@@ -271,7 +276,8 @@ def test_library_code_is_visible_in_jupyterlab(reports, chapter):
     r = reports[chapter]
     assert "exception" not in r
     assert r["literalinclude"] == 0, (
-        f"{chapter}: {r['literalinclude']} literalinclude block(s) (invisible in JupyterLab)"
+        f"{chapter}: {r['literalinclude']} literalinclude block(s) (invisible "
+        "in JupyterLab)"
     )
 
 
@@ -299,26 +305,32 @@ def test_nothing_leaves_127_0_0_1(reports, session, lab):
 PROBE = [
     (
         "code",
-        "import time\nfrom lecture_code.plot import new_figure\nfrom lecture_code.sliders import Range, slider\n"
+        "import time\nfrom lecture_code.plot import new_figure\nfrom "
+        "lecture_code.sliders import Range, slider\n"
         "from lecture_code.source import show_source\n\n"
-        "fig, ax = new_figure(2.0, 1.5, margins=dict(left=0.05, right=0.95, bottom=0.05, top=0.8))\n"
+        "fig, ax = new_figure(2.0, 1.5, margins=dict(left=0.05, right=0.95, "
+        "bottom=0.05, top=0.8))\n"
         "ax.set_axis_off()\ntitle = ax.set_title('')\ncalls = []\n\n\n"
-        "def slow(a):\n    calls.append(a)\n    time.sleep(0.1)  # a redraw slower than the drag\n"
+        "def slow(a):\n    calls.append(a)\n    time.sleep(0.1)  # a redraw "
+        "slower than the drag\n"
         "    title.set_text(f'a = {a:.2f}')\n    return fig\n\n\n"
         "slow_slider = slider(slow, a=Range(0, 1, stops=3))\nslow_slider",
     ),
     (
         "code",
         "frozen_fig, _ = new_figure(2.0, 1.5)\n\n\n"
-        "def frozen(b):\n    return frozen_fig  # ignores b: the picture never changes\n\n\n"
+        "def frozen(b):\n    return frozen_fig  # ignores b: the picture "
+        "never changes\n\n\n"
         "slider(frozen, b=Range(0, 1, stops=3))",
     ),
     (
         "code",
         "live = []\n\n\n"
-        "def failing(c):\n    if live and c > 0.9:\n        raise ValueError('deliberately broken for c > 0.9')\n"
+        "def failing(c):\n    if live and c > 0.9:\n        raise "
+        "ValueError('deliberately broken for c > 0.9')\n"
         "    title.set_text(f'c = {c:.2f}')\n    return fig\n\n\n"
-        "broken = slider(failing, c=Range(0, 1, stops=3))\nlive.append(True)\nbroken",
+        "broken = slider(failing, c=Range(0, 1, "
+        "stops=3))\nlive.append(True)\nbroken",
     ),
     ("code", "show_source(Range.sample)"),
     ("markdown", ":::{nosuchdirective}\nThis directive does not exist.\n:::"),

@@ -38,7 +38,8 @@ PAGES = sorted((HTML / "notebooks").glob("*.html"))
 
 def test_the_book_is_built():
     assert PAGES, (
-        "no built chapters in _build/html/notebooks: run 'make book' (or 'make test') first"
+        "no built chapters in _build/html/notebooks: run 'make book' (or "
+        "'make test') first"
     )
 
 
@@ -57,7 +58,8 @@ def stops_problems(slider_html: str) -> list[str]:
     numeric = [m for m, kind in inputs if kind == "numeric"]
     need = MIN_STOPS.get(len(numeric), MIN_STOPS_MANY)
     return [
-        f"{int(m) + 1} stops (needs >= {need} in a slider of {len(numeric)} numeric parameter(s))"
+        f"{int(m) + 1} stops (needs >= {need} in a slider of {len(numeric)} "
+        "numeric parameter(s))"
         for m in numeric
         if int(m) + 1 < need
     ]
@@ -67,14 +69,21 @@ def test_stops_rule_sees_sparse_sliders():
     """The check itself can fail: a 9-stop one-parameter slider, a 5 x 5
     two-parameter one, and a 9-stop numeric parameter beside a
     categorical one (the numeric one still needs 20)."""
-    one = '<input type="range" min="0" max="8" step="1" value="4" data-kind="numeric">'
+    one = (
+        '<input type="range" min="0" max="8" step="1" value="4" '
+        'data-kind="numeric">'
+    )
     two = (
-        '<input type="range" min="0" max="4" step="1" value="2" data-kind="numeric">'
-        '<input type="range" min="0" max="6" step="1" value="2" data-kind="numeric">'
+        '<input type="range" min="0" max="4" step="1" value="2" '
+        'data-kind="numeric">'
+        '<input type="range" min="0" max="6" step="1" value="2" '
+        'data-kind="numeric">'
     )
     cat = (
-        '<input type="range" min="0" max="8" step="1" value="2" data-kind="numeric">'
-        '<input type="range" min="0" max="2" step="1" value="1" data-kind="categorical">'
+        '<input type="range" min="0" max="8" step="1" value="2" '
+        'data-kind="numeric">'
+        '<input type="range" min="0" max="2" step="1" value="1" '
+        'data-kind="categorical">'
     )
     assert stops_problems(one) == [
         "9 stops (needs >= 20 in a slider of 1 numeric parameter(s))"
@@ -96,7 +105,8 @@ def test_page_and_its_sliders_are_within_budget(page):
     )
     for k, html in enumerate(sliders_of(text)):
         assert len(html) <= SLIDER_BUDGET, (
-            f"{page.name}: slider {k + 1} is {len(html) / 1e3:.0f} KB (budget 600 KB)"
+            f"{page.name}: slider {k + 1} is {len(html) / 1e3:.0f} KB (budget "
+            "600 KB)"
         )
 
 
@@ -141,7 +151,10 @@ def test_the_picture_shown_is_the_frame_of_the_value_shown(browser):
     try:
         # whole-pixel control heights, so the picture lands on whole pixels (no
         # resampling)
-        style = "<style>body{margin:0;background:white} label.lc-control{height:30px}</style>"
+        style = (
+            "<style>body{margin:0;background:white} "
+            "label.lc-control{height:30px}</style>"
+        )
         page.set_content(
             f"<html><head>{style}</head><body>{s._repr_html_()}</body></html>"
         )
@@ -152,7 +165,8 @@ def test_the_picture_shown_is_the_frame_of_the_value_shown(browser):
         )
         for index in (0, 7, 20, 13):
             rng.evaluate(
-                "(el, v) => { el.value = v; el.dispatchEvent(new Event('input')); }",
+                "(el, v) => { el.value = v; el.dispatchEvent(new "
+                "Event('input')); }",
                 str(index),
             )
             value = s.values["tau"][index]
