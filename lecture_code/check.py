@@ -35,6 +35,17 @@ def cmp(label: str, ours, ref, atol: float = 1e-6, rtol: float = 1e-5) -> None:
     (relative, default 1e-5). Rounding often makes 完全一致 いいえ while 許容誤
     差内 is はい: that is agreement. Returns nothing, so that a ``cmp`` on the
     last line of a cell prints only its report line.
+
+    Parameters
+    ----------
+    label : str
+        What is compared; starts the printed line.
+    ours, ref : tensor, array_like or number
+        Our value and the reference, of the same shape.
+    atol : float
+        Absolute tolerance (default 1e-6).
+    rtol : float
+        Relative tolerance (default 1e-5).
     """
     a, b = _array(ours), _array(ref)
     if a.shape != b.shape:
@@ -48,17 +59,32 @@ def cmp(label: str, ours, ref, atol: float = 1e-6, rtol: float = 1e-5) -> None:
     maxdiff = float(diff.max()) if diff.size else 0.0
     yes = {True: "はい", False: "いいえ"}
     print(
-        f"{label} | 完全一致: {yes[exact]} | 許容誤差内: {yes[close]} | 最大の差: {maxdiff:.1e}"
+        f"{label} | 完全一致: {yes[exact]} | 許容誤差内: {yes[close]} | 最大の"
+        f"差: {maxdiff:.1e}"
     )
     if not close:
         raise AssertionError(
-            f"{label}: max difference {maxdiff:.3e} exceeds atol={atol}, rtol={rtol}"
+            f"{label}: max difference {maxdiff:.3e} exceeds atol={atol}, "
+            f"rtol={rtol}"
         )
 
 
 def rounded(x, digits: int) -> np.ndarray:
     """Round to ``digits`` decimals, mapping -0.0 to 0.0 so printed values
-    stay tidy."""
+    stay tidy.
+
+    Parameters
+    ----------
+    x : tensor, array_like or number
+        The values to round.
+    digits : int
+        Number of decimals.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``x`` rounded, as float64, same shape (0-d for a number).
+    """
     return np.round(_array(x), digits) + 0.0
 
 
@@ -73,6 +99,22 @@ def vs_source(label: str, computed, stated, digits: int) -> bool:
     Prints the two side by side and returns whether they agree; the caller
     asserts the expected answer, e.g. ``assert vs_source(...)`` or, for an
     erratum, ``assert not vs_source(...)``.
+
+    Parameters
+    ----------
+    label : str
+        What is compared; starts the printed line.
+    computed : tensor, array_like or number
+        The value the book computes.
+    stated : array_like or number
+        The value the source prints, same shape.
+    digits : int
+        Decimals the source prints.
+
+    Returns
+    -------
+    bool
+        Whether both agree after rounding to ``digits`` decimals.
     """
     c = rounded(computed, digits)
     s = rounded(stated, digits)

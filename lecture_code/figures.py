@@ -29,7 +29,13 @@ FIGURE_DIR = Path(__file__).resolve().parent.parent / "figures"
 
 def fig_simplex() -> Figure:
     """04_fig_simplex.svg: Δ² in ℝ³ and flat; boundary red solid, interior
-    blue dashed (chapter 1)."""
+    blue dashed (chapter 1).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (not attached to pyplot).
+    """
     use_book_style()
     fig = Figure(figsize=(8.4, 3.9), layout="constrained")
     ax3 = fig.add_subplot(1, 2, 1, projection="3d")
@@ -115,7 +121,13 @@ def fig_simplex() -> Figure:
 
 def fig_softmax_map() -> Figure:
     """04_fig_softmax_map.svg: a grid of logits mapped into int Δ²; shifts
-    along 1 land on one point (chapter 2)."""
+    along 1 land on one point (chapter 2).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (not attached to pyplot).
+    """
     use_book_style()
     fig = Figure(figsize=(8.4, 3.9), layout="constrained")
     ax3 = fig.add_subplot(1, 2, 1, projection="3d")
@@ -193,7 +205,13 @@ TEMPERATURE_MARKS = (0.5, 1.0, 2.0, 5.0)
 
 def fig_temperature() -> Figure:
     """04_fig_temperature.svg: the path of softmax(z/τ) for z = (2.0, 1.0,
-    0.1) (chapter 8)."""
+    0.1) (chapter 8).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (not attached to pyplot).
+    """
     use_book_style()
     fig = Figure(figsize=(8.4, 3.7), layout="constrained")
     ax = fig.add_subplot(1, 2, 1)
@@ -256,7 +274,18 @@ FIGURES = {
 
 
 def render_all(names=None) -> dict[str, bytes]:
-    """Render the requested figures (all by default) to SVG bytes."""
+    """Render the requested figures (all by default) to SVG bytes.
+
+    Parameters
+    ----------
+    names : iterable of str, optional
+        File names, keys of :data:`FIGURES`; None (default) renders all.
+
+    Returns
+    -------
+    dict of str to bytes
+        SVG bytes per file name.
+    """
     names = list(names or FIGURES)
     unknown = [n for n in names if n not in FIGURES]
     if unknown:
@@ -267,6 +296,19 @@ def render_all(names=None) -> dict[str, bytes]:
 
 
 def main(argv=None) -> int:
+    """The command line: write the figures, or ``--check`` them.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments (default ``sys.argv[1:]``): figure names, ``--check``,
+        ``--out DIR``.
+
+    Returns
+    -------
+    int
+        Exit status: 1 if ``--check`` found a stale or missing file, else 0.
+    """
     parser = argparse.ArgumentParser(
         prog="python -m lecture_code.figures",
         description=__doc__.splitlines()[0],
@@ -296,7 +338,8 @@ def main(argv=None) -> int:
         ]
         for n in stale:
             print(
-                f"stale or missing: {args.out / n}  (run: python -m lecture_code.figures)",
+                f"stale or missing: {args.out / n}  (run: python -m "
+                "lecture_code.figures)",
                 file=sys.stderr,
             )
         if not stale:

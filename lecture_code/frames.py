@@ -40,17 +40,42 @@ STATIC_SCRIPT = """<script>(function () {
     }
     img.src = 'data:image/png;base64,' + frames[idx];
   }
-  for (var k = 0; k < inputs.length; k++) inputs[k].addEventListener('input', update);
+  for (var k = 0; k < inputs.length; k++)
+    inputs[k].addEventListener('input', update);
 })();</script>"""
 
 
 def b64(data: bytes) -> str:
-    """Base64 text of ``data`` (for a data: URL)."""
+    """Base64 text of ``data`` (for a data: URL).
+
+    Parameters
+    ----------
+    data : bytes
+        The bytes to encode, e.g. a PNG.
+
+    Returns
+    -------
+    str
+        ASCII base64 text.
+    """
     return base64.b64encode(data).decode("ascii")
 
 
 def png(image, **kwargs) -> bytes:
-    """The PNG bytes of a PIL image (``kwargs`` go to ``Image.save``)."""
+    """The PNG bytes of a PIL image.
+
+    Parameters
+    ----------
+    image : PIL.Image.Image
+        The image to encode.
+    **kwargs
+        Passed to ``Image.save``, e.g. ``transparency``.
+
+    Returns
+    -------
+    bytes
+        The PNG file.
+    """
     out = io.BytesIO()
     image.save(out, format="PNG", **kwargs)
     return out.getvalue()
@@ -131,6 +156,16 @@ def encode_frames(frames: list[np.ndarray]) -> tuple[list[str], str | None]:
     (frames of different sizes, fewer than three frames, or frames that mostly
     differ from each other), each frame is a whole palette PNG and the
     background is ``None``.
+
+    Parameters
+    ----------
+    frames : list of numpy.ndarray
+        The frames, each (H, W, 3) ``uint8``.
+
+    Returns
+    -------
+    tuple of (list of str, str or None)
+        Base64 PNG per frame, and the base64 background PNG or ``None``.
     """
     shapes = {f.shape for f in frames}
     if len(frames) >= 3 and len(shapes) == 1:

@@ -59,6 +59,14 @@ class Painter:
     else. ``render`` must change artists through their ``set_*`` methods
     (assigning an attribute, such as ``annotation.xy = ...``, is invisible to
     matplotlib's staleness and to the painter).
+
+    Parameters
+    ----------
+    dpi : int
+        Resolution of the pixels.
+    blit : bool
+        Redraw only what changed when possible (default True); False draws
+        every frame in full.
     """
 
     # : During the static build, every this-many blitted frames is compared
@@ -129,7 +137,7 @@ class Painter:
             a.stale = False
 
     # -- drawing
-    # ---------------------------------------------------------------------------------
+    # -------------------------------------------------------------------------
     def _canvas(self, fig):
         from matplotlib.backends.backend_agg import FigureCanvasAgg
 

@@ -135,7 +135,8 @@ class Range:
             self.lo != int(self.lo) or self.hi != int(self.hi)
         ):
             raise ValueError(
-                f"an integer Range needs integer ends, got lo={self.lo!r}, hi={self.hi!r}"
+                f"an integer Range needs integer ends, got lo={self.lo!r}, "
+                f"hi={self.hi!r}"
             )
 
     def sample(self, stops: int | None = None) -> list:
@@ -176,7 +177,30 @@ def _is_number(v) -> bool:
 
 class Slider:
     """A figure controlled by one or more sliders; see the module docstring
-    and :func:`slider`."""
+    and :func:`slider`, which makes one.
+
+    Parameters
+    ----------
+    render : callable
+        ``render(**values)`` returns a matplotlib ``Figure``.
+    params : dict of str to Range or sequence
+        One slider per entry: a :class:`Range` or a list of values.
+    labels : dict, optional
+        Text before each slider (default: the parameter's name).
+    fmt : str or dict, optional
+        Format of the value shown next to a slider (default per kind, see
+        :func:`slider`).
+    initial : dict, optional
+        Starting value per parameter (default: the middle stop).
+    dpi : int
+        Resolution of the pictures (default 80).
+    max_bytes : int
+        Budget of the static HTML (default :data:`MAX_BYTES`).
+    alt : str
+        Text alternative of the static picture.
+    blit : bool
+        Redraw only the artists that change (default True).
+    """
 
     def __init__(
         self,
@@ -192,11 +216,13 @@ class Slider:
     ):
         if not callable(render):
             raise TypeError(
-                "render must be a function that takes the slider values and returns a Figure"
+                "render must be a function that takes the slider values and "
+                "returns a Figure"
             )
         if not params:
             raise ValueError(
-                "give at least one slider, e.g. slider(render, tau=Range(0.1, 10, log=True))"
+                "give at least one slider, e.g. slider(render, tau=Range(0.1, "
+                "10, log=True))"
             )
         self.render = render
         self.names = list(params)
@@ -208,7 +234,8 @@ class Slider:
                 continue
             if isinstance(vals, (str, bytes)) or not hasattr(vals, "__iter__"):
                 raise TypeError(
-                    f"slider {name!r} needs a Range or a list of values, got {type(vals).__name__}"
+                    f"slider {name!r} needs a Range or a list of values, got "
+                    f"{type(vals).__name__}"
                 )
             vals = list(
                 vals.tolist() if isinstance(vals, np.ndarray) else vals
@@ -242,7 +269,8 @@ class Slider:
         unknown = set(initial) - set(self.names)
         if unknown:
             raise ValueError(
-                f"initial names unknown sliders: {sorted(unknown)} (sliders: {self.names})"
+                f"initial names unknown sliders: {sorted(unknown)} (sliders: "
+                f"{self.names})"
             )
         self.start = {}
         for n in self.names:
@@ -257,7 +285,8 @@ class Slider:
                 self.start[n] = vals.index(initial[n])
             else:
                 raise ValueError(
-                    f"initial value {initial[n]!r} of {n!r} is not one of its values {vals}"
+                    f"initial value {initial[n]!r} of {n!r} is not one of its "
+                    f"values {vals}"
                 )
         self.dpi = dpi
         self.max_bytes = max_bytes
@@ -276,8 +305,10 @@ class Slider:
         self._html = self._static_html()
         if len(self._html) > max_bytes:
             raise ValueError(
-                f"the static slider is {len(self._html) / 1e3:.0f} KB, over the {max_bytes / 1e3:.0f} KB budget: "
-                f"use fewer stops ({len(self.frames)} frames now), a smaller figure or a lower dpi"
+                f"the static slider is {len(self._html) / 1e3:.0f} KB, over "
+                f"the {max_bytes / 1e3:.0f} KB budget: "
+                f"use fewer stops ({len(self.frames)} frames now), a smaller "
+                "figure or a lower dpi"
             )
         self._widget = None
         # : how many pictures the live view has drawn (tests and benchmarks
@@ -312,7 +343,7 @@ class Slider:
         return flat
 
     # -- drawing
-    # -----------------------------------------------------------------------------
+    # -------------------------------------------------------------------------
     def _draw(self, kwargs: dict, verify: bool = False) -> np.ndarray:
         fig = self.render(**kwargs)
         if fig is None or not hasattr(fig, "savefig"):
@@ -338,11 +369,17 @@ class Slider:
         for n in self.names:
             i0 = self.start[n]
             controls.append(
-                '<label class="lc-control" style="display:flex;align-items:center;gap:0.6em;margin:0.15em 0">'
-                f'<span class="lc-name" style="min-width:7em">{html.escape(self.labels[n])}</span> '
-                f'<input type="range" min="0" max="{len(self.values[n]) - 1}" step="1" value="{i0}" '
-                f'data-kind="{self.kinds[n]}" aria-label="{html.escape(self.labels[n])}"> '
-                f'<output style="min-width:4em;font-variant-numeric:tabular-nums">'
+                '<label class="lc-control" '
+                'style="display:flex;align-items:center;gap:0.6em;'
+                'margin:0.15em 0">'
+                '<span class="lc-name" '
+                f'style="min-width:7em">{html.escape(self.labels[n])}</span> '
+                f'<input type="range" min="0" max="{len(self.values[n]) - 1}" '
+                f'step="1" value="{i0}" '
+                f'data-kind="{self.kinds[n]}" '
+                f'aria-label="{html.escape(self.labels[n])}"> '
+                "<output "
+                'style="min-width:4em;font-variant-numeric:tabular-nums">'
                 f"{html.escape(self.value_text[n][i0])}</output></label>"
             )
         labels_json = json.dumps(
@@ -355,30 +392,37 @@ class Slider:
         alt = html.escape(self.alt)
         if self.background is None:
             picture = (
-                f'<img class="lc-frame" style="display:block;max-width:100%" alt="{alt}" '
+                '<img class="lc-frame" style="display:block;max-width:100%" '
+                f'alt="{alt}" '
                 f'src="data:image/png;base64,{first}">'
             )
         # the frame's changed pixels laid over the shared background, scaled
         # together
         else:
             picture = (
-                '<div class="lc-picture" style="position:relative;display:inline-block;max-width:100%;line-height:0">'
-                f'<img class="lc-background" style="display:block;max-width:100%" alt="{alt}" '
+                '<div class="lc-picture" '
+                'style="position:relative;display:inline-block;max-width:100%;line-height:0">'
+                '<img class="lc-background" '
+                f'style="display:block;max-width:100%" alt="{alt}" '
                 f'src="data:image/png;base64,{self.background}">'
-                '<img class="lc-frame" style="position:absolute;left:0;top:0;width:100%;height:100%" alt="" '
+                '<img class="lc-frame" '
+                'style="position:absolute;left:0;top:0;width:100%;'
+                'height:100%" alt="" '
                 f'src="data:image/png;base64,{first}"></div>'
             )
         return (
             '<div class="lc-slider" style="margin:0.5em 0 1em 0">'
             f'<div class="lc-controls">{"".join(controls)}</div>'
             f"{picture}"
-            f'<script type="application/json" class="lc-frames">{frames_json}</script>'
-            f'<script type="application/json" class="lc-labels">{labels_json}</script>'
+            '<script type="application/json" '
+            f'class="lc-frames">{frames_json}</script>'
+            '<script type="application/json" '
+            f'class="lc-labels">{labels_json}</script>'
             "</div>" + STATIC_SCRIPT
         )
 
     # -- live view
-    # ---------------------------------------------------------------------------
+    # -------------------------------------------------------------------------
     def _control(self, name: str):
         """(ipywidgets slider, function from its value to the value
         ``render`` receives)."""
@@ -562,7 +606,8 @@ def slider(
     Examples
     --------
     >>> from matplotlib.figure import Figure
-    >>> fig = Figure(figsize=(2, 2)); ax = fig.add_subplot(); (line,) = ax.plot([0, 1], [0, 0])
+    >>> fig = Figure(figsize=(2, 2)); ax = fig.add_subplot()
+    >>> (line,) = ax.plot([0, 1], [0, 0])
     >>> def draw(a):
     ...     line.set_ydata([0, a]); return fig
     >>> s = slider(draw, a=Range(0, 1, stops=21))

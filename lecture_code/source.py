@@ -33,14 +33,14 @@ class Source:
     """The source text of a Python object, displayed as a highlighted code
     block.
 
-    Attributes
+    Parameters
     ----------
     text : str
         ``inspect.getsource(obj)``, dedented if the object is nested (a
-        method).
+        method); kept as ``.text``.
     name : str
         The object's qualified name, e.g.
-        ``lecture_code.fisher.categorical_fisher``.
+        ``lecture_code.fisher.categorical_fisher``; kept as ``.name``.
     """
 
     def __init__(self, text: str, name: str):
@@ -153,7 +153,8 @@ def show_source(obj) -> Source:
         or inspect.ismodule(target)
     ):
         raise TypeError(
-            f"show_source needs a function, class, method or module, got {type(target).__name__} "
+            "show_source needs a function, class, method or module, got "
+            f"{type(target).__name__} "
             f"({target!r:.60})"
         )
     try:

@@ -98,7 +98,18 @@ def _register_figure_display() -> None:
 
 
 def svg_bytes(fig) -> bytes:
-    """Render ``fig`` to SVG bytes that do not change from run to run."""
+    """Render ``fig`` to SVG bytes that do not change from run to run.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure to render.
+
+    Returns
+    -------
+    bytes
+        The SVG file.
+    """
     buf = io.BytesIO()
     fig.savefig(buf, format="svg", metadata=SVG_METADATA)
     return buf.getvalue()
@@ -111,6 +122,18 @@ def rgb_array(fig, dpi: int = 80):
     Drawn on the figure's Agg canvas directly (the same pixels as ``savefig``,
     which the tests check, without writing and re-reading a PNG); the figure's
     own dpi is restored afterwards.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure to draw.
+    dpi : int
+        Resolution (default 80).
+
+    Returns
+    -------
+    numpy.ndarray
+        The pixels, (H, W, 3) ``uint8``.
     """
     import numpy as np
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -138,6 +161,20 @@ def png_bytes(fig, dpi: int = 80, colors: int | None = None) -> bytes:
     this makes a frame about three times smaller with no visible change. The
     quantized path takes the pixels from :func:`rgb_array` (the same pixels as
     ``savefig``; about a third less time).
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure to render.
+    dpi : int
+        Resolution (default 80).
+    colors : int, optional
+        Palette size; None (default) keeps full RGB(A) colour.
+
+    Returns
+    -------
+    bytes
+        The PNG file.
     """
     if colors is None:
         buf = io.BytesIO()

@@ -36,6 +36,16 @@ def prob_atol(dtype) -> float:
     """The tolerance of "is a probability vector" for arrays of ``dtype``: √ε
     (float64: 1.5e-8).
 
+    Parameters
+    ----------
+    dtype : torch.dtype or NumPy dtype
+        The floating dtype of the probabilities.
+
+    Returns
+    -------
+    float
+        √ε of ``dtype``.
+
     Examples
     --------
     >>> f"{prob_atol(torch.float64):.2e}", f"{prob_atol(torch.float32):.2e}"
@@ -53,13 +63,25 @@ def _type_name(x) -> str:
     return type(x).__name__
 
 
-# ---------------------------------------------------------------------------------
+# ---------------------------------------------------------------------------
 # numbers
 
 
 def number(x, name: str) -> float:
     """A finite real number: Python int/float, a NumPy number or a one-element
     tensor, as a float.
+
+    Parameters
+    ----------
+    x : number
+        Python int/float, NumPy number or one-element array or tensor.
+    name : str
+        The argument's name, used in error messages.
+
+    Returns
+    -------
+    float
+        ``x`` as a Python float.
 
     Examples
     --------
@@ -73,7 +95,8 @@ def number(x, name: str) -> float:
             x = x.item()
         else:
             raise ValueError(
-                f"{name} must be a single number, got an array of shape {tuple(x.shape)}"
+                f"{name} must be a single number, got an array of shape "
+                f"{tuple(x.shape)}"
             )
     if isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Real):
         raise TypeError(f"{name} must be a number, got {_type_name(x)}")
@@ -86,6 +109,20 @@ def number(x, name: str) -> float:
 def positive(x, name: str, allow_zero: bool = False) -> float:
     """A finite number > 0 (or >= 0 with ``allow_zero``), as a float.
 
+    Parameters
+    ----------
+    x : number
+        The value to check.
+    name : str
+        The argument's name, used in error messages.
+    allow_zero : bool
+        Accept 0 too (default False: strictly positive).
+
+    Returns
+    -------
+    float
+        ``x`` as a Python float.
+
     Examples
     --------
     >>> positive(2, "tau")
@@ -97,12 +134,14 @@ def positive(x, name: str, allow_zero: bool = False) -> float:
         and not math.isfinite(x)
     ):
         raise ValueError(
-            f"{name} must be a finite number {'>= 0' if allow_zero else '> 0'}, got {float(x)!r}"
+            f"{name} must be a finite number "
+            f"{'>= 0' if allow_zero else '> 0'}, got {float(x)!r}"
         )
     v = number(x, name)
     if v < 0 or (v == 0 and not allow_zero):
         raise ValueError(
-            f"{name} must be a finite number {'>= 0' if allow_zero else '> 0'}, got {x!r}"
+            f"{name} must be a finite number "
+            f"{'>= 0' if allow_zero else '> 0'}, got {x!r}"
         )
     return v
 
@@ -110,8 +149,24 @@ def positive(x, name: str, allow_zero: bool = False) -> float:
 def in_interval(
     x, name: str, low: float, high: float, closed: str = "both"
 ) -> float:
-    """A number in the interval from ``low`` to ``high``; ``closed`` is "both",
-    "left", "right" or "neither".
+    """A number in the interval from ``low`` to ``high``.
+
+    Parameters
+    ----------
+    x : number
+        The value to check.
+    name : str
+        The argument's name, used in error messages.
+    low, high : float
+        The ends of the interval.
+    closed : str
+        Which ends belong to it: "both" (default), "left", "right" or
+        "neither".
+
+    Returns
+    -------
+    float
+        ``x`` as a Python float.
 
     Examples
     --------
@@ -125,7 +180,8 @@ def in_interval(
         left = "[" if closed in ("both", "left") else "("
         right = "]" if closed in ("both", "right") else ")"
         raise ValueError(
-            f"{name} must be a number in {left}{low:.4g}, {high:.4g}{right}, got {x!r}"
+            f"{name} must be a number in {left}{low:.4g}, {high:.4g}{right}, "
+            f"got {x!r}"
         )
     return v
 
@@ -135,6 +191,20 @@ def integer(
 ) -> int:
     """A Python or NumPy integer (not a bool, not a float) with ``minimum <= x
     <= maximum``.
+
+    Parameters
+    ----------
+    x : int
+        The value to check (Python or NumPy integer).
+    name : str
+        The argument's name, used in error messages.
+    minimum, maximum : int, optional
+        Inclusive bounds; None (default) leaves that side open.
+
+    Returns
+    -------
+    int
+        ``x`` as a Python int.
 
     Examples
     --------
@@ -167,13 +237,39 @@ def integer(
 
 def positive_int(x, name: str) -> int:
     """An integer >= 1 (Python or NumPy; bools and floats are a
-    ``TypeError``)."""
+    ``TypeError``).
+
+    Parameters
+    ----------
+    x : int
+        The value to check.
+    name : str
+        The argument's name, used in error messages.
+
+    Returns
+    -------
+    int
+        ``x`` as a Python int.
+    """
     return integer(x, name, minimum=1)
 
 
 def flag(x, name: str) -> bool:
     """``True`` or ``False`` (NumPy bools too); anything else is a
-    ``TypeError``."""
+    ``TypeError``.
+
+    Parameters
+    ----------
+    x : bool
+        The value to check.
+    name : str
+        The argument's name, used in error messages.
+
+    Returns
+    -------
+    bool
+        ``x`` as a Python bool.
+    """
     if not isinstance(x, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {x!r}")
     return bool(x)
@@ -182,6 +278,20 @@ def flag(x, name: str) -> bool:
 def choice(x, name: str, options) -> str:
     """One of ``options`` (strings); anything else is a ``ValueError`` that
     lists them.
+
+    Parameters
+    ----------
+    x : str
+        The value to check.
+    name : str
+        The argument's name, used in error messages.
+    options : sequence of str
+        The allowed values.
+
+    Returns
+    -------
+    str
+        ``x`` unchanged.
 
     Examples
     --------
@@ -194,7 +304,22 @@ def choice(x, name: str, options) -> str:
 
 
 def generator(g, name: str = "generator", optional: bool = True):
-    """A ``torch.Generator`` (or None when ``optional``)."""
+    """A ``torch.Generator`` (or None when ``optional``).
+
+    Parameters
+    ----------
+    g : torch.Generator or None
+        The value to check.
+    name : str
+        The argument's name, used in error messages (default "generator").
+    optional : bool
+        Accept None (default True).
+
+    Returns
+    -------
+    torch.Generator or None
+        ``g`` unchanged.
+    """
     if g is None and optional:
         return None
     if not isinstance(g, torch.Generator):
@@ -204,10 +329,27 @@ def generator(g, name: str = "generator", optional: bool = True):
 
 
 def function(f, name: str, what: str = ""):
-    """A callable; ``what`` describes its signature in the error message."""
+    """A callable.
+
+    Parameters
+    ----------
+    f : callable
+        The value to check.
+    name : str
+        The argument's name, used in error messages.
+    what : str
+        Its expected signature for the error message, e.g. ``"x (P,) -> a
+        scalar"`` (default: none).
+
+    Returns
+    -------
+    callable
+        ``f`` unchanged.
+    """
     if not callable(f):
         raise TypeError(
-            f"{name} must be a function{' ' + what if what else ''}, got {_type_name(f)}"
+            f"{name} must be a function{' ' + what if what else ''}, got "
+            f"{_type_name(f)}"
         )
     return f
 
@@ -218,7 +360,18 @@ def function(f, name: str, what: str = ""):
 
 def to_numpy(x) -> np.ndarray:
     """The one tensor → NumPy converter: tensors are detached and moved to
-    the CPU, others go through ``np.asarray``."""
+    the CPU, others go through ``np.asarray``.
+
+    Parameters
+    ----------
+    x : tensor, array_like
+        The values to convert.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``x`` as a NumPy array, same shape.
+    """
     if isinstance(x, torch.Tensor):
         return x.detach().cpu().numpy()
     return np.asarray(x)
@@ -227,11 +380,13 @@ def to_numpy(x) -> np.ndarray:
 def _shape_check(shape, name: str, ndim, nonempty: bool) -> None:
     if ndim is not None and len(shape) != ndim:
         raise ValueError(
-            f"{name} must have {ndim} dimension{'s' if ndim != 1 else ''}, got shape {tuple(shape)}"
+            f"{name} must have {ndim} dimension{'s' if ndim != 1 else ''}, "
+            f"got shape {tuple(shape)}"
         )
     if nonempty and (len(shape) == 0 or 0 in shape):
         raise ValueError(
-            f"{name} must be non-empty with K >= 1 entries along every axis, got shape {tuple(shape)}"
+            f"{name} must be non-empty with K >= 1 entries along every axis, "
+            f"got shape {tuple(shape)}"
         )
 
 
@@ -246,8 +401,24 @@ def as_array(
     """``x`` as a float64 NumPy array (tensors detached): TypeError if it holds
     no numbers, ValueError for NaN.
 
-    ``nonempty`` requires at least one axis and a non-empty last axis (K >= 1);
-    ``finite`` also rejects ±inf.
+    Parameters
+    ----------
+    x : array_like or tensor
+        The values to check.
+    name : str
+        The argument's name, used in error messages.
+    ndim : int, optional
+        Required number of axes (default: any).
+    nonempty : bool
+        Require at least one axis and a non-empty last axis, K >= 1 (default
+        True).
+    finite : bool
+        Also reject ±inf (default False).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``x`` as float64, same shape.
 
     Examples
     --------
@@ -266,7 +437,8 @@ def as_array(
         _shape_check(arr.shape, name, ndim, False)
     if nonempty and (arr.ndim == 0 or arr.shape[-1] == 0):
         raise ValueError(
-            f"{name} must have a last axis of length K >= 1, got shape {arr.shape}"
+            f"{name} must have a last axis of length K >= 1, got shape "
+            f"{arr.shape}"
         )
     if finite and not np.isfinite(arr).all():
         raise ValueError(f"{name} must be finite (no NaN or inf)")
@@ -290,8 +462,27 @@ def as_tensor(
     (default: torch's default float). Other inputs (lists, NumPy arrays,
     numbers) become ``dtype`` if it is given, else what ``torch.as_tensor``
     makes of them (then integers become the default float). Bool, complex and
-    non-numeric input is a ``TypeError``. ``ndim`` checks the number of axes;
-    ``finite`` rejects NaN and ±inf; ``nan=False`` rejects NaN only.
+    non-numeric input is a ``TypeError``.
+
+    Parameters
+    ----------
+    x : tensor, array_like or number
+        The values to check.
+    name : str
+        The argument's name, used in error messages.
+    ndim : int, optional
+        Required number of axes (default: any).
+    dtype : torch.dtype, optional
+        Floating dtype for non-tensor or integer input (see above).
+    finite : bool
+        Reject NaN and ±inf (default False).
+    nan : bool
+        Allow NaN (default True); ``nan=False`` rejects NaN only.
+
+    Returns
+    -------
+    torch.Tensor
+        ``x`` as a floating tensor, same shape.
 
     Examples
     --------
@@ -300,7 +491,8 @@ def as_tensor(
     """
     if isinstance(x, (str, bytes)):
         raise TypeError(
-            f"{name} must be a tensor or an array of numbers, got {_type_name(x)}"
+            f"{name} must be a tensor or an array of numbers, got "
+            f"{_type_name(x)}"
         )
     if not isinstance(x, torch.Tensor):
         try:
@@ -333,6 +525,20 @@ def axis(x: torch.Tensor, dim, name: str) -> int:
     """A valid, non-empty axis ``dim`` of the tensor ``x`` (the category axis
     of softmax).
 
+    Parameters
+    ----------
+    x : torch.Tensor
+        The tensor the axis belongs to.
+    dim : int
+        The axis, negative counting from the end.
+    name : str
+        The tensor's name, used in error messages.
+
+    Returns
+    -------
+    int
+        ``dim`` as a Python int, unchanged (not normalized).
+
     Examples
     --------
     >>> axis(torch.zeros(2, 3), -1, "z")
@@ -349,7 +555,8 @@ def axis(x: torch.Tensor, dim, name: str) -> int:
         )
     if x.shape[d] == 0:
         raise ValueError(
-            f"{name} is empty along dim={d} (shape {tuple(x.shape)}): softmax needs K >= 1"
+            f"{name} is empty along dim={d} (shape {tuple(x.shape)}): softmax "
+            "needs K >= 1"
         )
     return d
 
@@ -359,7 +566,25 @@ def logits(
 ) -> tuple[torch.Tensor, int]:
     """Logits for softmax: a floating tensor with a non-empty axis ``dim``, no
     NaN, no +inf, and no slice along ``dim`` that is all -inf (every
-    category masked). Returns (tensor, dim).
+    category masked).
+
+    Parameters
+    ----------
+    z : tensor, array_like
+        The logits, any shape with a non-empty axis ``dim``.
+    name : str
+        The argument's name, used in error messages (default "z").
+    dim : int
+        The category axis (default -1).
+    ndim : int, optional
+        Required number of axes (default: any).
+    dtype : torch.dtype, optional
+        Floating dtype for non-tensor or integer input (see :func:`as_tensor`).
+
+    Returns
+    -------
+    tuple of (torch.Tensor, int)
+        The logits as a floating tensor and ``dim`` as a Python int.
 
     Examples
     --------
@@ -380,7 +605,8 @@ def logits(
         )
     if z.numel() and torch.isneginf(z).all(dim=d).any():
         raise ValueError(
-            f"{name} has a row that is all -inf (every category masked): no distribution"
+            f"{name} has a row that is all -inf (every category masked): no "
+            "distribution"
         )
     return z, d
 
@@ -399,7 +625,25 @@ def probabilities(
     Tensors stay tensors (floating); anything else becomes a float64 NumPy
     array. Entries must be >= -atol (and > 0 with ``interior``, which also
     needs K >= 2), no NaN, and with ``normalized`` every row must sum to 1
-    within atol; atol defaults to :func:`prob_atol` of the dtype.
+    within atol.
+
+    Parameters
+    ----------
+    p : tensor, array_like
+        Probabilities, shape (..., K).
+    name : str
+        The argument's name, used in error messages (default "p").
+    interior : bool
+        Require every entry > 0 and K >= 2 (default False).
+    normalized : bool
+        Require every row to sum to 1 (default True).
+    atol : float, optional
+        Tolerance; default :func:`prob_atol` of the dtype.
+
+    Returns
+    -------
+    torch.Tensor or numpy.ndarray
+        ``p``, a floating tensor or a float64 array, same shape.
 
     Examples
     --------
@@ -410,7 +654,8 @@ def probabilities(
         p = as_tensor(p, name, nan=False)
         if p.dim() == 0 or p.shape[-1] == 0:
             raise ValueError(
-                f"{name} must have a last axis of length K >= 1, got shape {tuple(p.shape)}"
+                f"{name} must have a last axis of length K >= 1, got shape "
+                f"{tuple(p.shape)}"
             )
         arr, tol = p.detach().cpu().double().numpy(), prob_atol(p.dtype)
     else:
@@ -428,7 +673,8 @@ def probabilities(
         if (err > tol).any():
             worst = float(sums.flat[int(np.argmax(err))])
             raise ValueError(
-                f"{name} must sum to 1 along the last axis, got a sum of {worst:.6g}"
+                f"{name} must sum to 1 along the last axis, got a sum of "
+                f"{worst:.6g}"
             )
     if interior:
         if arr.shape[-1] < 2:
@@ -437,8 +683,10 @@ def probabilities(
             )
         if lowest <= 0:
             raise ValueError(
-                f"{name} lies on the boundary of the simplex (smallest entry {lowest:.3g}): "
-                "the Fisher metric is only defined where every probability is > 0"
+                f"{name} lies on the boundary of the simplex (smallest entry "
+                f"{lowest:.3g}): "
+                "the Fisher metric is only defined where every probability is "
+                "> 0"
             )
     return p
 
@@ -448,7 +696,23 @@ def labels(y, n: int | None, k: int, name: str = "y") -> torch.Tensor:
     0..k-1, as int64.
 
     Float or bool labels are a ``TypeError``; a wrong shape or a value out of
-    range a ``ValueError``. ``n=None`` accepts any 1-D length.
+    range a ``ValueError``.
+
+    Parameters
+    ----------
+    y : tensor, array_like
+        The labels, shape (n,).
+    n : int or None
+        Required number of labels; None accepts any 1-D length.
+    k : int
+        Number of classes.
+    name : str
+        The argument's name, used in error messages (default "y").
+
+    Returns
+    -------
+    torch.Tensor
+        ``y`` as int64, shape (n,).
 
     Examples
     --------
@@ -480,14 +744,24 @@ def labels(y, n: int | None, k: int, name: str = "y") -> torch.Tensor:
         )
     if t.numel() and (t.min() < 0 or t.max() >= k):
         raise ValueError(
-            f"{name} must lie in 0..{k - 1}, got values from {int(t.min())} to {int(t.max())}"
+            f"{name} must lie in 0..{k - 1}, got values from {int(t.min())} "
+            f"to {int(t.max())}"
         )
     return t.long()
 
 
 def same_last_axis(a, b, names: str = "p and q") -> None:
-    """Two arrays with the same number K of entries along the last axis."""
+    """Two arrays with the same number K of entries along the last axis.
+
+    Parameters
+    ----------
+    a, b : tensor or numpy.ndarray
+        Arrays of shape (..., K).
+    names : str
+        Their names for the error message (default "p and q").
+    """
     if a.shape[-1] != b.shape[-1]:
         raise ValueError(
-            f"{names} must have the same K, got {a.shape[-1]} and {b.shape[-1]}"
+            f"{names} must have the same K, got {a.shape[-1]} and "
+            f"{b.shape[-1]}"
         )
