@@ -32,11 +32,13 @@ def _check_qk(q, k) -> None:
     for name, t in (("q", q), ("k", k)):
         if not isinstance(t, torch.Tensor):
             raise TypeError(
-                f"{name} must be a torch.Tensor of shape (..., T, d), got {type(t).__name__}"
+                f"{name} must be a torch.Tensor of shape (..., T, d), got "
+                f"{type(t).__name__}"
             )
         if t.dim() < 2:
             raise ValueError(
-                f"{name} must have shape (..., T, d), got shape {tuple(t.shape)}"
+                f"{name} must have shape (..., T, d), got shape "
+                f"{tuple(t.shape)}"
             )
         if not t.is_floating_point():
             raise TypeError(
@@ -44,7 +46,8 @@ def _check_qk(q, k) -> None:
             )
     if q.shape[-1] != k.shape[-1]:
         raise ValueError(
-            f"q and k must share the last dimension d, got {q.shape[-1]} and {k.shape[-1]}"
+            f"q and k must share the last dimension d, got {q.shape[-1]} and "
+            f"{k.shape[-1]}"
         )
 
 
@@ -56,6 +59,20 @@ def causal_mask(
     Causal: j <= i + (t_k - t_q) (the queries are the last t_q positions). With
     ``window = w`` (a sliding window, as in nanochat's short layers) also j >=
     i + (t_k - t_q) - w: each query sees itself and the w keys before it.
+
+    Parameters
+    ----------
+    t_q : int
+        Number of queries.
+    t_k : int or None
+        Number of keys, >= t_q (default t_q).
+    window : int or None
+        Keys before the query that stay visible (None: all).
+
+    Returns
+    -------
+    tensor of bool, shape (t_q, t_k)
+        True where query i may attend to key j.
     """
     t_q = integer(t_q, "t_q", minimum=1)
     # t_q <= t_k
@@ -77,6 +94,24 @@ def attention_scores(
     With ``qk_norm=True`` every q_i and k_j is first RMS-normalized (length √d)
     and multiplied by ``gain``, so S_ij = gain² √d cos∠(q_i, k_j)
     (eq-attn-qknorm): |S_ij| <= gain² √d whatever the inputs.
+
+    Parameters
+    ----------
+    q : tensor, shape (..., T_q, d)
+        Queries.
+    k : tensor, shape (..., T_k, d)
+        Keys.
+    scale : bool
+        Divide by √d.
+    qk_norm : bool
+        RMS-normalize q and k first (eq-attn-qknorm).
+    gain : float
+        Gain g after the normalization.
+
+    Returns
+    -------
+    tensor, shape (..., T_q, T_k)
+        The scores S.
     """
     _check_qk(q, k)
     if qk_norm:
@@ -103,6 +138,28 @@ def attention_weights(
     ``window`` (with ``causal=True``) restricts each query to itself and the
     ``window`` keys before it; ``qk_norm`` and ``gain`` are passed to
     :func:`attention_scores`.
+
+    Parameters
+    ----------
+    q : tensor, shape (..., T_q, d)
+        Queries.
+    k : tensor, shape (..., T_k, d)
+        Keys.
+    causal : bool
+        Mask the future keys (eq-attn-mask).
+    scale : bool
+        Divide the scores by √d.
+    window : int or None
+        Sliding window (causal only).
+    qk_norm : bool
+        RMS-normalize q and k first (eq-attn-qknorm).
+    gain : float
+        Gain g after the normalization.
+
+    Returns
+    -------
+    tensor, shape (..., T_q, T_k)
+        The weights A; every row sums to 1.
     """
     if window is not None and not causal:
         raise ValueError("window applies to causal attention only")
@@ -126,7 +183,32 @@ def attention(
     gain: float = 1.0,
 ):
     """Attention output A V and the weights A; q (..., T_q, d), k (..., T_k,
-    d), v (..., T_k, d_v)."""
+    d), v (..., T_k, d_v).
+
+    Parameters
+    ----------
+    q : tensor, shape (..., T_q, d)
+        Queries.
+    k : tensor, shape (..., T_k, d)
+        Keys.
+    v : tensor, shape (..., T_k, d_v)
+        Values.
+    causal : bool
+        Mask the future keys (eq-attn-mask).
+    scale : bool
+        Divide the scores by √d.
+    window : int or None
+        Sliding window (causal only).
+    qk_norm : bool
+        RMS-normalize q and k first (eq-attn-qknorm).
+    gain : float
+        Gain g after the normalization.
+
+    Returns
+    -------
+    tuple of tensor
+        The output A V (..., T_q, d_v) and the weights A (..., T_q, T_k).
+    """
     if not isinstance(v, torch.Tensor) or v.shape[-2] != k.shape[-2]:
         raise ValueError("v must be a tensor with as many rows (keys) as k")
     a = attention_weights(
@@ -139,3 +221,53 @@ def attention(
         gain=gain,
     )
     return a @ v, a  # (..., Tq, d_v), (..., Tq, Tk)
+
+
+def random_attention_rows(
+    d: int,
+    n_keys: int = 16,
+    rows: int = 400,
+    seed: int = 0,
+    scale: bool = True,
+    qk_norm: bool = False,
+) -> torch.Tensor:
+    """Attention weights of ``rows`` random queries, each over its own
+    ``n_keys`` random keys (eq-attn-scores, eq-attn-softmax; no mask).
+
+    Queries and keys have independent N(0, 1) entries (float64), drawn with
+    ``seed``; the same seed gives the same queries and keys for ``scale=True``
+    and ``scale=False``, so the two differ only by the 1/√d.
+
+    Parameters
+    ----------
+    d : int
+        Head dimension.
+    n_keys : int
+        Keys per query.
+    rows : int
+        Number of queries.
+    seed : int
+        Seed of the generator.
+    scale : bool
+        Divide the scores by √d.
+    qk_norm : bool
+        RMS-normalize q and k first (eq-attn-qknorm, gain 1).
+
+    Returns
+    -------
+    tensor, shape (rows, n_keys)
+        One row of weights per query; every row sums to 1.
+    """
+    d, n_keys, rows = (
+        integer(d, "d", minimum=1),
+        integer(n_keys, "n_keys", minimum=1),
+        integer(rows, "rows", minimum=1),
+    )
+    g = torch.Generator().manual_seed(seed)
+    # (rows, 1, d): one query per row
+    q = torch.randn(rows, 1, d, generator=g, dtype=torch.float64)
+    # (rows, n_keys, d)
+    k = torch.randn(rows, n_keys, d, generator=g, dtype=torch.float64)
+    return attention_weights(q, k, causal=False, scale=scale, qk_norm=qk_norm)[
+        :, 0
+    ]

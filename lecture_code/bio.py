@@ -47,7 +47,8 @@ __all__ = [
 def _parse_bio(tag_names: Sequence[str]) -> list[tuple[str, str | None]]:
     if isinstance(tag_names, str) or len(tag_names) == 0:
         raise ValueError(
-            "tag_names must be a non-empty list of tag names such as ['O', 'B-PER', 'I-PER']"
+            "tag_names must be a non-empty list of tag names such as ['O', "
+            "'B-PER', 'I-PER']"
         )
     parsed = []
     for name in tag_names:
@@ -61,7 +62,8 @@ def _parse_bio(tag_names: Sequence[str]) -> list[tuple[str, str | None]]:
             parsed.append((name[0], name[2:]))
         else:
             raise ValueError(
-                f"tag name {name!r} is not BIO: expected 'O', 'B-<type>' or 'I-<type>'"
+                f"tag name {name!r} is not BIO: expected 'O', 'B-<type>' or "
+                "'I-<type>'"
             )
     if len(set(tag_names)) != len(tag_names):
         raise ValueError(f"tag_names contains duplicates: {list(tag_names)}")
@@ -78,6 +80,16 @@ def bio_allowed_transitions(
     (K, K), (K,), (K,) with ``allowed[i, j]`` true when tag j may follow tag i.
     Pass them to :class:`LinearChainCRF` (``allowed_transitions=...``), which
     turns the forbidden entries into −∞ scores.
+
+    Parameters
+    ----------
+    tag_names : sequence of str
+        Tag names such as ``"O"``, ``"B-PER"``, ``"I-PER"``.
+
+    Returns
+    -------
+    tuple of tensor
+        ``allowed`` (K, K), ``allowed_start`` (K,), ``allowed_end`` (K,), bool.
     """
     parsed = _parse_bio(tag_names)
     K = len(parsed)
@@ -97,6 +109,20 @@ def illegal_transitions(paths, allowed, allowed_start=None) -> int:
 
     A move i → j counts when ``allowed[i, j]`` is false; a path starting with a
     tag whose ``allowed_start`` is false counts once more.
+
+    Parameters
+    ----------
+    paths : list of list of int, or list of int
+        Tag paths, or one path.
+    allowed : tensor of bool, shape (K, K)
+        Allowed moves i → j.
+    allowed_start : tensor of bool, shape (K,), optional
+        Tags that may start a path.
+
+    Returns
+    -------
+    int
+        The number of forbidden moves.
     """
     allowed = torch.as_tensor(allowed, dtype=torch.bool)
     if len(paths) and isinstance(paths[0], (int, np.integer)):
@@ -121,6 +147,18 @@ def bio_entities(
     An entity starts at ``B-X``, or at an ``I-X`` that does not continue an
     entity of type X (an illegal path still yields entities); it continues over
     the following ``I-X``.
+
+    Parameters
+    ----------
+    path : sequence of int
+        One tag path.
+    tag_names : sequence of str
+        Tag names such as ``"O"``, ``"B-PER"``, ``"I-PER"``.
+
+    Returns
+    -------
+    set of tuple
+        ``(first, last + 1, type)`` per entity.
     """
     parsed = _parse_bio(tag_names)
     entities, begin, current = set(), None, None
@@ -139,16 +177,33 @@ def entity_f1(
     true_paths, pred_paths, tag_names: Sequence[str]
 ) -> dict[str, float]:
     """Entity-level precision, recall and F1 (an entity counts only if span
-    and type match)."""
+    and type match).
+
+    Parameters
+    ----------
+    true_paths : list of list of int
+        The true tag paths.
+    pred_paths : list of list of int
+        The predicted tag paths.
+    tag_names : sequence of str
+        Tag names such as ``"O"``, ``"B-PER"``, ``"I-PER"``.
+
+    Returns
+    -------
+    dict
+        ``precision``, ``recall`` and ``f1``.
+    """
     if len(true_paths) != len(pred_paths):
         raise ValueError(
-            f"true_paths and pred_paths differ in length: {len(true_paths)} vs {len(pred_paths)}"
+            f"true_paths and pred_paths differ in length: {len(true_paths)} "
+            f"vs {len(pred_paths)}"
         )
     tp = n_true = n_pred = 0
     for y, p in zip(true_paths, pred_paths):
         if len(y) != len(p):
             raise ValueError(
-                f"a true path has length {len(y)} but its prediction has length {len(p)}"
+                f"a true path has length {len(y)} but its prediction has "
+                f"length {len(p)}"
             )
         ey, ep = bio_entities(y, tag_names), bio_entities(p, tag_names)
         tp, n_true, n_pred = (
@@ -166,14 +221,14 @@ def entity_f1(
     return {"precision": precision, "recall": recall, "f1": f1}
 
 
-# ----------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------
 # A BIO corpus from a known process
-# ----------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------
 
 #: Tag names of the simulated corpus.
 BIO_TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
 
-# : Word-id ranges of the simulated vocabulary: ordinary words, person names,
+#: Word-id ranges of the simulated vocabulary: ordinary words, person names,
 # place names, : and ambiguous words that can be either a person or a place.
 VOCAB = {
     "O": range(0, 60),
@@ -186,7 +241,7 @@ VOCAB_SIZE = 121  # id 120 is padding
 PAD = VOCAB_SIZE - 1
 
 
-# : The corpus's true process, row by row: p(first tag) and p(next tag |
+#: The corpus's true process, row by row: p(first tag) and p(next tag |
 # previous tag), in the : order of :data:`BIO_TAGS`. Only legal BIO moves have
 # positive probability.
 BIO_START_PROBS = (0.6, 0.2, 0.0, 0.2, 0.0)
@@ -215,6 +270,16 @@ def bio_emission_probs(p_ambiguous: float = 0.6) -> torch.Tensor:
     type X is an ambiguous word (uniform over 20) with probability
     ``p_ambiguous``, else a word of type X (uniform over 20). The padding id
     has probability 0 under every tag. B-X and I-X emit alike.
+
+    Parameters
+    ----------
+    p_ambiguous : float
+        Probability that an entity token is an ambiguous word.
+
+    Returns
+    -------
+    tensor, shape (VOCAB_SIZE, 5)
+        p(word | tag), float64; each column sums to 1.
     """
     _check_corpus_args(p_ambiguous)
     E = torch.zeros(VOCAB_SIZE, len(BIO_TAGS), dtype=torch.float64)
@@ -248,13 +313,31 @@ def sample_bio_corpus(
     Lengths are uniform on [min_len, max_len] and independent of the tags.
 
     Returns ``(words, tags)``: two lists of ``n_sentences`` integer lists.
+
+    Parameters
+    ----------
+    n_sentences : int
+        Number of sentences.
+    seed : int
+        Seed of the generator.
+    min_len : int
+        Shortest sentence.
+    max_len : int
+        Longest sentence.
+    p_ambiguous : float
+        Probability that an entity token is an ambiguous word.
+
+    Returns
+    -------
+    tuple of list
+        ``words`` and ``tags``: ``n_sentences`` integer lists each.
     """
     if n_sentences < 1 or not 1 <= min_len <= max_len:
         raise ValueError("need n_sentences >= 1 and 1 <= min_len <= max_len")
     _check_corpus_args(p_ambiguous)
     rng = np.random.default_rng(seed)
-    # cumulative probabilities of the next tag, one row per previous tag; row 5
-    # is "start"
+    # cumulative probabilities of the next tag, one row per previous tag
+    # (row 5: the sentence start)
     next_tag = np.cumsum([*BIO_TRANSITION_PROBS, BIO_START_PROBS], axis=1)
     words, tags = [], []
     for _ in range(n_sentences):
@@ -278,7 +361,20 @@ def sample_bio_corpus(
 
 def pad_batch(seqs, pad: int):
     """Pad integer lists into a (B, T_max) long tensor; returns it and the
-    (B, T_max) bool mask."""
+    (B, T_max) bool mask.
+
+    Parameters
+    ----------
+    seqs : list of list of int
+        Sequences of different lengths.
+    pad : int
+        The padding id.
+
+    Returns
+    -------
+    tuple of tensor
+        The padded ids (B, T_max), int64, and the mask (B, T_max), bool.
+    """
     lengths = np.array([len(s) for s in seqs])
     if len(seqs) == 0 or lengths.min() < 1:
         raise ValueError(
@@ -291,10 +387,10 @@ def pad_batch(seqs, pad: int):
     return torch.from_numpy(out), torch.from_numpy(mask)
 
 
-# ----------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------
 # The corpus's true posterior as a CRF: an HMM's p(y|x) is a linear-chain CRF
 # with ψ_t(k) = log p(x_t | k), φ = log A and φ_start = log π
-# ----------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------
 
 
 def oracle_crf(p_ambiguous: float = 0.6) -> LinearChainCRF:
@@ -305,6 +401,16 @@ def oracle_crf(p_ambiguous: float = 0.6) -> LinearChainCRF:
     ``BIO_TRANSITION_PROBS`` and π = ``BIO_START_PROBS``; their zero entries
     become hard constraints (−∞). There is no end score: sentence lengths do
     not depend on the tags.
+
+    Parameters
+    ----------
+    p_ambiguous : float
+        Probability that an entity token is an ambiguous word.
+
+    Returns
+    -------
+    LinearChainCRF
+        The constrained float64 CRF of the true process.
     """
     A = torch.tensor(BIO_TRANSITION_PROBS, dtype=torch.float64)
     pi = torch.tensor(BIO_START_PROBS, dtype=torch.float64)
@@ -326,6 +432,18 @@ def oracle_emissions(X: Sequence[Sequence[int]], p_ambiguous: float = 0.6):
     returns ((B, T, K) float64, mask (B, T)).
 
     Words a tag cannot emit get −∞; padded steps get 0 (the mask hides them).
+
+    Parameters
+    ----------
+    X : sequence of sequence of int
+        Word ids of the sentences.
+    p_ambiguous : float
+        Probability that an entity token is an ambiguous word.
+
+    Returns
+    -------
+    tuple of tensor
+        ψ (B, T, K), float64, and the mask (B, T).
     """
     words, mask = pad_batch(X, PAD)
     with np.errstate(divide="ignore"):

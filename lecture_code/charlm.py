@@ -51,10 +51,25 @@ def cross_entropy(logits, targets, ignore_index: int = -1) -> torch.Tensor:
 
     logits (N, V) float, targets (N,) int64 in [0, V) or equal to
     ``ignore_index``.
+
+    Parameters
+    ----------
+    logits : tensor, shape (N, V)
+        Logits.
+    targets : tensor of int64, shape (N,)
+        Ids in [0, V), or ``ignore_index``.
+    ignore_index : int
+        Target value that is not counted.
+
+    Returns
+    -------
+    tensor, shape ()
+        The mean over the counted targets.
     """
     if not isinstance(logits, torch.Tensor) or logits.dim() != 2:
         raise ValueError(
-            f"logits must be a tensor of shape (N, V), got {getattr(logits, 'shape', type(logits))}"
+            "logits must be a tensor of shape (N, V), got "
+            f"{getattr(logits, 'shape', type(logits))}"
         )
     if (
         not isinstance(targets, torch.Tensor)
@@ -67,12 +82,14 @@ def cross_entropy(logits, targets, ignore_index: int = -1) -> torch.Tensor:
     keep = targets != ignore_index  # (N,)
     if not keep.any():
         raise ValueError(
-            f"every target equals ignore_index={ignore_index}: the mean is undefined"
+            f"every target equals ignore_index={ignore_index}: the mean is "
+            "undefined"
         )
     t = targets[keep]
     if (t < 0).any() or (t >= logits.shape[1]).any():
         raise ValueError(
-            f"targets must lie in [0, {logits.shape[1]}) or equal ignore_index={ignore_index}"
+            f"targets must lie in [0, {logits.shape[1]}) or equal "
+            f"ignore_index={ignore_index}"
         )
     logp = log_softmax(logits[keep], dim=-1)  # (M, V)
     return -logp.gather(1, t[:, None]).squeeze(1).mean()
@@ -80,7 +97,20 @@ def cross_entropy(logits, targets, ignore_index: int = -1) -> torch.Tensor:
 
 def load_book_text(root=".", pattern: str = "book/*.md") -> str:
     """The prose of the book's markdown pages (sorted by name): MyST
-    directives, math and markup removed."""
+    directives, math and markup removed.
+
+    Parameters
+    ----------
+    root : str or Path
+        The repository root.
+    pattern : str
+        Glob of the pages, relative to ``root``.
+
+    Returns
+    -------
+    str
+        The prose of the pages, joined.
+    """
     files = sorted(Path(root).glob(pattern))
     if not files:
         raise ValueError(
@@ -101,7 +131,13 @@ def load_book_text(root=".", pattern: str = "book/*.md") -> str:
 @dataclass
 class CharVocab:
     """Characters ↔ integer ids (sorted by code point, so the ids depend
-    only on the text)."""
+    only on the text).
+
+    Attributes
+    ----------
+    chars : list of str
+        The characters; id i is ``chars[i]``.
+    """
 
     chars: list[str] = field(default_factory=list)
 
@@ -140,6 +176,8 @@ class TinyCharLM(nn.Module):
         RMS-normalize q and k per head and multiply both by ``qk_gain``
         (nanochat: 1.2) before the attention, so its logits are qk_gain² √(d/H)
         cos∠(q, k) (eq-attn-qknorm).
+    qk_gain : float
+        The gain g of the QK-norm.
     softcap : float or None
         Soft cap c of the output logits, c·tanh(z/c) (eq-softcap; nanochat:
         15); None for none.
@@ -243,6 +281,20 @@ def interleaved_split(data: torch.Tensor, block: int = 64, every: int = 10):
 
     Interleaving keeps both parts drawn from all pages (a split at the end
     would validate on one page only).
+
+    Parameters
+    ----------
+    data : tensor of int64, shape (N,)
+        Character ids.
+    block : int
+        Block length.
+    every : int
+        Every ``every``-th block goes to validation.
+
+    Returns
+    -------
+    tuple of tensor
+        The training ids and the validation ids (1-D each).
     """
     if block < 2 or every < 2:
         raise ValueError(
@@ -251,7 +303,8 @@ def interleaved_split(data: torch.Tensor, block: int = 64, every: int = 10):
     n = len(data) // block
     if n < every:
         raise ValueError(
-            f"data has {len(data)} characters: too few for blocks of {block} with every={every}"
+            f"data has {len(data)} characters: too few for blocks of {block} "
+            f"with every={every}"
         )
     chunks = data[: n * block].view(n, block)  # (n, block)
     is_val = torch.arange(n) % every == every - 1  # (n,)
@@ -262,10 +315,28 @@ def random_batch(
     data: torch.Tensor, batch_size: int, block_size: int, generator=None
 ):
     """Inputs and next-character targets (B, T) cut from random places of
-    ``data``."""
+    ``data``.
+
+    Parameters
+    ----------
+    data : tensor of int64, shape (N,)
+        Character ids.
+    batch_size : int
+        Number of windows B.
+    block_size : int
+        Window length T.
+    generator : torch.Generator, optional
+        Source of the window starts.
+
+    Returns
+    -------
+    tuple of tensor
+        Inputs x and targets y (the next characters), each (B, T).
+    """
     if len(data) <= block_size:
         raise ValueError(
-            f"data has {len(data)} characters; need more than block_size={block_size}"
+            f"data has {len(data)} characters; need more than "
+            f"block_size={block_size}"
         )
     # (B,)
     start = torch.randint(
@@ -280,7 +351,20 @@ def random_batch(
 @torch.no_grad()
 def evaluate(model: TinyCharLM, data: torch.Tensor) -> float:
     """Mean cross-entropy (nats per character) over consecutive,
-    non-overlapping windows of ``data``."""
+    non-overlapping windows of ``data``.
+
+    Parameters
+    ----------
+    model : TinyCharLM
+        The model.
+    data : tensor of int64, shape (N,)
+        Character ids.
+
+    Returns
+    -------
+    float
+        Mean cross-entropy in nats per character.
+    """
     T = model.block_size
     n = (len(data) - 1) // T
     if n < 1:
@@ -299,7 +383,28 @@ def train(
     seed: int = 0,
 ):
     """``torch.optim.AdamW`` (weight decay 0.01) on random windows; returns
-    the training loss of every step."""
+    the training loss of every step.
+
+    Parameters
+    ----------
+    model : TinyCharLM
+        The model, trained in place.
+    data : tensor of int64, shape (N,)
+        Training ids.
+    steps : int
+        Number of AdamW steps.
+    batch_size : int
+        Windows per step.
+    lr : float
+        AdamW's step size.
+    seed : int
+        Seed of the window draws.
+
+    Returns
+    -------
+    list of float
+        The training loss of every step.
+    """
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad],
@@ -335,6 +440,26 @@ def generate(
     seeded like nanochat's engine. Returns the ids (T + n,); with ``num_samples
     = m`` it continues m copies of the prompt at once (one generator, m
     independent continuations) and returns (m, T + n).
+
+    Parameters
+    ----------
+    model : TinyCharLM
+        The model.
+    prompt : tensor of int64, shape (T,)
+        The prompt's ids.
+    n : int
+        Characters to append.
+    seed : int
+        Seed of the generator.
+    num_samples : int or None
+        Continue this many copies of the prompt at once.
+    **sampling
+        ``temperature``, ``top_k``, ``top_p`` of :func:`sample_next_token`.
+
+    Returns
+    -------
+    tensor of int64, shape (T + n,) or (num_samples, T + n)
+        The prompt followed by the generated ids.
     """
     num_samples = (
         None
@@ -358,7 +483,8 @@ def _rows(ids, n: int) -> torch.Tensor:
         ids = ids[None]
     if ids.dim() != 2 or ids.dtype != torch.int64:
         raise ValueError(
-            f"ids must be int64 of shape (T,) or (m, T), got {ids.dtype} {tuple(ids.shape)}"
+            f"ids must be int64 of shape (T,) or (m, T), got {ids.dtype} "
+            f"{tuple(ids.shape)}"
         )
     integer(n, "n", minimum=1, maximum=ids.shape[1])
     return ids
@@ -367,7 +493,8 @@ def _rows(ids, n: int) -> torch.Tensor:
 def _ngram_codes(ids: torch.Tensor, n: int, base: int) -> torch.Tensor:
     if base**n >= 2**63:
         raise ValueError(
-            f"n-grams of length {n} over {base} symbols do not fit in int64 codes"
+            f"n-grams of length {n} over {base} symbols do not fit in int64 "
+            "codes"
         )
     # (m, T - n + 1)
     codes = torch.zeros(ids.shape[0], ids.shape[1] - n + 1, dtype=torch.int64)
@@ -379,7 +506,20 @@ def _ngram_codes(ids: torch.Tensor, n: int, base: int) -> torch.Tensor:
 
 def distinct_ngram_fraction(ids, n: int = 2) -> torch.Tensor:
     """Per row: (number of distinct n-grams) / (number of n-grams); 1 = no
-    repetition (diversity, "distinct-n")."""
+    repetition (diversity, "distinct-n").
+
+    Parameters
+    ----------
+    ids : tensor of int64, shape (L,) or (B, L)
+        One sequence per row.
+    n : int
+        n-gram length.
+
+    Returns
+    -------
+    tensor, shape (B,)
+        The fraction of distinct n-grams per row.
+    """
     ids = _rows(ids, n)
     codes = _ngram_codes(ids, n, int(ids.max()) + 1)  # (m, T - n + 1)
     return torch.tensor(
@@ -394,6 +534,20 @@ def ngram_hit_rate(ids, reference: torch.Tensor, n: int = 2) -> torch.Tensor:
 
     A cheap proxy for well-formed output of a character model: 1 means every
     n-gram was seen in training.
+
+    Parameters
+    ----------
+    ids : tensor of int64, shape (L,) or (B, L)
+        One sequence per row.
+    reference : tensor of int, shape (N,)
+        The reference ids (e.g. the training text).
+    n : int
+        n-gram length.
+
+    Returns
+    -------
+    tensor, shape (B,)
+        The fraction of each row's n-grams found in ``reference``.
     """
     ids = _rows(ids, n)
     reference = _rows(reference, n)

@@ -57,11 +57,13 @@ def _paths(tags, T: int, K: int) -> torch.Tensor:
     tags = torch.as_tensor(tags, dtype=torch.long)
     if tags.shape[-1:] != (T,):
         raise ValueError(
-            f"tags must have last dimension T={T}, got shape {tuple(tags.shape)}"
+            f"tags must have last dimension T={T}, got shape "
+            f"{tuple(tags.shape)}"
         )
     if ((tags < 0) | (tags >= K)).any():
         raise ValueError(
-            f"tags must lie in [0, {K}), got values in [{tags.min().item()}, {tags.max().item()}]"
+            f"tags must lie in [0, {K}), got values in [{tags.min().item()}, "
+            f"{tags.max().item()}]"
         )
     return tags
 
@@ -76,13 +78,15 @@ def _lesson_inputs(emissions, transitions, start, end):
         or emissions.shape[1] == 0
     ):
         raise ValueError(
-            f"emissions must have shape (T, K) with T, K >= 1, got {tuple(emissions.shape)}"
+            "emissions must have shape (T, K) with T, K >= 1, got "
+            f"{tuple(emissions.shape)}"
         )
     K = emissions.shape[1]
     transitions = torch.as_tensor(transitions, dtype=emissions.dtype)
     if transitions.shape != (K, K):
         raise ValueError(
-            f"transitions must have shape ({K}, {K}), got {tuple(transitions.shape)}"
+            f"transitions must have shape ({K}, {K}), got "
+            f"{tuple(transitions.shape)}"
         )
     start = (
         torch.zeros(K, dtype=emissions.dtype)
@@ -112,6 +116,22 @@ def sequence_score(
     ``emissions[t, k]`` = ψ_t(k) and ``transitions[i, j]`` = φ(i, j). ``tags``
     may be one path (T,) or a batch of paths (N, T); the result has shape () or
     (N,).
+
+    Parameters
+    ----------
+    emissions : tensor, shape (T, K)
+        Emission scores ψ_t(k).
+    tags : tensor of int, shape (T,) or (N, T)
+        One tag path or a batch of paths.
+    transitions : tensor, shape (K, K)
+        φ(i, j), the score of tag j right after tag i.
+    start, end : tensor, shape (K,), optional
+        Scores of the first and the last tag (zero if omitted).
+
+    Returns
+    -------
+    tensor, shape () or (N,)
+        S(y|x) of each path.
     """
     emissions, transitions, start, end = _lesson_inputs(
         emissions, transitions, start, end
@@ -126,12 +146,26 @@ def sequence_score(
 
 def all_paths(T: int, K: int) -> torch.Tensor:
     """Every tag path of length T over K tags, shape (K**T, T), in
-    lexicographic order."""
+    lexicographic order.
+
+    Parameters
+    ----------
+    T : int
+        Path length.
+    K : int
+        Number of tags.
+
+    Returns
+    -------
+    tensor of int64, shape (K**T, T)
+        One path per row.
+    """
     if T < 1 or K < 1:
         raise ValueError(f"T and K must be >= 1, got T={T}, K={K}")
     if K**T > 2_000_000:
         raise ValueError(
-            f"K**T = {K**T} paths is too many to enumerate; use forward_log_partition"
+            f"K**T = {K**T} paths is too many to enumerate; use "
+            "forward_log_partition"
         )
     return torch.tensor(
         list(itertools.product(range(K), repeat=T)), dtype=torch.long
@@ -142,7 +176,22 @@ def brute_force_log_partition(
     emissions, transitions, start=None, end=None
 ) -> torch.Tensor:
     """log Z = log Σ_y exp S(y|x) by enumerating all K^T paths
-    (eq-crf-partition)."""
+    (eq-crf-partition).
+
+    Parameters
+    ----------
+    emissions : tensor, shape (T, K)
+        Emission scores ψ_t(k).
+    transitions : tensor, shape (K, K)
+        φ(i, j), the score of tag j right after tag i.
+    start, end : tensor, shape (K,), optional
+        Scores of the first and the last tag (zero if omitted).
+
+    Returns
+    -------
+    tensor, shape ()
+        log Z(x).
+    """
     emissions, transitions, start, end = _lesson_inputs(
         emissions, transitions, start, end
     )
@@ -160,6 +209,20 @@ def forward_log_partition(
 
     log α_1(j) = start[j] + ψ_1(j); log α_t(j) = ψ_t(j) + LSE_i(log α_{t-1}(i)
     + φ(i, j)); log Z = LSE_j(log α_T(j) + end[j]).
+
+    Parameters
+    ----------
+    emissions : tensor, shape (T, K)
+        Emission scores ψ_t(k).
+    transitions : tensor, shape (K, K)
+        φ(i, j), the score of tag j right after tag i.
+    start, end : tensor, shape (K,), optional
+        Scores of the first and the last tag (zero if omitted).
+
+    Returns
+    -------
+    tensor, shape ()
+        log Z(x), differentiable in every input.
     """
     emissions, transitions, start, end = _lesson_inputs(
         emissions, transitions, start, end
@@ -181,7 +244,7 @@ class ForwardBackward(NamedTuple):
     log_beta: torch.Tensor  #: (T, K) log β_t(i), excluding ψ_t(i)
     log_z: torch.Tensor  #: () log Z(x)
     marginals: torch.Tensor  #: (T, K) p(y_t = k | x)
-    # : (T-1, K, K) p(y_{t-1} = i, y_t = j | x), entry [t-1, i, j]
+    #: (T-1, K, K) p(y_{t-1} = i, y_t = j | x), entry [t-1, i, j]
     pair_marginals: torch.Tensor
 
 
@@ -218,8 +281,10 @@ def forward_backward(
 
     Examples
     --------
-    >>> fb = forward_backward(torch.zeros(3, 2, dtype=torch.float64), torch.zeros(2, 2, dtype=torch.float64))
-    >>> round(float(fb.log_z.exp()), 12), fb.marginals[0].numpy().round(12), fb.pair_marginals[0].numpy().round(12)
+    >>> zeros = torch.zeros(2, 2, dtype=torch.float64)
+    >>> fb = forward_backward(torch.zeros(3, 2, dtype=torch.float64), zeros)
+    >>> (round(float(fb.log_z.exp()), 12), fb.marginals[0].numpy().round(12),
+    ...  fb.pair_marginals[0].numpy().round(12))
     (8.0, array([0.5, 0.5]), array([[0.25, 0.25],
            [0.25, 0.25]]))
     """
@@ -269,6 +334,15 @@ def scaled_forward(emissions, transitions, start=None, end=None):
     added back to log c_t, so nothing overflows; the returned log c_t are those
     of the formula above.
 
+    Parameters
+    ----------
+    emissions : tensor, shape (T, K)
+        Emission scores ψ_t(k).
+    transitions : tensor, shape (K, K)
+        φ(i, j), the score of tag j right after tag i.
+    start, end : tensor, shape (K,), optional
+        Scores of the first and the last tag (zero if omitted).
+
     Returns
     -------
     alpha_hat : tensor (T, K)
@@ -317,6 +391,20 @@ def viterbi(
     δ_1(j) = start[j] + ψ_1(j); δ_t(j) = ψ_t(j) + max_i(δ_{t-1}(i) + φ(i, j)),
     remembering the maximising i; the best path is read backwards from
     argmax_j(δ_T(j) + end[j]).
+
+    Parameters
+    ----------
+    emissions : tensor, shape (T, K)
+        Emission scores ψ_t(k).
+    transitions : tensor, shape (K, K)
+        φ(i, j), the score of tag j right after tag i.
+    start, end : tensor, shape (K,), optional
+        Scores of the first and the last tag (zero if omitted).
+
+    Returns
+    -------
+    tuple
+        The best path (list of T tag ids) and its score S(y|x) (float).
     """
     emissions, transitions, start, end = _lesson_inputs(
         emissions, transitions, start, end
@@ -369,11 +457,13 @@ def path_features(paths, K: int) -> torch.Tensor:
         or paths.shape[-1] == 0
     ):
         raise ValueError(
-            f"paths must be integer tag ids of shape (T,) or (N, T), got dtype {paths.dtype}, shape {tuple(paths.shape)}"
+            "paths must be integer tag ids of shape (T,) or (N, T), got "
+            f"dtype {paths.dtype}, shape {tuple(paths.shape)}"
         )
     if ((paths < 0) | (paths >= K)).any():
         raise ValueError(
-            f"paths must hold tags in [0, {K}), got values in [{int(paths.min())}, {int(paths.max())}]"
+            f"paths must hold tags in [0, {K}), got values in "
+            f"[{int(paths.min())}, {int(paths.max())}]"
         )
     one = paths.dim() == 1
     paths = paths.long().reshape(-1, paths.shape[-1])  # (N, T)
@@ -397,6 +487,20 @@ def crf_fisher(emissions, transitions, start=None, end=None) -> torch.Tensor:
     p(y|x) with respect to (ψ, φ) is f(y) - E[f], so the Fisher matrix
     (eq-fisher-def) is the covariance of the sufficient statistics, which is
     also ∇² log Z. Shape (T*K + K*K, T*K + K*K), float64.
+
+    Parameters
+    ----------
+    emissions : tensor, shape (T, K)
+        Emission scores ψ_t(k).
+    transitions : tensor, shape (K, K)
+        φ(i, j), the score of tag j right after tag i.
+    start, end : tensor, shape (K,), optional
+        Scores of the first and the last tag (zero if omitted).
+
+    Returns
+    -------
+    tensor, shape (T*K + K*K, T*K + K*K)
+        The Fisher matrix, float64.
     """
     emissions, transitions, start, end = _lesson_inputs(
         emissions, transitions, start, end
@@ -427,6 +531,22 @@ def memm_log_prob(emissions, tags, transitions, start=None) -> torch.Tensor:
     ``-inf`` entries of ``transitions`` forbid moves (every row needs one
     allowed move). ``tags`` is one path (T,) or a batch (N, T); the result has
     shape () or (N,).
+
+    Parameters
+    ----------
+    emissions : tensor, shape (T, K)
+        Emission scores ψ_t(k).
+    tags : tensor of int, shape (T,) or (N, T)
+        One tag path or a batch of paths.
+    transitions : tensor, shape (K, K)
+        φ(i, j), the score of tag j right after tag i.
+    start : tensor, shape (K,), optional
+        Scores of the first tag (zero if omitted).
+
+    Returns
+    -------
+    tensor, shape () or (N,)
+        log p(y|x) of each path.
     """
     emissions, transitions, start, _ = _lesson_inputs(
         emissions, transitions, start, None

@@ -83,10 +83,10 @@ __all__ = [
     "html_table",
 ]
 
-# : The three trained models: a per-token softmax tagger, a CRF with free
+#: The three trained models: a per-token softmax tagger, a CRF with free
 # transitions, a CRF with BIO constraints.
 KINDS = ("softmax", "crf", "crf+rules")
-# : (row name, model, decoder) of the ablation table; model "oracle" is the
+#: (row name, model, decoder) of the ablation table; model "oracle" is the
 # true process.
 DECODERS = (
     ("oracle", "oracle", "viterbi"),
@@ -98,12 +98,12 @@ DECODERS = (
     ("crf+rules", "crf+rules", "viterbi"),
     ("crf+rules-mpm", "crf+rules", "mpm"),
 )
-# : Adam's step size for every model and parameter: on the plateau of
+#: Adam's step size for every model and parameter: on the plateau of
 # :func:`learning_rate_grid` (validation F1 : within 0.01 of each model's best
-# at seed 0; within 0.01 of the best mean over seeds 0-2, ``tests/bench_crf.py
-# --tune 3``).
+# at seed 0; within 0.01 of the best mean over seeds 0-2, see
+# ``tests/bench_crf.py --tune 3``).
 LEARNING_RATE = 0.05
-# : The grid of :func:`learning_rate_grid` in the chapter and
+#: The grid of :func:`learning_rate_grid` in the chapter and
 # ``tests/bench_crf.py``.
 LEARNING_RATES = (0.01, 0.02, 0.05, 0.1, 0.2)
 #: Passes over the training sentences (batches of 100).
@@ -114,7 +114,21 @@ _ALLOWED, _ALLOWED_START, _ = bio_allowed_transitions(BIO_TAGS)
 
 class WindowEncoder(nn.Module):
     """Emission scores ψ_t from the words at t-1, t, t+1: embeddings → MLP →
-    K scores (B, T, K)."""
+    K scores (B, T, K).
+
+    Parameters
+    ----------
+    vocab_size : int
+        Number of word ids.
+    num_tags : int
+        Number of tags K.
+    dim : int
+        Embedding width.
+    hidden : int
+        Width of the MLP's hidden layer.
+    pad : int or None
+        Padding id (its embedding stays 0).
+    """
 
     def __init__(
         self,
@@ -169,13 +183,36 @@ def train_tagger(
     ``"crf+rules"`` (the same with the BIO constraints as −∞ scores). All use
     ``torch.optim.Adam(lr)`` on every parameter, the same mini-batches (order
     drawn from ``seed``) and the same initial encoder for the same seed.
+
+    Parameters
+    ----------
+    kind : str
+        ``"softmax"``, ``"crf"`` or ``"crf+rules"``.
+    X : list of list of int
+        Word ids of the sentences.
+    Y : list of list of int
+        Their tag ids.
+    lr : float
+        Adam's step size.
+    epochs : int
+        Passes over the data.
+    batch_size : int
+        Sentences per mini-batch.
+    seed : int
+        Seed of the initial encoder and the batch order.
+
+    Returns
+    -------
+    tuple
+        The trained encoder and the CRF (None for ``"softmax"``).
     """
     _check_kind(kind)
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
     if len(X) != len(Y) or len(X) == 0:
         raise ValueError(
-            f"X and Y must be non-empty and equally long, got {len(X)} and {len(Y)}"
+            f"X and Y must be non-empty and equally long, got {len(X)} and "
+            f"{len(Y)}"
         )
     torch.manual_seed(seed)
     enc = WindowEncoder(VOCAB_SIZE, len(BIO_TAGS), pad=PAD)
@@ -214,7 +251,20 @@ def train_tagger(
 
 def emission_scores(enc: WindowEncoder, X):
     """The encoder's scores ψ_t for padded sentences: ((B, T, K), mask (B,
-    T)), no gradient."""
+    T)), no gradient.
+
+    Parameters
+    ----------
+    enc : WindowEncoder
+        The trained encoder.
+    X : list of list of int
+        Word ids of the sentences.
+
+    Returns
+    -------
+    tuple of tensor
+        Scores (B, T, K) and the mask (B, T).
+    """
     words, mask = pad_batch(X, PAD)
     with torch.no_grad():
         return enc(words), mask
@@ -234,6 +284,22 @@ def decode(
     even of a constrained CRF), or ``"constrained-viterbi"`` (log-softmax of
     ``em`` as ψ, φ = 0 on legal BIO moves and −∞ on the others: the best legal
     path of a model trained without a CRF).
+
+    Parameters
+    ----------
+    em : tensor, shape (B, T, K)
+        Emission scores.
+    mask : tensor of bool, shape (B, T)
+        True at real (not padded) positions.
+    how : str
+        ``"argmax"``, ``"viterbi"``, ``"mpm"`` or ``"constrained-viterbi"``.
+    crf : LinearChainCRF, optional
+        Needed for ``"viterbi"`` and ``"mpm"``.
+
+    Returns
+    -------
+    list of list of int
+        One tag path per sentence (its real length).
     """
     lengths = mask.sum(1).tolist()
     if how == "argmax":
@@ -257,13 +323,27 @@ def decode(
         best = crf.marginals(em, mask).argmax(dim=-1)
         return [best[b, :n].tolist() for b, n in enumerate(lengths)]
     raise ValueError(
-        f"how must be 'argmax', 'viterbi', 'mpm' or 'constrained-viterbi', got {how!r}"
+        "how must be 'argmax', 'viterbi', 'mpm' or 'constrained-viterbi', "
+        f"got {how!r}"
     )
 
 
 def evaluate(pred, Y) -> dict[str, float]:
     """Token accuracy (all tokens, O tokens, entity tokens), entity F1 and
-    the number of BIO violations."""
+    the number of BIO violations.
+
+    Parameters
+    ----------
+    pred : list of list of int
+        Predicted tag paths.
+    Y : list of list of int
+        The true tag paths.
+
+    Returns
+    -------
+    dict
+        Name -> value: accuracies, entity F1 and the violation count.
+    """
     if len(pred) != len(Y):
         raise ValueError(
             f"pred and Y differ in length: {len(pred)} vs {len(Y)}"
@@ -286,7 +366,18 @@ def evaluate(pred, Y) -> dict[str, float]:
 
 def violation_types(pred) -> Counter:
     """Counts of the forbidden moves in tag paths, keyed by ``(previous tag,
-    next tag)`` names (``"文頭"`` = sentence start)."""
+    next tag)`` names (``"文頭"`` = sentence start).
+
+    Parameters
+    ----------
+    pred : list of list of int
+        Predicted tag paths.
+
+    Returns
+    -------
+    collections.Counter
+        (previous tag name, next tag name) -> count.
+    """
     out = Counter()
     for path in pred:
         if len(path) and not _ALLOWED_START[path[0]]:
@@ -307,7 +398,26 @@ def learning_rate_grid(
     lrs, X_train, Y_train, X_val, Y_val, seed: int = 0, **train_kw
 ) -> dict[str, dict[float, float]]:
     """Validation entity F1 of every model kind (decoded as in the chapter)
-    for each learning rate in ``lrs``."""
+    for each learning rate in ``lrs``.
+
+    Parameters
+    ----------
+    lrs : sequence of float
+        Learning rates to try.
+    X_train, Y_train : list of list of int
+        Training sentences and tags.
+    X_val, Y_val : list of list of int
+        Validation sentences and tags.
+    seed : int
+        Seed of every training run.
+    **train_kw
+        Passed to :func:`train_tagger`.
+
+    Returns
+    -------
+    dict
+        Kind -> {learning rate: validation entity F1}.
+    """
     how = {"softmax": "argmax", "crf": "viterbi", "crf+rules": "viterbi"}
     out = {kind: {} for kind in KINDS}
     for lr in lrs:
@@ -325,7 +435,15 @@ def write_learning_rate_grid(
     path, grid: dict[str, dict[float, float]]
 ) -> None:
     """Store a :func:`learning_rate_grid` result as CSV (columns ``kind, lr,
-    entity_f1``, exact floats)."""
+    entity_f1``, exact floats).
+
+    Parameters
+    ----------
+    path : str or Path
+        The CSV file to write.
+    grid : dict
+        A :func:`learning_rate_grid` result.
+    """
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["kind", "lr", "entity_f1"])
@@ -338,7 +456,18 @@ def write_learning_rate_grid(
 
 def read_learning_rate_grid(path) -> dict[str, dict[float, float]]:
     """The grid :func:`write_learning_rate_grid` stored, in the layout of
-    :func:`learning_rate_grid`."""
+    :func:`learning_rate_grid`.
+
+    Parameters
+    ----------
+    path : str or Path
+        A CSV file written by :func:`write_learning_rate_grid`.
+
+    Returns
+    -------
+    dict
+        Kind -> {learning rate: validation entity F1}.
+    """
     grid: dict[str, dict[float, float]] = {}
     with open(path, newline="") as f:
         for row in csv.DictReader(f):
@@ -363,6 +492,24 @@ def run_ablation(
     ``results[row]`` is a list of :func:`evaluate` dicts, one per seed (one for
     the oracle, which has no seed). ``models[seed][kind]`` holds the trained
     models when ``keep_models``.
+
+    Parameters
+    ----------
+    seeds : sequence of int
+        One training run per seed.
+    X_train, Y_train : list of list of int
+        Training sentences and tags.
+    X_test, Y_test : list of list of int
+        Test sentences and tags.
+    keep_models : bool
+        Also return the trained models.
+    **train_kw
+        Passed to :func:`train_tagger`.
+
+    Returns
+    -------
+    tuple
+        ``results`` (row -> list of :func:`evaluate` dicts) and ``models``.
     """
     results = {name: [] for name, _, _ in DECODERS}
     em_o, mask_o = oracle_emissions(X_test)
@@ -394,7 +541,20 @@ def run_ablation(
 
 def summarize(rows: list[dict[str, float]], key: str) -> dict[str, float]:
     """Mean, sample standard deviation (0 for one row), min and max of
-    ``key`` over runs."""
+    ``key`` over runs.
+
+    Parameters
+    ----------
+    rows : list of dict
+        One :func:`evaluate` dict per run.
+    key : str
+        The measure to summarize.
+
+    Returns
+    -------
+    dict
+        ``mean``, ``std``, ``min``, ``max`` and ``n``.
+    """
     v = np.array([r[key] for r in rows], dtype=float)
     return {
         "mean": float(v.mean()),
@@ -415,6 +575,18 @@ def type_evidence(X, Y) -> list[tuple[int, int, str]]:
     (every word of the entity is ambiguous: the type is a coin toss even for
     the true model), ``"window"`` (a revealing word of the same entity within
     ±1, the encoder's window) or ``"far"`` (revealing words only farther away).
+
+    Parameters
+    ----------
+    X : list of list of int
+        Word ids of the sentences.
+    Y : list of list of int
+        Their tag ids.
+
+    Returns
+    -------
+    list of tuple
+        ``(sentence, position, kind)`` per entity token.
     """
     ambiguous = set(VOCAB["AMB"])
     out = []
@@ -437,7 +609,22 @@ def type_evidence(X, Y) -> list[tuple[int, int, str]]:
 
 def type_accuracy(pred, Y, evidence) -> dict[str, float]:
     """Fraction of entity tokens predicted as an entity tag of the right
-    type, per evidence kind of :func:`type_evidence`."""
+    type, per evidence kind of :func:`type_evidence`.
+
+    Parameters
+    ----------
+    pred : list of list of int
+        Predicted tag paths.
+    Y : list of list of int
+        The true tag paths.
+    evidence : list of tuple
+        The output of :func:`type_evidence`.
+
+    Returns
+    -------
+    dict
+        Evidence kind -> fraction of right types.
+    """
     kind_of = [
         None if k == 0 else BIO_TAGS[k][2:] for k in range(len(BIO_TAGS))
     ]
@@ -472,7 +659,10 @@ def format_spread(stats: dict[str, float], digits: int = 3) -> str:
     """
     if stats["n"] == 1:
         return f"{stats['mean']:.{digits}f}"
-    return f"{stats['mean']:.{digits}f} ± {stats['std']:.{digits}f}（{stats['min']:.{digits}f}〜{stats['max']:.{digits}f}）"
+    return (
+        f"{stats['mean']:.{digits}f} ± {stats['std']:.{digits}f}"
+        f"（{stats['min']:.{digits}f}〜{stats['max']:.{digits}f}）"
+    )
 
 
 def viterbi_with_strength(
@@ -513,7 +703,20 @@ def viterbi_with_strength(
 
 
 def best_time(fn: Callable[[], object], repeats: int = 3) -> float:
-    """The shortest of ``repeats`` wall-clock times of ``fn()``, in seconds."""
+    """The shortest of ``repeats`` wall-clock times of ``fn()``, in seconds.
+
+    Parameters
+    ----------
+    fn : callable
+        Called without arguments.
+    repeats : int
+        Number of timed calls.
+
+    Returns
+    -------
+    float
+        The shortest time in seconds.
+    """
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats!r}")
     times = []
@@ -542,6 +745,21 @@ def log_partition_cost(
     the best of ``repeats`` runs of
     :func:`lecture_code.crf.brute_force_log_partition`, respectively
     :func:`lecture_code.crf.forward_log_partition`, is kept.
+
+    Parameters
+    ----------
+    brute_T : sequence of int
+        Lengths timed by enumeration.
+    forward_T : sequence of int
+        Lengths timed by the forward algorithm.
+    transitions : tensor, shape (K, K)
+        φ(i, j).
+    start, end : tensor, shape (K,), optional
+        Scores of the first and the last tag.
+    generator : torch.Generator, optional
+        Source of the emissions.
+    repeats : int
+        Timed runs per length.
 
     Returns
     -------
@@ -579,6 +797,17 @@ def compare_with_torchcrf(
     ``decode``, eq-crf-viterbi) runs once per implementation as a warm-up, then
     ``repeats`` times interleaved (torchcrf first in even rounds, ours first in
     odd rounds).
+
+    Parameters
+    ----------
+    shape : tuple of int
+        (batch B, length T, tags K).
+    repeats : int
+        Timed rounds per task.
+    seed : int
+        Seed of the parameters, emissions and tags.
+    ragged : bool
+        Sequences of different lengths (else all full).
 
     Returns
     -------
@@ -677,8 +906,10 @@ def html_table(header, rows):
 
     Examples
     --------
-    >>> html_table(["a", "b"], [(1, 2)]).data
-    '<table><thead><tr><th>a</th><th>b</th></tr></thead><tbody><tr><td>1</td><td>2</td></tr></tbody></table>'
+    >>> head = "<table><thead><tr><th>a</th><th>b</th></tr></thead>"
+    >>> body = "<tbody><tr><td>1</td><td>2</td></tr></tbody></table>"
+    >>> html_table(["a", "b"], [(1, 2)]).data == head + body
+    True
     """
     from IPython.display import HTML
 

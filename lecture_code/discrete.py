@@ -49,9 +49,24 @@ def gumbel_noise(shape, generator=None, dtype=torch.float32) -> torch.Tensor:
     ``u`` is kept inside (0, 1) (``torch.rand`` can return exactly 0), so ``g``
     is always finite.
 
+    Parameters
+    ----------
+    shape : tuple of int
+        Shape of the noise.
+    generator : torch.Generator, optional
+        Source of the uniform draws.
+    dtype : torch.dtype
+        Floating dtype of the result.
+
+    Returns
+    -------
+    tensor, shape ``shape``
+        Independent Gumbel(0, 1) draws.
+
     Examples
     --------
-    >>> g = gumbel_noise((100_000,), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    >>> gen = torch.Generator().manual_seed(0)
+    >>> g = gumbel_noise((100_000,), generator=gen, dtype=torch.float64)
     >>> round(g.mean().item(), 2)   # Euler–Mascheroni constant 0.5772...
     0.58
     """
@@ -81,6 +96,18 @@ def gumbel_max_sample(logits, generator=None) -> torch.Tensor:
     ``logits`` (..., K) → indices (...,) of dtype int64; each row is a draw
     from softmax(z). Entries equal to ``-inf`` (masked categories) are never
     chosen.
+
+    Parameters
+    ----------
+    logits : tensor, shape (..., K)
+        Logits z, one categorical variable per row.
+    generator : torch.Generator, optional
+        Source of the Gumbel noise.
+
+    Returns
+    -------
+    tensor of int64, shape (...)
+        One category index per row.
     """
     z = _logits(logits)
     g = gumbel_noise(z.shape, generator=generator, dtype=z.dtype)  # (..., K)
@@ -94,10 +121,21 @@ def straight_through(soft) -> torch.Tensor:
     Written as ``hard - soft.detach() + soft``: the value is ``hard`` (the two
     ``soft`` terms cancel), while autograd sees only ``+ soft``, so ∂out/∂soft
     = I.
+
+    Parameters
+    ----------
+    soft : tensor, shape (..., K)
+        Points of the simplex (e.g. a Gumbel-softmax sample).
+
+    Returns
+    -------
+    tensor, shape (..., K)
+        One-hot of the argmax, with the gradient of ``soft``.
     """
     if not isinstance(soft, torch.Tensor):
         raise TypeError(
-            f"soft must be a torch.Tensor (to carry a gradient), got {type(soft).__name__}"
+            "soft must be a torch.Tensor (to carry a gradient), got "
+            f"{type(soft).__name__}"
         )
     axis(soft, -1, "soft")
     if not soft.is_floating_point():
@@ -141,7 +179,7 @@ def gumbel_softmax(
     return straight_through(soft) if hard else soft
 
 
-# ---------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------
 # Gradient estimators for ∂/∂z E_{y ~ softmax(z)}[f(e_y)] (chapter 10, "beyond
 # the lecture"). ``f`` maps a batch of points of Δ^{K-1}, shape (N, K), to
 # values (N,); on vertices it is the discrete objective, inside the simplex it
@@ -152,14 +190,29 @@ def _vertex_values(f, K: int, dtype) -> torch.Tensor:
     values = f(torch.eye(K, dtype=dtype))  # (K,)
     if not isinstance(values, torch.Tensor) or values.shape != (K,):
         raise ValueError(
-            f"f must map an (N, K) batch of points to an (N,) tensor; got {getattr(values, 'shape', values)}"
+            "f must map an (N, K) batch of points to an (N,) tensor; got "
+            f"{getattr(values, 'shape', values)}"
         )
     return values
 
 
 def exact_gradient(z, f) -> torch.Tensor:
     """∂/∂z_j E_{y~softmax(z)}[f(e_y)] = p_j (f(e_j) - Σ_k p_k f(e_k)) by
-    enumeration (eq-exact-grad)."""
+    enumeration (eq-exact-grad).
+
+    Parameters
+    ----------
+    z : tensor, shape (K,)
+        Logits.
+    f : callable
+        Maps an (N, K) batch of points of Δ^{K-1} to (N,) values; only the
+        vertices are used.
+
+    Returns
+    -------
+    tensor, shape (K,)
+        The exact gradient.
+    """
     z = _logits(z, "z", ndim=1)
     p = softmax(z)
     fv = _vertex_values(f, z.shape[0], z.dtype)  # (K,)
@@ -204,7 +257,8 @@ def score_function_grads(
             raise ValueError("group only applies with baseline=True")
         if integer(group, "group", minimum=2) and n % group:
             raise ValueError(
-                f"group must be an integer >= 2 that divides n={n}, got {group!r}"
+                f"group must be an integer >= 2 that divides n={n}, got "
+                f"{group!r}"
             )
     p = softmax(z)
     y = gumbel_max_sample(z.expand(n, -1), generator=generator)  # (n,)
@@ -227,6 +281,26 @@ def relaxed_grads(
     ``hard=False`` is the Gumbel-softmax estimator (unbiased for the relaxed
     objective, biased for the discrete one); ``hard=True`` is straight-through
     Gumbel: f sees a vertex, the gradient is soft.
+
+    Parameters
+    ----------
+    z : tensor, shape (K,)
+        Logits.
+    f : callable
+        Maps an (N, K) batch of points of Δ^{K-1} to (N,) values.
+    tau : float
+        Temperature τ > 0 of the relaxation.
+    n : int
+        Number of samples.
+    hard : bool
+        Straight-through (a vertex forward, the soft gradient backward).
+    generator : torch.Generator, optional
+        Source of the Gumbel noise.
+
+    Returns
+    -------
+    tensor, shape (n, K)
+        One gradient per sample.
     """
     z = _logits(z, "z", ndim=1)
     n = positive_int(n, "n")
@@ -246,6 +320,18 @@ def deterministic_ste_grad(z, f) -> torch.Tensor:
     J_softmax(z)ᵀ ∇f(e_{argmax z}). The discrete objective f(e_{argmax z}) is
     piecewise constant in z (true gradient 0 almost everywhere), so this is a
     surrogate, not an estimate of anything exact.
+
+    Parameters
+    ----------
+    z : tensor, shape (K,)
+        Logits.
+    f : callable
+        Maps an (N, K) batch of points of Δ^{K-1} to (N,) values.
+
+    Returns
+    -------
+    tensor, shape (K,)
+        The surrogate gradient.
     """
     z = _logits(z, "z", ndim=1)
     zr = z.detach().clone().requires_grad_(True)
@@ -257,21 +343,37 @@ def deterministic_ste_grad(z, f) -> torch.Tensor:
 
 def summarize_estimates(G, exact, batch: int = 16) -> dict:
     """Bias, direction and spread of per-sample gradient estimates ``G`` (n, K)
-    against ``exact`` (K,).
+    against ``exact`` (K,) (eq-exact-grad).
 
-    Returns a dict of floats: ``rel_bias`` ‖mean − exact‖ / ‖exact‖; ``cos``
-    the cosine between mean and exact (the direction of the expected estimate);
-    ``norm_ratio`` ‖mean‖ / ‖exact‖; ``se`` ‖sd‖/√n, the Monte-Carlo error of
-    the mean (sd the vector of per-coordinate standard deviations); ``var`` tr
-    Cov of one estimate; ``rel_var`` var / ‖exact‖²; ``batch_cos`` the average
-    cosine between the mean of ``batch`` consecutive estimates and exact (what
-    one minibatch step sees; a zero mean counts as cosine 0).
+    The result is a dict of floats: ``rel_bias`` ‖mean − exact‖ / ‖exact‖;
+    ``cos`` the cosine between mean and exact (the direction of the expected
+    estimate); ``norm_ratio`` ‖mean‖ / ‖exact‖; ``se`` ‖sd‖/√n, the
+    Monte-Carlo error of the mean (sd the vector of per-coordinate standard
+    deviations); ``var`` tr Cov of one estimate; ``rel_var`` var / ‖exact‖²;
+    ``batch_cos`` the average cosine between the mean of ``batch`` consecutive
+    estimates and exact (what one minibatch step sees; a zero mean counts as
+    cosine 0).
+
+    Parameters
+    ----------
+    G : tensor, shape (n, K)
+        Per-sample gradient estimates.
+    exact : tensor, shape (K,)
+        The exact gradient (non-zero).
+    batch : int
+        Mini-batch size for ``batch_cos``, 1 <= batch <= n.
+
+    Returns
+    -------
+    dict
+        Name -> float, the summaries above.
     """
     G = torch.as_tensor(G)
     exact = torch.as_tensor(exact, dtype=G.dtype)
     if G.dim() != 2 or exact.shape != G.shape[1:]:
         raise ValueError(
-            f"G must be (n, K) and exact (K,), got {tuple(G.shape)} and {tuple(exact.shape)}"
+            f"G must be (n, K) and exact (K,), got {tuple(G.shape)} and "
+            f"{tuple(exact.shape)}"
         )
     n = G.shape[0]
     batch = integer(batch, "batch", minimum=1, maximum=n)
@@ -325,7 +427,8 @@ def bayes_vertex(P, loss) -> tuple:
     K = P.shape[-1]
     if L.shape != (K, K):
         raise ValueError(
-            f"loss must be a ({K}, {K}) matrix for points with K={K}, got shape {L.shape}"
+            f"loss must be a ({K}, {K}) matrix for points with K={K}, got "
+            f"shape {L.shape}"
         )
     R = P @ L  # (..., K): Σ_i p_i ℓ(i, k)
     return R, R.argmin(-1)

@@ -40,13 +40,13 @@ import torch.nn as nn
 __all__ = ["LinearChainCRF"]
 
 
-# ----------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------
 # Fast batched internals on NumPy arrays (CPU, float32/float64). Layout: time
 # first, emissions (T, B, K); lengths (B,) >= 1 count the active (left-aligned)
 # steps. NumPy is used because the per-step arrays are tiny: a NumPy call costs
 # about a microsecond, a torch call several, and torch's thread pool stalls
 # when the CPU is shared.
-# ----------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------
 
 
 def _scaled_forward(em, start, trans, end, lengths, full):
@@ -181,8 +181,8 @@ class _ChainCRF(torch.autograd.Function):
         g_end = (g_em[T - 1] if full else g_em[L - 1, np.arange(B)]).sum(
             axis=0
         )
-        # Σ_{t,b} α̂_{t-1}(i) E_ij Q_t(j) g_b: one (K, (T-1)B) × ((T-1)B, K)
-        # product
+        # Σ_{t,b} α̂_{t-1}(i) E_ij Q_t(j) g_b, one matrix product
+        # (K, (T-1)B) × ((T-1)B, K)
         g_tr = E * (alphas[:-1].reshape(-1, K).T @ (Q[1:] * g).reshape(-1, K))
         grads = [torch.from_numpy(x) for x in (g_em, g_start, g_tr, g_end)]
         return (
@@ -243,7 +243,8 @@ def _viterbi_batch(em, start, trans, end, mask, lengths, prefix):
     if not np.isfinite(final[rows, best_last]).all():
         bad = int(np.flatnonzero(~np.isfinite(final[rows, best_last]))[0])
         raise ValueError(
-            f"sequence {bad} has no path with a finite score: constraints or -inf emissions forbid every path"
+            f"sequence {bad} has no path with a finite score: constraints or "
+            "-inf emissions forbid every path"
         )
     # Read the paths backwards: path[p - 1] = history[p - 1][path[p]] for p =
     # seq_end, ..., 1.
@@ -256,9 +257,9 @@ def _viterbi_batch(em, start, trans, end, mask, lengths, prefix):
     return [paths[: seq_end[b] + 1, b].tolist() for b in range(B)]
 
 
-# ----------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------
 # The module
-# ----------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------
 
 _FAST_DTYPES = (torch.float32, torch.float64)
 _INT_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
@@ -303,7 +304,8 @@ class LinearChainCRF(nn.Module):
     >>> tags = torch.tensor([[0, 1, 2, 1], [2, 2, 0, 0]])
     >>> crf(emissions, tags).shape  # the summed log-likelihood
     torch.Size([])
-    >>> [len(path) for path in crf.decode(emissions, mask=torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0]], dtype=torch.bool))]
+    >>> mask = torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0]], dtype=torch.bool)
+    >>> [len(path) for path in crf.decode(emissions, mask=mask)]
     [4, 2]
     """
 
@@ -358,15 +360,18 @@ class LinearChainCRF(nn.Module):
                 value = torch.as_tensor(value)
                 if value.dtype != torch.bool:
                     raise TypeError(
-                        f"{name} must be a bool tensor, got dtype {value.dtype}"
+                        f"{name} must be a bool tensor, got dtype "
+                        f"{value.dtype}"
                     )
                 if tuple(value.shape) != shape:
                     raise ValueError(
-                        f"{name} must have shape {shape}, got {tuple(value.shape)}"
+                        f"{name} must have shape {shape}, got "
+                        f"{tuple(value.shape)}"
                     )
                 if not value.any():
                     raise ValueError(
-                        f"{name} forbids everything: no tag path would be possible"
+                        f"{name} forbids everything: no tag path would be "
+                        "possible"
                     )
                 value = value.to(self.transitions.device)
             setattr(self, name, value)
@@ -410,7 +415,8 @@ class LinearChainCRF(nn.Module):
         torchcrf lacks."""
         if not isinstance(emissions, torch.Tensor):
             raise TypeError(
-                f"emissions must be a torch.Tensor, got {type(emissions).__name__}"
+                "emissions must be a torch.Tensor, got "
+                f"{type(emissions).__name__}"
             )
         if emissions.dim() != 3:
             raise ValueError(
@@ -418,7 +424,8 @@ class LinearChainCRF(nn.Module):
             )
         if emissions.size(2) != self.num_tags:
             raise ValueError(
-                f"expected last dimension of emissions is {self.num_tags}, got {emissions.size(2)}"
+                f"expected last dimension of emissions is {self.num_tags}, "
+                f"got {emissions.size(2)}"
             )
         for name, x in (("tags", tags), ("mask", mask)):
             if x is None:
@@ -429,7 +436,8 @@ class LinearChainCRF(nn.Module):
                 )
             if emissions.shape[:2] != x.shape:
                 raise ValueError(
-                    f"the first two dimensions of emissions and {name} must match, "
+                    f"the first two dimensions of emissions and {name} must "
+                    "match, "
                     f"got {tuple(emissions.shape[:2])} and {tuple(x.shape)}"
                 )
             if name == "tags" and tags.dtype not in _INT_DTYPES:
@@ -438,19 +446,22 @@ class LinearChainCRF(nn.Module):
                 )
         if 0 in emissions.shape[:2]:
             raise ValueError(
-                f"emissions must hold at least one time step and one sequence, got shape {tuple(emissions.shape)}"
+                "emissions must hold at least one time step and one "
+                f"sequence, got shape {tuple(emissions.shape)}"
             )
         if mask is not None:
             if mask.dtype not in (torch.bool, torch.uint8):
                 raise TypeError(
-                    f"mask must be a bool or uint8 tensor, got dtype {mask.dtype}"
+                    "mask must be a bool or uint8 tensor, got dtype "
+                    f"{mask.dtype}"
                 )
             first = mask[:, 0] if self.batch_first else mask[0]
             if not first.all():
                 raise ValueError("mask of the first timestep must all be on")
         if not emissions.is_floating_point():
             raise TypeError(
-                f"emissions must be a floating-point tensor, got dtype {emissions.dtype}"
+                "emissions must be a floating-point tensor, got dtype "
+                f"{emissions.dtype}"
             )
         x = emissions.detach()
         top = (
@@ -539,7 +550,8 @@ class LinearChainCRF(nn.Module):
         if out_of_range.any():
             t, b = (int(i) for i in out_of_range.nonzero()[0])
             raise ValueError(
-                f"tags must lie in [0, {K}), got {int(tags[t, b])} at time step {t} of sequence {b}"
+                f"tags must lie in [0, {K}), got {int(tags[t, b])} at time "
+                f"step {t} of sequence {b}"
             )
         if prefix and mask is not None:
             tags = tags.masked_fill(~mask, 0)
@@ -574,8 +586,10 @@ class LinearChainCRF(nn.Module):
                 if forbidden.any():
                     t, b = (int(i) for i in forbidden.nonzero()[0])
                     raise ValueError(
-                        "tags contain a transition that allowed_transitions forbids "
-                        f"({int(y[t, b])} -> {int(y[t + 1, b])} at time step {t + 1} of sequence {b})"
+                        "tags contain a transition that allowed_transitions "
+                        "forbids "
+                        f"({int(y[t, b])} -> {int(y[t + 1, b])} at time step "
+                        f"{t + 1} of sequence {b})"
                     )
         return tags
 

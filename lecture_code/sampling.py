@@ -37,7 +37,8 @@ from .validate import as_tensor, generator, in_interval, integer, positive
 def _check_logits(logits) -> torch.Tensor:
     if not isinstance(logits, torch.Tensor):
         raise TypeError(
-            f"logits must be a torch.Tensor of shape (B, V), got {type(logits).__name__}"
+            "logits must be a torch.Tensor of shape (B, V), got "
+            f"{type(logits).__name__}"
         )
     if not logits.is_floating_point():
         raise TypeError(
@@ -107,7 +108,8 @@ def top_p_mask(probs: torch.Tensor, top_p: float) -> torch.Tensor:
     """
     if not isinstance(probs, torch.Tensor) or not probs.is_floating_point():
         raise TypeError(
-            f"probs must be a floating torch.Tensor of shape (B, n), got {type(probs).__name__}"
+            "probs must be a floating torch.Tensor of shape (B, n), got "
+            f"{type(probs).__name__}"
         )
     if probs.dim() != 2:
         raise ValueError(
@@ -173,12 +175,18 @@ def sample_next_token(
         :func:`top_p_mask`). ``top_p=1`` removes nothing and draws the same
         tokens as ``top_p=None``.
 
+    Returns
+    -------
+    tensor of int64, shape (B, 1)
+        One token id per row.
+
     Examples
     --------
     >>> z = torch.tensor([[1.0, 3.0, 2.0]])
     >>> sample_next_token(z, None, temperature=0.0).tolist()
     [[1]]
-    >>> sample_next_token(z, torch.Generator().manual_seed(0), top_k=1).tolist()
+    >>> gen = torch.Generator().manual_seed(0)
+    >>> sample_next_token(z, gen, top_k=1).tolist()
     [[1]]
     """
     logits = _check_logits(logits)
@@ -203,10 +211,27 @@ def sampling_distribution(
     renormalized; ``temperature=0`` gives the one-hot of the argmax.
     ``top_p=1`` gives the same distribution as ``top_p=None``.
 
+    Parameters
+    ----------
+    logits : tensor, shape (B, V)
+        Next-token logits.
+    temperature : float
+        τ >= 0; 0 is the argmax.
+    top_k : int or None
+        Keep the k largest logits (eq-sample-topk).
+    top_p : float or None
+        Keep the nucleus of mass ``top_p`` (eq-sample-topp).
+
+    Returns
+    -------
+    tensor, shape (B, V)
+        Rows of probabilities, 0 outside the kept tokens.
+
     Examples
     --------
     >>> z = torch.log(torch.tensor([[0.15, 0.5, 0.3, 0.05]]))
-    >>> sampling_distribution(z, top_p=0.6)[0].numpy().round(4).tolist()  # 0.5 and 0.3, renormalized
+    >>> # 0.5 and 0.3, renormalized
+    >>> sampling_distribution(z, top_p=0.6)[0].numpy().round(4).tolist()
     [0.0, 0.625, 0.375, 0.0]
     """
     logits = _check_logits(logits)
@@ -224,6 +249,38 @@ def sampling_distribution(
     return torch.zeros_like(logits).scatter_(1, idx, probs)  # (B, V)
 
 
+def truncate_top_n(probs, n: int) -> torch.Tensor:
+    """Keep the ``n`` most probable entries of each row and renormalize: the
+    truncated distribution p̃ of exercise ex-09-truncation-entropy
+    (eq-sample-topk with k = n, written on probabilities).
+
+    Entries tied with the n-th largest are all kept.
+
+    Parameters
+    ----------
+    probs : tensor, shape (B, V)
+        Rows of probabilities.
+    n : int
+        Entries kept per row, 1 <= n <= V.
+
+    Returns
+    -------
+    tensor, shape (B, V)
+        The kept entries renormalized to sum 1 per row, the others 0.
+
+    Examples
+    --------
+    >>> truncate_top_n(torch.tensor([[0.5, 0.3, 0.2]]), 2)
+    tensor([[0.6250, 0.3750, 0.0000]])
+    """
+    probs = as_tensor(probs, "probs", ndim=2, finite=True)
+    n = integer(n, "n", minimum=1, maximum=probs.shape[-1])
+    # (B, 1) the n-th largest entry
+    kth = torch.sort(probs, dim=-1, descending=True).values[:, n - 1 : n]
+    kept = torch.where(probs >= kth, probs, torch.zeros_like(probs))
+    return kept / kept.sum(dim=-1, keepdim=True)
+
+
 def softcap(logits, cap: float = 15.0) -> torch.Tensor:
     """The logit soft cap c·tanh(z/c) (eq-softcap): close to z for |z| << c,
     inside (-c, c).
@@ -235,10 +292,23 @@ def softcap(logits, cap: float = 15.0) -> torch.Tensor:
 
     nanochat applies it with c = 15 to the output logits (in float32) before
     the cross-entropy and before returning them for sampling.
+
+    Parameters
+    ----------
+    logits : tensor
+        Logits z, any shape.
+    cap : float
+        The cap c > 0.
+
+    Returns
+    -------
+    tensor
+        c·tanh(z/c), the shape of ``logits``.
     """
     if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
         raise TypeError(
-            f"logits must be a floating torch.Tensor, got {type(logits).__name__}"
+            "logits must be a floating torch.Tensor, got "
+            f"{type(logits).__name__}"
         )
     cap, logits = positive(cap, "cap"), as_tensor(logits, "logits", nan=False)
     return cap * torch.tanh(logits / cap)

@@ -55,7 +55,8 @@ def _batch_logits(z, name: str) -> torch.Tensor:
     z = as_tensor(z, name, finite=True)
     if z.dim() != 2 or z.shape[0] == 0 or z.shape[1] < 2:
         raise ValueError(
-            f"{name} must have shape (N, K) with N >= 1 and K >= 2, got {tuple(z.shape)}"
+            f"{name} must have shape (N, K) with N >= 1 and K >= 2, got "
+            f"{tuple(z.shape)}"
         )
     return z
 
@@ -109,6 +110,20 @@ def entropy_tau_derivative(z, tau: float, dim: int = -1) -> torch.Tensor:
     where I is :func:`fisher_information_lambda`; the chain rule dλ/dτ = -1/τ²
     gives the formula. It is zero only when all z_i are equal.
 
+    Parameters
+    ----------
+    z : array_like or tensor, shape (..., K)
+        Finite logits.
+    tau : float
+        Temperature τ > 0.
+    dim : int
+        The axis of the K classes.
+
+    Returns
+    -------
+    tensor, shape (...)
+        Var_p(z) / τ³, one value per distribution.
+
     Examples
     --------
     >>> round(float(entropy_tau_derivative([2.0, 1.0, 0.1], 1.0)), 4)
@@ -149,20 +164,48 @@ def path_fisher_rao_length(z) -> float:
     z = as_tensor(z, "z", dtype=torch.float64, finite=True)
     if z.dim() != 1 or z.shape[0] < 2:
         raise ValueError(
-            f"z must be one vector of K >= 2 logits, got shape {tuple(z.shape)}"
+            "z must be one vector of K >= 2 logits, got shape "
+            f"{tuple(z.shape)}"
         )
     # (K,), max 0: the same path, no overflow
     zc = z.detach().double() - z.max()
     if bool((zc == 0.0).all()):
         return 0.0
 
-    def speed(lam):  # √I(λ), the Fisher metric along the path
-        return math.sqrt(max(float(fisher_information_lambda(zc, lam)), 0.0))
-
     length, _ = quad(
-        speed, 0.0, math.inf, epsabs=1e-13, epsrel=1e-11, limit=200
+        lambda lam: path_speed(zc, lam),
+        0.0,
+        math.inf,
+        epsabs=1e-13,
+        epsrel=1e-11,
+        limit=200,
     )
     return float(length)
+
+
+def path_speed(z, lam: float) -> float:
+    """√I(λ), the Fisher–Rao speed of the temperature path at λ = 1/τ: the
+    integrand of (eq-temp-path-length).
+
+    Parameters
+    ----------
+    z : array_like or tensor, shape (K,)
+        Finite logits.
+    lam : float
+        Inverse temperature λ >= 0.
+
+    Returns
+    -------
+    float
+        √Var_{p_λ}(z) with p_λ = softmax(λz)
+        (:func:`fisher_information_lambda`).
+
+    Examples
+    --------
+    >>> round(path_speed([1.0, 0.0], 0.0), 4)  # √Var of (1, 0) under (½, ½)
+    0.5
+    """
+    return math.sqrt(max(float(fisher_information_lambda(z, lam)), 0.0))
 
 
 def soft_target_loss(
@@ -190,7 +233,8 @@ def soft_target_loss(
     t = _batch_logits(teacher_logits, "teacher_logits").detach()
     if s.shape != t.shape:
         raise ValueError(
-            f"student_logits and teacher_logits must have the same shape, got {tuple(s.shape)} and {tuple(t.shape)}"
+            "student_logits and teacher_logits must have the same shape, "
+            f"got {tuple(s.shape)} and {tuple(t.shape)}"
         )
     log_q = log_softmax(t, temperature=tau)  # (N, K) teacher, soft targets
     # (N, K) student at the same temperature
@@ -212,6 +256,24 @@ def distillation_loss(
     The hard term uses the true labels at τ = 1; the soft term is
     :func:`soft_target_loss`. ``soft_weight`` must lie in [0, 1]; 0 is ordinary
     training on the labels.
+
+    Parameters
+    ----------
+    student_logits : tensor, shape (N, K)
+        Student logits z.
+    teacher_logits : tensor, shape (N, K)
+        Teacher logits v.
+    labels : tensor of int, shape (N,)
+        True classes y.
+    tau : float
+        Temperature τ > 0 of the soft term.
+    soft_weight : float
+        Weight w in [0, 1] of the soft term.
+
+    Returns
+    -------
+    tensor, shape ()
+        The mean loss over the N examples.
     """
     soft_weight, s = (
         in_interval(soft_weight, "soft_weight", 0.0, 1.0),
@@ -257,7 +319,8 @@ def shuffle_non_target(
     Examples
     --------
     >>> v = torch.tensor([[3.0, 1.0, 0.0, -1.0]])
-    >>> w = shuffle_non_target(v, torch.tensor([0]), torch.Generator().manual_seed(0))
+    >>> gen = torch.Generator().manual_seed(0)
+    >>> w = shuffle_non_target(v, torch.tensor([0]), gen)
     >>> w[0, 0].item(), sorted(w[0].tolist()) == sorted(v[0].tolist())
     (3.0, True)
     """
@@ -267,8 +330,7 @@ def shuffle_non_target(
         validate.generator(generator, "generator", optional=False),
     )
     N, K = z.shape
-    # the columns of the K - 1 other classes, in order, for each row: (N, K -
-    # 1)
+    # (N, K - 1): the columns of the other classes, in order, for each row
     cols = torch.arange(K).expand(N, K)
     others = cols[cols != y[:, None]].reshape(N, K - 1)
     # a random order of the others in each row
@@ -340,6 +402,17 @@ class ReliabilityBins:
 
     ``confidence`` and ``accuracy`` are the means within each bin (0 where
     ``count`` is 0).
+
+    Attributes
+    ----------
+    edges : tensor, shape (M + 1,)
+        Bin edges 0, 1/M, ..., 1.
+    count : tensor, shape (M,)
+        Number of examples per bin.
+    confidence : tensor, shape (M,)
+        Mean top-label confidence per bin.
+    accuracy : tensor, shape (M,)
+        Fraction correct per bin.
     """
 
     edges: torch.Tensor  # (M + 1,)
@@ -362,9 +435,18 @@ def reliability_bins(probs, labels, n_bins: int = 10) -> ReliabilityBins:
 
     Parameters
     ----------
-    probs : (N, K) probabilities (rows in Δ^{K-1}) labels : (N,) integer
-    classes n_bins : number of bins M; bin m holds confidences in ((m-1)/M,
-    m/M] (Guo et al., 2017)
+    probs : tensor, shape (N, K)
+        Probabilities, rows in Δ^{K-1}.
+    labels : tensor of int, shape (N,)
+        True classes.
+    n_bins : int
+        Number of bins M; bin m holds confidences in ((m-1)/M, m/M] (Guo et
+        al., 2017).
+
+    Returns
+    -------
+    ReliabilityBins
+        Edges, count, mean confidence and accuracy per bin (eq-temp-ece).
     """
     n_bins, p = (
         positive_int(n_bins, "n_bins"),
@@ -385,7 +467,22 @@ def reliability_bins(probs, labels, n_bins: int = 10) -> ReliabilityBins:
 
 def expected_calibration_error(probs, labels, n_bins: int = 10) -> float:
     """ECE = Σ_m (n_m / N) |acc_m - conf_m| over equal-width bins
-    (eq-temp-ece)."""
+    (eq-temp-ece).
+
+    Parameters
+    ----------
+    probs : tensor, shape (N, K)
+        Probabilities, rows in Δ^{K-1}.
+    labels : tensor of int, shape (N,)
+        True classes.
+    n_bins : int
+        Number of equal-width bins M.
+
+    Returns
+    -------
+    float
+        The ECE, in [0, 1].
+    """
     return reliability_bins(probs, labels, n_bins).ece
 
 
@@ -412,9 +509,26 @@ def fit_temperature(
     otherwise the NLL keeps falling as τ → ∞ (towards the uniform
     distribution). ``ValueError`` is raised when either fails.
 
+    Parameters
+    ----------
+    logits : tensor, shape (N, K)
+        Held-out logits z_n.
+    labels : tensor of int, shape (N,)
+        Their true classes y_n.
+    max_iter : int
+        Maximum number of Newton steps.
+    tol : float
+        Stop when |L'(λ)| <= tol.
+
+    Returns
+    -------
+    float
+        The fitted temperature τ* = 1/λ*.
+
     Examples
     --------
-    >>> z = torch.tensor([[4.0, 0.0], [0.0, 4.0], [4.0, 0.0]])  # confident, and wrong once
+    >>> # confident, and wrong once
+    >>> z = torch.tensor([[4.0, 0.0], [0.0, 4.0], [4.0, 0.0]])
     >>> round(fit_temperature(z, torch.tensor([0, 1, 1])), 3)
     5.771
     """
@@ -423,14 +537,18 @@ def fit_temperature(
     z_true = z.gather(1, y[:, None]).squeeze(1)  # (N,)
     if not (z_true < z.max(dim=1).values).any():
         raise ValueError(
-            "every held-out example is classified correctly, so the NLL keeps falling as τ → 0 and "
-            "no finite temperature minimises it: use more (or harder) held-out data"
+            "every held-out example is classified correctly, so the NLL "
+            "keeps falling as τ → 0 and "
+            "no finite temperature minimises it: use more (or harder) "
+            "held-out data"
         )
     slope_at_zero = float((z.mean(dim=1) - z_true).mean())  # L'(0)
     if slope_at_zero >= 0:
         raise ValueError(
-            f"the true class's logit is not above the mean logit on average (L'(0) = {slope_at_zero:.3g} >= 0), "
-            "so the NLL keeps falling as τ → ∞ and no finite temperature minimises it"
+            "the true class's logit is not above the mean logit on average "
+            f"(L'(0) = {slope_at_zero:.3g} >= 0), "
+            "so the NLL keeps falling as τ → ∞ and no finite temperature "
+            "minimises it"
         )
 
     def nll(lam):  # L(λ)
@@ -458,6 +576,7 @@ def fit_temperature(
     )
     if not r.converged:
         raise ValueError(
-            f"Newton's method did not converge in max_iter={max_iter} steps (last λ = {float(r.x):.4g})"
+            f"Newton's method did not converge in max_iter={max_iter} steps "
+            f"(last λ = {float(r.x):.4g})"
         )
     return 1.0 / float(r.x)

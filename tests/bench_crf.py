@@ -70,11 +70,13 @@ def ablation(n_seeds):
     t0 = time.perf_counter()
     results, _ = ce.run_ablation(range(n_seeds), X_tr, Y_tr, X_te, Y_te)
     print(
-        f"chapter 9 ablation, seeds 0..{n_seeds - 1}, lr {ce.LEARNING_RATE}, {ce.EPOCHS} epochs "
+        f"chapter 9 ablation, seeds 0..{n_seeds - 1}, lr {ce.LEARNING_RATE}, "
+        f"{ce.EPOCHS} epochs "
         f"({time.perf_counter() - t0:.1f} s)"
     )
     print(
-        f"{'row':<18s}{'token acc':>30s}{'entity F1':>30s}{'BIO violations':>24s}"
+        f"{'row':<18s}{'token acc':>30s}{'entity F1':>30s}"
+        f"{'BIO violations':>24s}"
     )
     for name, rows in results.items():
         cols = []
@@ -85,7 +87,8 @@ def ablation(n_seeds):
         ):
             st = ce.summarize(rows, key)
             cols.append(
-                f"{st['mean']:{fmt}} ± {st['std']:{fmt}} ({st['min']:{fmt}}..{st['max']:{fmt}})"
+                f"{st['mean']:{fmt}} ± {st['std']:{fmt}} "
+                f"({st['min']:{fmt}}..{st['max']:{fmt}})"
             )
         print(f"{name:<18s}{cols[0]:>30s}{cols[1]:>30s}{cols[2]:>24s}")
     f1 = {
@@ -101,7 +104,8 @@ def ablation(n_seeds):
     ):
         d = f1[a] - f1[b]
         print(
-            f"{label:<32s} mean {d.mean():+.4f}  std {d.std(ddof=1):.4f}  positive in {(d > 0).sum()}/{len(d)} seeds"
+            f"{label:<32s} mean {d.mean():+.4f}  std {d.std(ddof=1):.4f}  "
+            f"positive in {(d > 0).sum()}/{len(d)} seeds"
         )
 
 
@@ -186,11 +190,14 @@ def main():
             tune(args.tune)
         return
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {args.repeats} interleaved runs, "
-        f"{'full-length' if args.full else 'ragged left-aligned'} masks, float32"
+        f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), "
+        f"{args.repeats} interleaved runs, "
+        f"{'full-length' if args.full else 'ragged left-aligned'} masks, "
+        "float32"
     )
     print(
-        f"{'(B, T, K)':<15s}{'task':<18s}{'torchcrf ms':>12s}{'ours ms':>10s}{'ratio':>8s}{'target':>8s}"
+        f"{'(B, T, K)':<15s}{'task':<18s}{'torchcrf ms':>12s}{'ours ms':>10s}"
+        f"{'ratio':>8s}{'target':>8s}"
     )
     all_met = True
     for shape in SHAPES:
@@ -209,11 +216,15 @@ def main():
             met = ratio >= target
             all_met &= met
             print(
-                f"{str(shape):<15s}{name:<18s}{1e3 * t_ref:12.2f}{1e3 * t_ours:10.2f}{ratio:8.2f}{target:7.1f}{'' if met else ' !'}"
+                f"{str(shape):<15s}{name:<18s}{1e3 * t_ref:12.2f}"
+                f"{1e3 * t_ours:10.2f}{ratio:8.2f}{target:7.1f}"
+                f"{'' if met else ' !'}"
             )
         print(
-            f"{'':15s}agreement: max relative llh difference {res['rel_llh']:.1e}, "
-            f"max |grad| difference {res['grad_diff']:.1e}, identical paths: {res['same_paths']}"
+            f"{'':15s}agreement: max relative llh difference "
+            f"{res['rel_llh']:.1e}, "
+            f"max |grad| difference {res['grad_diff']:.1e}, identical paths: "
+            f"{res['same_paths']}"
         )
     print("all targets met" if all_met else "some targets missed (marked !)")
 

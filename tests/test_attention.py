@@ -12,6 +12,7 @@ from lecture_code.attention import (
     attention_scores,
     attention_weights,
     causal_mask,
+    random_attention_rows,
 )
 
 
@@ -89,3 +90,22 @@ def test_validation():
         attention_weights(rand(3, 4), rand(3, 4), causal=False, window=1)
     with pytest.raises(ValueError, match="gain"):
         attention_scores(rand(3, 4), rand(3, 4), qk_norm=True, gain=0.0)
+
+
+@pytest.mark.parametrize("d", [1, 16, 512])
+def test_random_attention_rows_match_sdpa_weights(d):
+    g = torch.Generator().manual_seed(3)
+    q = torch.randn(50, 1, d, generator=g, dtype=torch.float64)
+    k = torch.randn(50, 7, d, generator=g, dtype=torch.float64)
+    for scale in (True, False):
+        rows = random_attention_rows(d, n_keys=7, rows=50, seed=3, scale=scale)
+        s = (q @ k.transpose(-2, -1))[:, 0] / (math.sqrt(d) if scale else 1)
+        torch.testing.assert_close(rows, torch.softmax(s, dim=-1))
+    # QK-norm: scores g² √d cos∠(q, k) with g = 1
+    cos = F.cosine_similarity(q, k, dim=-1)  # (50, 7)
+    torch.testing.assert_close(
+        random_attention_rows(d, 7, 50, seed=3, qk_norm=True),
+        torch.softmax(cos * math.sqrt(d), dim=-1),
+    )
+    with pytest.raises(ValueError, match="rows"):
+        random_attention_rows(d, rows=0)

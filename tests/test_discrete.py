@@ -218,7 +218,7 @@ def test_group_baseline_is_unbiased_and_leave_one_out():
         score_function_grads(Z, f_quadratic, 10, group=5)
 
 
-def test_deterministic_ste_is_softmax_jacobian_times_grad_f_at_the_argmax_vertex():
+def test_deterministic_ste_is_jacobian_times_grad_f_at_argmax_vertex():
     from lecture_code.discrete import deterministic_ste_grad
     from lecture_code.softmax import softmax_jacobian
 

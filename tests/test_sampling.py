@@ -16,6 +16,7 @@ from lecture_code.sampling import (
     sample_next_token,
     sampling_distribution,
     top_p_mask,
+    truncate_top_n,
 )
 
 
@@ -368,7 +369,8 @@ def test_interleaved_split_and_book_text(tmp_path):
         interleaved_split(torch.arange(20), block=10, every=5)
     (tmp_path / "book").mkdir()
     (tmp_path / "book" / "a.md").write_text(
-        "# 題名\n本文 $x^2$ と {doc}`第一章 <../x>` 0.25。\n:::{note}\n| a | b |\n",
+        "# 題名\n本文 $x^2$ と {doc}`第一章 <../x>` 0.25。\n:::{note}\n| a "
+        "| b |\n",
         encoding="utf-8",
     )
     assert load_book_text(tmp_path) == "題名\n本文 と 第一章 。\na b\n"
@@ -474,3 +476,22 @@ def test_softcap_bounds_validate():
         softcap_probability_bounds(1)
     with pytest.raises(ValueError, match="temperature"):
         softcap_probability_bounds(10, 15.0, 0.0)
+
+
+def test_truncate_top_n_is_top_k_on_probabilities():
+    g = torch.Generator().manual_seed(0)
+    p = torch.softmax(
+        2 * torch.randn(6, 9, generator=g, dtype=torch.float64), -1
+    )
+    for n in range(1, 10):
+        # no ties: the same as top-k sampling on log p
+        torch.testing.assert_close(
+            truncate_top_n(p, n), sampling_distribution(p.log(), top_k=n)
+        )
+    # ties with the n-th largest are kept
+    tied = torch.tensor([[0.4, 0.2, 0.2, 0.2]], dtype=torch.float64)
+    assert truncate_top_n(tied, 2).tolist() == [[0.4, 0.2, 0.2, 0.2]]
+    with pytest.raises(ValueError, match="n must"):
+        truncate_top_n(p, 10)
+    with pytest.raises(ValueError, match="probs"):
+        truncate_top_n(p[0], 1)

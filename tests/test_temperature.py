@@ -28,6 +28,7 @@ from lecture_code.temperature import (
     fit_temperature,
     label_smoothing_logits,
     path_fisher_rao_length,
+    path_speed,
     reliability_bins,
     shuffle_non_target,
     soft_target_loss,
@@ -107,7 +108,7 @@ def test_fisher_information_lambda_is_the_score_second_moment(z, lam):
         assert float(ours) == pytest.approx(pullback, abs=1e-9, rel=1e-7)
 
 
-def test_fisher_information_is_the_second_derivative_of_lse_and_drives_the_entropy():
+def test_fisher_information_is_lse_second_derivative_and_drives_entropy():
     z = torch.tensor([2.0, 1.0, 0.1], dtype=DT)
     for lam in (0.0, 0.3, 1.0, 4.0):
         lam_t = torch.tensor(lam, dtype=DT, requires_grad=True)
@@ -550,3 +551,16 @@ def test_docstring_examples_run():
 
     result = doctest.testmod(module)
     assert result.attempted >= 4 and result.failed == 0
+
+
+def test_path_speed_is_the_standard_deviation_of_z():
+    z = torch.tensor([2.0, 1.0, 0.1], dtype=DT)
+    for lam in [0.0, 0.5, 3.0]:
+        p = softmax(lam * z)
+        sd = float(((p * z**2).sum() - (p * z).sum() ** 2).sqrt())
+        assert path_speed(z, lam) == pytest.approx(sd, rel=1e-12)
+    # λ = 0: the unweighted (population) standard deviation of z
+    assert path_speed(z, 0.0) == pytest.approx(z.std(unbiased=False).item())
+    # the integrand of the length
+    ref, _ = quad(lambda lam: path_speed(z, lam), 0, 60, limit=200)
+    assert path_fisher_rao_length(z) == pytest.approx(ref, abs=1e-9)
