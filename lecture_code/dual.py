@@ -33,15 +33,20 @@ import torch
 
 from .fisher import categorical_fisher, check_interior
 from .simplex import check_simplex
-from .softmax import entropy, logsumexp, softmax
-from .validate import as_array, choice, positive, same_last_axis
+from .softmax import entropy, kl_divergence, logsumexp, softmax
+from .validate import (
+    as_array,
+    as_tensor,
+    choice,
+    positive,
+    same_last_axis,
+)
 
-# : Gauge choices for the natural coordinates: centred (K numbers summing to 0)
-# or free (θ_i = z_i - z_K).
+#: Gauge choices for the natural coordinates: centred (K numbers summing
+#: to 0) or free (θ_i = z_i - z_K).
 GAUGES = ("centred", "free")
 
-# : Coordinate systems in which :func:`natural_gradient_step_free` takes its
-# step.
+#: Coordinate systems in which :func:`natural_gradient_step_free` steps.
 STEP_COORDINATES = ("natural", "expectation")
 
 
@@ -104,11 +109,119 @@ def to_expectation(theta, gauge: str = "centred") -> np.ndarray:
     return softmax(torch.tensor(arr)).numpy()  # (..., K)
 
 
+def _free_point(x, name: str) -> torch.Tensor:
+    """A 1-D floating tensor of free coordinates, its autograd graph kept."""
+    return as_tensor(x, name, ndim=1, finite=True)
+
+
+def lse_free(theta) -> torch.Tensor:
+    """The potential LSE(θ, 0) in free natural coordinates θ_i = z_i - z_K
+    (eq-dual-legendre): its gradient is π̃ = (p_1, ..., p_{K-1}).
+
+    Parameters
+    ----------
+    theta : torch.Tensor, shape (K-1,)
+        Free natural coordinates; differentiable.
+
+    Returns
+    -------
+    torch.Tensor, shape ()
+
+    Examples
+    --------
+    >>> float(lse_free(torch.zeros(1, dtype=torch.float64)))  # log 2
+    0.6931471805599453
+    """
+    theta = _free_point(theta, "theta")
+    return logsumexp(torch.cat([theta, theta.new_zeros(1)]))
+
+
+def neg_entropy_free(pi) -> torch.Tensor:
+    """The other potential -H(π̃, 1 - Σπ̃) in free expectation coordinates
+    (eq-dual-legendre): its gradient is θ_i = log(p_i / p_K).
+
+    Parameters
+    ----------
+    pi : torch.Tensor, shape (K-1,)
+        Free expectation coordinates π̃ (π̃_i > 0, Σπ̃ < 1); differentiable.
+
+    Returns
+    -------
+    torch.Tensor, shape ()
+    """
+    pi = _free_point(pi, "pi")
+    return -entropy(torch.cat([pi, 1 - pi.sum(0, keepdim=True)]))
+
+
+def kl_free(q, x, coordinates: str = "natural") -> torch.Tensor:
+    """L = KL(q ‖ p) as a differentiable function of free natural (θ) or free
+    expectation (π̃) coordinates of p (eq-dual-mirror).
+
+    ``"natural"``: p = softmax(θ, 0); ``"expectation"``: p = (π̃, 1 - Σπ̃).
+    Chapter 6 differentiates it in both systems to show ∇_θ L = F_θ ∇_π̃ L.
+
+    Parameters
+    ----------
+    q : array_like, shape (K,)
+        The target distribution.
+    x : torch.Tensor, shape (K-1,)
+        The free coordinates of p; differentiable.
+    coordinates : {"natural", "expectation"}
+
+    Returns
+    -------
+    torch.Tensor, shape ()
+    """
+    coordinates = choice(coordinates, "coordinates", STEP_COORDINATES)
+    x = _free_point(x, "x")
+    q = torch.as_tensor(check_simplex(q, "q"), dtype=x.dtype)
+    if q.shape != (x.numel() + 1,):
+        raise ValueError(
+            f"q must have K = {x.numel() + 1} entries (x has K-1), "
+            f"got shape {tuple(q.shape)}"
+        )
+    if coordinates == "natural":
+        p = softmax(torch.cat([x, x.new_zeros(1)]))
+    else:
+        p = torch.cat([x, 1 - x.sum(0, keepdim=True)])
+    return kl_divergence(q, p)
+
+
+def fenchel_young_gap(theta, p) -> np.ndarray:
+    """LSE(θ) + (-H(p)) - ⟨θ, p⟩, the left side of (eq-dual-fenchel-young):
+    >= 0, and equal to KL(p ‖ softmax θ).
+
+    Parameters
+    ----------
+    theta : array_like, shape (..., K)
+        Natural coordinates (any representatives).
+    p : array_like, shape (..., K)
+        Points of the closed simplex. Rows broadcast.
+
+    Returns
+    -------
+    numpy.ndarray, shape (...)
+
+    Examples
+    --------
+    >>> float(fenchel_young_gap([0.0, 0.0], [0.5, 0.5]))  # p = softmax(θ)
+    0.0
+    """
+    theta = as_array(theta, "theta", finite=True)
+    p = check_simplex(p, "p")
+    same_last_axis(theta, p, "theta and p")
+    lse_theta = logsumexp(torch.tensor(theta)).numpy()
+    return (
+        lse_theta - entropy(torch.tensor(p)).numpy() - (theta * p).sum(axis=-1)
+    )
+
+
 def _endpoints(p, q) -> tuple[np.ndarray, np.ndarray]:
     p, q = check_interior(p, "p"), check_interior(q, "q")
     if p.ndim != 1 or q.shape != p.shape:
         raise ValueError(
-            f"p and q must be two 1-D points with the same K, got shapes {p.shape} and {q.shape}"
+            "p and q must be two 1-D points with the same K, got shapes "
+            f"{p.shape} and {q.shape}"
         )
     return p, q
 
@@ -118,7 +231,8 @@ def _curve_parameter(t) -> tuple[np.ndarray, bool]:
     scalar."""
     if isinstance(t, (str, bytes)):
         raise TypeError(
-            f"t must be a number or a 1-D array of numbers, got {type(t).__name__}"
+            "t must be a number or a 1-D array of numbers, got "
+            f"{type(t).__name__}"
         )
     try:
         arr = np.asarray(
@@ -130,13 +244,15 @@ def _curve_parameter(t) -> tuple[np.ndarray, bool]:
         ) from None
     if arr.ndim > 1 or arr.size == 0:
         raise ValueError(
-            f"t must be a number or a non-empty 1-D array, got shape {arr.shape}"
+            "t must be a number or a non-empty 1-D array, got shape "
+            f"{arr.shape}"
         )
     if np.isnan(arr).any():
         raise ValueError("t contains NaN")
     if (arr < 0).any() or (arr > 1).any():
         raise ValueError(
-            f"t must lie in [0, 1] (from p at t=0 to q at t=1), got values in [{arr.min():g}, {arr.max():g}]"
+            "t must lie in [0, 1] (from p at t=0 to q at t=1), got values in "
+            f"[{arr.min():g}, {arr.max():g}]"
         )
     return np.atleast_1d(arr)[:, None], arr.ndim == 0
 
@@ -168,7 +284,18 @@ def e_geodesic(p, q, t) -> np.ndarray:
     (eq-dual-egeodesic).
 
     Straight in the natural coordinates: softmax((1-t) θ_p + t θ_q) with θ =
-    :func:`to_natural`. Parameters and result as for :func:`m_geodesic`.
+    :func:`to_natural`.
+
+    Parameters
+    ----------
+    p, q : array_like, shape (K,)
+        End points in the open simplex.
+    t : float or array_like, shape (T,)
+        Curve parameters in [0, 1].
+
+    Returns
+    -------
+    numpy.ndarray, shape (K,) for a scalar ``t``, else (T, K)
     """
     p, q = _endpoints(p, q)
     tt, scalar = _curve_parameter(t)
@@ -201,7 +328,8 @@ def bregman(p, q) -> np.ndarray:
 
     Examples
     --------
-    >>> round(float(bregman([0.5, 0.5], [0.25, 0.75])), 6)  # = KL(p ‖ q) = 0.5 log 2 + 0.5 log(2/3)
+    >>> # = KL(p ‖ q) = 0.5 log 2 + 0.5 log(2/3)
+    >>> round(float(bregman([0.5, 0.5], [0.25, 0.75])), 6)
     0.143841
     """
     p = check_simplex(p, "p")
@@ -275,7 +403,8 @@ def natural_gradient_step_free(
     g = as_array(grad, "grad", finite=True)
     if x.ndim != 1 or g.shape != x.shape:
         raise ValueError(
-            f"x and grad must be two 1-D arrays of the same length K-1, got {x.shape} and {g.shape}"
+            "x and grad must be two 1-D arrays of the same length K-1, got "
+            f"{x.shape} and {g.shape}"
         )
     lr = positive(lr, "lr")
     if coordinates == "natural":
@@ -292,7 +421,7 @@ def natural_gradient_step_free(
 
 def mirror_descent_step(p, grad_p, lr) -> np.ndarray:
     """One mirror-descent step with the potential -H: ∇(-H)(p_new) = ∇(-H)(p) -
-    lr ∇_π̃ L (prop-dual-mirror).
+    lr ∇_π̃ L (eq-dual-mirror, prop-dual-mirror).
 
     The mirror map ∇(-H) sends the free expectation coordinates π̃ = (p_1, ...,
     p_{K-1}) to the free natural coordinates θ_i = log p_i - log p_K
@@ -319,7 +448,8 @@ def mirror_descent_step(p, grad_p, lr) -> np.ndarray:
     g = as_array(grad_p, "grad_p", finite=True)
     if p.ndim != 1 or g.shape != (p.size - 1,):
         raise ValueError(
-            f"p must be a point (K,) and grad_p a vector (K-1,), got {p.shape} and {g.shape}"
+            "p must be a point (K,) and grad_p a vector (K-1,), got "
+            f"{p.shape} and {g.shape}"
         )
     lr = positive(lr, "lr")
     return to_expectation(to_natural(p, "free") - lr * g, "free")

@@ -28,7 +28,7 @@ A run that diverges may return ``inf`` or ``nan``; both are recorded as ``inf``
 
 Example
 -------
->>> def run(method, lr, seed):           # a quadratic: the best lr is 1 / curvature
+>>> def run(method, lr, seed):  # a quadratic: the best lr is 1/curvature
 ...     curvature = {"A": 1.0, "B": 4.0}[method]
 ...     x = 1.0
 ...     for _ in range(5):
@@ -37,7 +37,8 @@ Example
 >>> sweep = lr_sweep(run, {"A": [1 / 3, 1.0], "B": [1 / 3]}, seeds=[0])
 >>> [round(sweep.summary(m).lr, 3) for m in sweep.methods]
 [1.0, 0.333]
->>> [round(lr, 3) for lr in sweep.grid("B")]       # widened on both sides of the best point
+>>> # widened on both sides of the best point
+>>> [round(lr, 3) for lr in sweep.grid("B")]
 [0.111, 0.333, 1.0]
 """
 
@@ -62,9 +63,20 @@ _REL = 1e-6  # tolerance for "this lr lies on the grid's lattice"
 class Trial:
     """One run: ``method`` at learning rate ``lr`` with ``seed``.
 
-    ``loss`` is the final loss the run returned (``inf`` if it diverged),
-    ``seconds`` its wall time, ``cost`` the per-step costs it reported (e.g.
-    ``{"逆伝播": 2.0}``).
+    Attributes
+    ----------
+    method : str
+        The method's label.
+    lr : float
+        The learning rate.
+    seed : int
+        The seed.
+    loss : float
+        The final loss the run returned (``inf`` if it diverged).
+    seconds : float
+        Its wall time.
+    cost : mapping str -> float
+        The per-step costs it reported (e.g. ``{"逆伝播": 2.0}``).
     """
 
     method: str
@@ -79,14 +91,33 @@ class Trial:
 class Summary:
     """A method at its best learning rate.
 
-    ``mean``, ``std`` (sample standard deviation, 0 for one seed), ``low`` and
-    ``high`` (the smallest and largest loss) are over the ``n_seeds`` seeds at
-    ``lr``; ``below`` and ``above`` are the mean losses at lr / sensitivity and
-    lr × sensitivity; ``grid`` is the smallest and largest lr tried and
-    ``n_points`` how many; ``seconds_per_step`` is the wall time of a step in
-    the method's fastest finite run (on a shared machine the fastest run is the
-    one least slowed by other processes; ``None`` without ``steps``); ``cost``
-    the mean reported per-step costs at ``lr``.
+    Attributes
+    ----------
+    method : str
+        The method's label.
+    lr : float
+        The best learning rate.
+    mean, std : float
+        Mean and sample standard deviation (0 for one seed) of the final loss
+        over the seeds at ``lr``.
+    low, high : float
+        The smallest and largest loss at ``lr``.
+    n_seeds : int
+        The number of seeds.
+    below, above : float
+        The mean losses at lr / sensitivity and lr × sensitivity.
+    sensitivity : float
+        The factor of ``below`` and ``above``.
+    grid : tuple of float
+        The smallest and largest lr tried.
+    n_points : int
+        How many learning rates were tried.
+    seconds_per_step : float or None
+        The wall time of a step in the method's fastest finite run (on a shared
+        machine the one least slowed by other processes); None without
+        ``steps``.
+    cost : mapping str -> float
+        The mean reported per-step costs at ``lr``.
     """
 
     method: str
@@ -143,7 +174,8 @@ class Sweep:
         rows = [t for t in self.trials if t.method == method]
         if not rows:
             raise ValueError(
-                f"method {method!r} is not in this sweep; it has {self.methods}"
+                f"method {method!r} is not in this sweep; it has "
+                f"{self.methods}"
             )
         return rows
 
@@ -157,7 +189,8 @@ class Sweep:
         rows = [t for t in self._of(method) if _same(t.lr, lr)]
         if not rows:
             raise ValueError(
-                f"lr={lr!r} was not tried for {method!r}; the grid is {self.grid(method)}"
+                f"lr={lr!r} was not tried for {method!r}; the grid is "
+                f"{self.grid(method)}"
             )
         return [t.loss for t in sorted(rows, key=lambda t: t.seed)]
 
@@ -193,8 +226,10 @@ class Sweep:
         m = _steps_between(self.ratio, self.sensitivity)
         if i - m < 0 or i + m >= len(grid):
             raise ValueError(
-                f"{method}: the best lr {grid[i]:g} is at the edge of the grid {grid}; "
-                f"widen it so that lr/{self.sensitivity:g} and lr*{self.sensitivity:g} are tried"
+                f"{method}: the best lr {grid[i]:g} is at the edge of the "
+                f"grid {grid}; "
+                f"widen it so that lr/{self.sensitivity:g} and "
+                f"lr*{self.sensitivity:g} are tried"
             )
         losses = self.losses(method, grid[i])
         finite = [t for t in self._of(method) if math.isfinite(t.loss)]
@@ -280,7 +315,8 @@ def lr_sweep(
     function(run, "run", "run(method, lr, seed) -> final loss")
     if not isinstance(grids, Mapping) or not grids:
         raise TypeError(
-            "grids must be a non-empty mapping method -> list of learning rates"
+            "grids must be a non-empty mapping method -> list of learning "
+            "rates"
         )
     seeds = [integer(s, "seeds") for s in seeds]
     if not seeds or len(set(seeds)) != len(seeds):
@@ -313,11 +349,13 @@ def lr_sweep(
                 break
             if not widen:
                 raise ValueError(
-                    f"{method}: the best lr {grid[i]:g} is at the edge of the grid {grid} (widen=False)"
+                    f"{method}: the best lr {grid[i]:g} is at the edge of the "
+                    f"grid {grid} (widen=False)"
                 )
             if len(grid) + need_low + need_high > max_points:
                 raise RuntimeError(
-                    f"{method}: the best lr {grid[i]:g} is still at the edge of the grid {grid} after "
+                    f"{method}: the best lr {grid[i]:g} is still at the edge "
+                    f"of the grid {grid} after "
                     f"widening to {len(grid)} points (max_points={max_points})"
                 )
             if need_low:
@@ -332,13 +370,24 @@ def lr_sweep(
     )
 
 
-# ------------------------------------------------------------------------------
-# the table
+# ------------------------------------------------------------------- the table
 
 
 def fmt_number(x: float, digits: int = 3) -> str:
     """A loss for a table: ``digits`` significant digits, 「発散」 for inf,
-    e.g. 4.53e-6, 0.0611."""
+    e.g. 4.53e-6, 0.0611.
+
+    Parameters
+    ----------
+    x : float
+        The loss.
+    digits : int
+        Significant digits.
+
+    Returns
+    -------
+    str
+    """
     if not math.isfinite(x):
         return "発散"
     if x == 0:
@@ -350,7 +399,17 @@ def fmt_number(x: float, digits: int = 3) -> str:
 
 
 def fmt_seconds(s: float | None) -> str:
-    """Seconds per step as ms or µs."""
+    """Seconds per step as ms or µs.
+
+    Parameters
+    ----------
+    s : float or None
+        Seconds (None: unknown, shown as "–").
+
+    Returns
+    -------
+    str
+    """
     if s is None:
         return "–"
     return f"{s * 1e3:.3g} ms" if s >= 1e-3 else f"{s * 1e6:.3g} µs"
@@ -369,7 +428,22 @@ def markdown_table(
     Columns: method, best η, the loss over seeds (mean ± standard deviation,
     with the smallest and largest), the mean loss at η/s and s·η (s =
     ``sweep.sensitivity``), the grid searched, time per step, and any per-step
-    costs the runs reported. ``loss`` names the loss column.
+    costs the runs reported.
+
+    Parameters
+    ----------
+    sweep : Sweep
+        The result of :func:`lr_sweep`.
+    loss : str
+        Names the loss column.
+    methods : sequence of str, optional
+        The rows, in order (default: every method of the sweep).
+    digits : int
+        Significant digits of the losses.
+
+    Returns
+    -------
+    str
     """
     rows = [sweep.summary(m) for m in (methods or sweep.methods)]
     s = f"{sweep.sensitivity:g}"
@@ -393,7 +467,8 @@ def markdown_table(
         cells = [
             r.method,
             f"{r.lr:.3g}",
-            f"{fmt_number(r.mean, digits)} ± {fmt_number(r.std, 2)}（{r.n_seeds} シード）",
+            f"{fmt_number(r.mean, digits)} ± "
+            f"{fmt_number(r.std, 2)}（{r.n_seeds} シード）",
             f"{fmt_number(r.low, digits)}〜{fmt_number(r.high, digits)}",
             fmt_number(r.below, digits),
             fmt_number(r.above, digits),
@@ -405,8 +480,7 @@ def markdown_table(
     return "\n".join(lines)
 
 
-# ------------------------------------------------------------------------------
-# storage
+# --------------------------------------------------------------------- storage
 
 _FIELDS = [
     "experiment",
@@ -423,7 +497,15 @@ _FIELDS = [
 
 def write_csv(path, sweeps: Mapping[str, Sweep]) -> None:
     """Store named sweeps in one CSV file, one trial per row (floats written
-    exactly, ``repr``)."""
+    exactly, ``repr``).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file to write.
+    sweeps : mapping str -> Sweep
+        The sweeps by name.
+    """
     if not isinstance(sweeps, Mapping) or not all(
         isinstance(s, Sweep) for s in sweeps.values()
     ):
@@ -458,7 +540,18 @@ def write_csv(path, sweeps: Mapping[str, Sweep]) -> None:
 
 
 def read_csv(path) -> dict[str, Sweep]:
-    """Read the sweeps :func:`write_csv` stored: name -> Sweep."""
+    """Read the sweeps :func:`write_csv` stored.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file.
+
+    Returns
+    -------
+    dict
+        Name -> Sweep.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no sweep data at {path}")
@@ -469,7 +562,8 @@ def read_csv(path) -> dict[str, Sweep]:
         missing = set(_FIELDS) - set(reader.fieldnames or [])
         if missing:
             raise ValueError(
-                f"{path} is not a sweep file: columns {sorted(missing)} are missing"
+                f"{path} is not a sweep file: columns {sorted(missing)} are "
+                "missing"
             )
         for r in reader:
             cost = {
@@ -498,8 +592,21 @@ def read_csv(path) -> dict[str, Sweep]:
 
 @dataclass(frozen=True)
 class Curve:
-    """The loss after every step of one run: ``experiment``/``method`` at
-    ``lr`` with ``seed``."""
+    """The loss after every step of one run.
+
+    Attributes
+    ----------
+    experiment : str
+        The comparison it belongs to.
+    method : str
+        The method's label.
+    lr : float
+        The learning rate.
+    seed : int
+        The seed.
+    values : tuple of float
+        The loss after every step.
+    """
 
     experiment: str
     method: str
@@ -509,7 +616,15 @@ class Curve:
 
 
 def write_curves(path, curves: Sequence[Curve]) -> None:
-    """Store loss curves in one CSV file, one (run, step) per row."""
+    """Store loss curves in one CSV file, one (run, step) per row.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file to write.
+    curves : sequence of Curve
+        The curves.
+    """
     if not all(isinstance(c, Curve) for c in curves):
         raise TypeError("curves must be a sequence of Curve")
     with open(path, "w", newline="", encoding="utf-8") as f:
@@ -530,8 +645,18 @@ def write_curves(path, curves: Sequence[Curve]) -> None:
 
 
 def read_curves(path) -> dict[tuple[str, str], Curve]:
-    """Read the curves :func:`write_curves` stored: (experiment, method) ->
-    Curve."""
+    """Read the curves :func:`write_curves` stored.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file.
+
+    Returns
+    -------
+    dict
+        (experiment, method) -> Curve.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no curve data at {path}")
@@ -548,8 +673,7 @@ def read_curves(path) -> dict[tuple[str, str], Curve]:
     }
 
 
-# ------------------------------------------------------------------------------
-# helpers
+# --------------------------------------------------------------------- helpers
 
 
 def _timed(run: Run, method: str, lr: float, seed: int) -> Trial:
@@ -567,7 +691,8 @@ def _timed(run: Run, method: str, lr: float, seed: int) -> Trial:
         loss = float(out)
     except (TypeError, ValueError):
         raise TypeError(
-            f"run({method!r}, {lr!r}, {seed!r}) must return a number, got {out!r}"
+            f"run({method!r}, {lr!r}, {seed!r}) must return a number, got "
+            f"{out!r}"
         ) from None
     if math.isnan(loss):
         loss = math.inf  # a diverged run
@@ -605,7 +730,8 @@ def _steps_between(ratio: float, sensitivity: float) -> int:
     m = math.log(sensitivity) / math.log(ratio)
     if abs(m - round(m)) > 1e-6 or round(m) < 1:
         raise ValueError(
-            f"sensitivity must be a power ratio**m (m >= 1) of ratio={ratio!r}, got {sensitivity!r}"
+            "sensitivity must be a power ratio**m (m >= 1) of "
+            f"ratio={ratio!r}, got {sensitivity!r}"
         )
     return round(m)
 
@@ -615,20 +741,23 @@ def _check_grid(method: str, start, ratio: float) -> list[float]:
         grid = sorted(float(x) for x in start)
     except TypeError:
         raise TypeError(
-            f"grids[{method!r}] must be a list of learning rates, got {start!r}"
+            f"grids[{method!r}] must be a list of learning rates, got "
+            f"{start!r}"
         ) from None
     if not grid or not all(math.isfinite(x) and x > 0 for x in grid):
         raise ValueError(
-            f"grids[{method!r}] must hold positive learning rates, got {start!r}"
+            f"grids[{method!r}] must hold positive learning rates, got "
+            f"{start!r}"
         )
     for a, b in zip(grid, grid[1:]):
         k = math.log(b / a) / math.log(ratio)
         if abs(k - round(k)) > 1e-6 or round(k) < 1:
             raise ValueError(
-                f"grids[{method!r}] = {grid} is not on a log grid with ratio {ratio:g}"
+                f"grids[{method!r}] = {grid} is not on a log grid with ratio "
+                f"{ratio:g}"
             )
-    # the given points, with any gap filled so that the grid is contiguous on
-    # its lattice
+    # the given points, with any gap filled so that the grid is contiguous
+    # on its lattice
     full = []
     for a, b in zip(grid, grid[1:]):
         full += [

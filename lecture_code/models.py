@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .convexity import softmax_regression_objective
 from .data import load_digits_split, pool_digits
 from .natgrad import (
     softmax_regression_fisher,
@@ -27,12 +28,20 @@ from .validate import positive
 @dataclass(frozen=True)
 class SoftmaxRegression:
     """Softmax regression with an L2 penalty (ρ/2)‖W_{:, :-1}‖² on the weights,
-    not on the bias.
+    not on the bias: (eq-lse-softreg) of chapter 4. W has shape (K, D).
 
-    ``X`` (N, D) carries the bias as its last column (:func:`with_bias`), ``y``
-    (N,) the labels, ``num_classes`` K; W has shape (K, D). The objective is
-    (eq-lse-softreg) of chapter 4. ``X_test``/``y_test`` are held-out data
-    (optional).
+    Attributes
+    ----------
+    X : torch.Tensor, shape (N, D)
+        The inputs, the bias as the last column (:func:`with_bias`).
+    y : torch.Tensor, shape (N,)
+        The labels.
+    num_classes : int
+        K.
+    rho : float
+        ρ.
+    X_test, y_test : torch.Tensor, optional
+        Held-out data.
     """
 
     X: torch.Tensor
@@ -64,6 +73,24 @@ class SoftmaxRegression:
             torch.nn.functional.cross_entropy(X @ W.T, y)
             + 0.5 * (self.reg * W * W).sum()
         )
+
+    def objective_wb(self, W) -> torch.Tensor:
+        """The same objective written as chapter 4's (eq-lse-softreg), with
+        the weights W_{:, :-1} and the bias W_{:, -1} apart; differentiable.
+
+        An independent form of :meth:`objective` (it calls
+        :func:`lecture_code.convexity.softmax_regression_objective`), against
+        which chapter 7 checks it and its gradient.
+        """
+        return softmax_regression_objective(
+            W[:, :-1], W[:, -1], self.X[:, :-1], self.y, self.rho
+        )
+
+    def autograd_gradient(self, W) -> torch.Tensor:
+        """The gradient of :meth:`objective_wb` by automatic differentiation:
+        independent of the closed form :meth:`gradient`, (K, D)."""
+        W = W.detach().requires_grad_(True)
+        return torch.autograd.grad(self.objective_wb(W), W)[0]
 
     def objective_along(self, Ws) -> torch.Tensor:
         """The full-data objective at every iterate of a path at once: (S,
@@ -102,11 +129,21 @@ def pooled_digits_problem(
 ) -> SoftmaxRegression:
     """Chapter 7's problem: digits pooled to 4×4
     (:func:`lecture_code.data.pool_digits`), re-standardized, a bias column
-    appended (D = 17, K = 10, 170 parameters), float64, penalty ``rho``.
+    appended (D = 17, K = 10, 170 parameters), float64 (eq-lse-softreg).
 
-    ``split_seed`` picks the random train/test split
-    (:func:`lecture_code.data.load_digits_split`); the chapter's data is split
-    0, and other splits give repeated runs of a deterministic method.
+    Parameters
+    ----------
+    rho : float
+        The penalty ρ > 0.
+    split_seed : int
+        The random train/test split
+        (:func:`lecture_code.data.load_digits_split`); the chapter's data is
+        split 0, and other splits give repeated runs of a deterministic
+        method.
+
+    Returns
+    -------
+    SoftmaxRegression
     """
     rho = positive(rho, "rho")
     data = load_digits_split(seed=split_seed, dtype=torch.float64)
@@ -127,9 +164,24 @@ def make_mlp(
     in_features: int, hidden: int, out_features: int, seed: int = 0
 ) -> torch.nn.Sequential:
     """A one-hidden-layer tanh network whose initial weights depend only on
-    ``seed``.
+    ``seed`` (the MLP of chapters 4, 7 and 8; eq-natgrad-kfac).
 
     The global random state is restored afterwards.
+
+    Parameters
+    ----------
+    in_features : int
+        Input dimension.
+    hidden : int
+        Width of the hidden layer.
+    out_features : int
+        Number of outputs (classes).
+    seed : int
+        Seed of the initial weights.
+
+    Returns
+    -------
+    torch.nn.Sequential
 
     Examples
     --------

@@ -31,6 +31,7 @@ with C a K×K matrix.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 
@@ -50,8 +51,17 @@ def _tensor(x, name: str, ndim: int | None = None) -> torch.Tensor:
 
 
 def with_bias(X) -> torch.Tensor:
-    """Append a column of ones to X (N, D) -> (N, D+1), so W[:, -1] is the
-    intercept."""
+    """Append a column of ones to X, so W[:, -1] is the intercept.
+
+    Parameters
+    ----------
+    X : torch.Tensor, shape (N, D)
+        The inputs.
+
+    Returns
+    -------
+    torch.Tensor, shape (N, D+1)
+    """
     X = _tensor(X, "X", 2)
     return torch.cat([X, torch.ones(X.shape[0], 1, dtype=X.dtype)], dim=1)
 
@@ -61,7 +71,8 @@ def _check_xy(X, P, y=None, need_y=False):
     P = _tensor(P, "P", 2)
     if P.shape[0] != X.shape[0]:
         raise ValueError(
-            f"X and P need the same number of rows, got {X.shape[0]} and {P.shape[0]}"
+            f"X and P need the same number of rows, got {X.shape[0]} and "
+            f"{P.shape[0]}"
         )
     if need_y and y is None:
         raise TypeError(
@@ -74,8 +85,19 @@ def per_sample_grads(X, P, y) -> torch.Tensor:
     """Gradients of -log p_{yₙ} with respect to W, one per sample: (pₙ -
     e_{yₙ}) xₙᵀ (eq-natgrad-persample).
 
-    X (N, D), P = softmax(X Wᵀ) (N, K), y (N,) -> (N, K·D), flattened
-    row-major.
+    Parameters
+    ----------
+    X : torch.Tensor, shape (N, D)
+        The inputs.
+    P : torch.Tensor, shape (N, K)
+        The model's probabilities softmax(X Wᵀ).
+    y : torch.Tensor, shape (N,)
+        The integer labels.
+
+    Returns
+    -------
+    torch.Tensor, shape (N, K·D)
+        One gradient per row, flattened row-major.
     """
     X, P, y = _check_xy(X, P, y, need_y=True)
     # (N, K) residuals
@@ -88,8 +110,20 @@ def softmax_regression_grad(X, P, y) -> torch.Tensor:
     e_{yₙ}) xₙᵀ.
 
     The mean of :func:`per_sample_grads` (eq-natgrad-persample), computed as
-    one (K, N) @ (N, D) product without the (N, K·D) matrix. X (N, D), P =
-    softmax(X Wᵀ) (N, K), y (N,) -> (K·D,).
+    one (K, N) @ (N, D) product without the (N, K·D) matrix.
+
+    Parameters
+    ----------
+    X : torch.Tensor, shape (N, D)
+        The inputs.
+    P : torch.Tensor, shape (N, K)
+        The model's probabilities softmax(X Wᵀ).
+    y : torch.Tensor, shape (N,)
+        The integer labels.
+
+    Returns
+    -------
+    torch.Tensor, shape (K·D,)
     """
     X, P, y = _check_xy(X, P, y, need_y=True)
     # (N, K) residuals
@@ -103,23 +137,42 @@ def softmax_regression_fisher(X, P) -> torch.Tensor:
 
     The labels are drawn from the model, y ~ pₙ, so no data label appears.
     Because the logits are linear in W this is also the Hessian of the mean
-    cross-entropy. X (N, D), P (N, K) -> (K·D, K·D).
+    cross-entropy.
+
+    Parameters
+    ----------
+    X : torch.Tensor, shape (N, D)
+        The inputs.
+    P : torch.Tensor, shape (N, K)
+        The model's probabilities softmax(X Wᵀ).
+
+    Returns
+    -------
+    torch.Tensor, shape (K·D, K·D)
     """
     X, P, _ = _check_xy(X, P)
     (N, D), K = X.shape, P.shape[1]
     # block (k, l) = (1/N) Σₙ C_n[k, l] xₙxₙᵀ with C_n = diag pₙ - pₙpₙᵀ;
-    # einsum contracts over n
-    # (K, D, K, D)
+    # einsum contracts over n, (K, D, K, D)
     F = torch.einsum("nkl,nd,ne->kdle", softmax_covariance(P), X, X)
     return F.reshape(K * D, K * D) / N
 
 
 def empirical_fisher(G) -> torch.Tensor:
-    """Empirical Fisher (1/N) Σₙ gₙgₙᵀ from per-sample gradients G (N, P) ->
-    (P, P) (eq-natgrad-ef).
+    """Empirical Fisher (1/N) Σₙ gₙgₙᵀ from per-sample gradients
+    (eq-natgrad-ef).
 
     It uses the observed labels yₙ, not labels drawn from the model; Kunstner
     et al. (2019) show why that makes it a different matrix from the Fisher.
+
+    Parameters
+    ----------
+    G : torch.Tensor, shape (N, P)
+        One per-sample gradient gₙ per row.
+
+    Returns
+    -------
+    torch.Tensor, shape (P, P)
     """
     G = _tensor(G, "G", 2)
     return G.T @ G / G.shape[0]
@@ -127,12 +180,25 @@ def empirical_fisher(G) -> torch.Tensor:
 
 def softmax_regression_diag_fisher(X, P, y=None) -> torch.Tensor:
     """Diagonal of the Fisher (``y`` omitted) or of the empirical Fisher (``y``
-    given), (K·D,).
+    given).
 
     Entry (k, d): (1/N) Σₙ pₙₖ(1 - pₙₖ) xₙ_d² for the Fisher, (1/N) Σₙ (pₙₖ -
     δ_{k yₙ})² xₙ_d² for the empirical Fisher: the diagonals of
     (eq-natgrad-fisher-sr) and (eq-natgrad-ef), computed as one (K, N) @ (N, D)
     product instead of building the matrices.
+
+    Parameters
+    ----------
+    X : torch.Tensor, shape (N, D)
+        The inputs.
+    P : torch.Tensor, shape (N, K)
+        The model's probabilities softmax(X Wᵀ).
+    y : torch.Tensor, shape (N,), optional
+        The data labels, for the empirical Fisher.
+
+    Returns
+    -------
+    torch.Tensor, shape (K·D,)
     """
     X, P, y = _check_xy(X, P, y)
     if y is None:
@@ -146,9 +212,19 @@ def softmax_regression_diag_fisher(X, P, y=None) -> torch.Tensor:
 def precondition(g, curvature, damping: float) -> torch.Tensor:
     """Solve (C + δI) d = g: the preconditioned direction of (eq-natgrad).
 
-    ``curvature`` is a matrix C (P, P) or, for a diagonal approximation, a
-    vector (P,). ``damping`` δ > 0 keeps the solve well posed where C is
-    singular or tiny.
+    Parameters
+    ----------
+    g : torch.Tensor, shape (P,)
+        The gradient.
+    curvature : torch.Tensor, shape (P, P) or (P,)
+        A matrix C or, for a diagonal approximation, its diagonal.
+    damping : float
+        δ > 0; keeps the solve well posed where C is singular or tiny.
+
+    Returns
+    -------
+    torch.Tensor, shape (P,)
+        The direction d.
     """
     g = _tensor(g, "g", 1)
     C = _tensor(curvature, "curvature")
@@ -156,12 +232,14 @@ def precondition(g, curvature, damping: float) -> torch.Tensor:
     if C.dim() == 1:
         if C.shape != g.shape:
             raise ValueError(
-                f"a diagonal curvature must have the shape of g {tuple(g.shape)}, got {tuple(C.shape)}"
+                "a diagonal curvature must have the shape of g "
+                f"{tuple(g.shape)}, got {tuple(C.shape)}"
             )
         return g / (C + damping)
     if C.shape != (g.numel(), g.numel()):
         raise ValueError(
-            f"curvature must be ({g.numel()}, {g.numel()}) or a vector, got {tuple(C.shape)}"
+            f"curvature must be ({g.numel()}, {g.numel()}) or a vector, got "
+            f"{tuple(C.shape)}"
         )
     return torch.linalg.solve(
         C + damping * torch.eye(g.numel(), dtype=C.dtype), g
@@ -178,10 +256,27 @@ def hutchinson_diag(
     """Hutchinson's estimate diag(H) ≈ (1/M) Σₘ uₘ ⊙ H uₘ with Rademacher uₘ
     (eq-natgrad-hutchinson).
 
-    ``hvp(U)`` takes the probes as the rows of U (M, dim) and returns the
-    Hessian–vector products H uₘ as rows (M, dim), e.g. ``torch.func.vmap``
-    over a forward-over-reverse product. Sophia (Liu et al., 2023) uses one
-    such probe every few steps, averaged over time.
+    Sophia (Liu et al., 2023) uses one such probe every few steps, averaged
+    over time.
+
+    Parameters
+    ----------
+    hvp : callable
+        ``hvp(U)`` takes the probes as the rows of U (M, dim) and returns the
+        products H uₘ as rows (M, dim), e.g. :func:`hessian_vector_products`.
+    dim : int
+        The dimension of H.
+    n_probes : int
+        M, the number of probes.
+    generator : torch.Generator
+        Draws the probes.
+    dtype : torch.dtype
+        The probes' dtype.
+
+    Returns
+    -------
+    torch.Tensor, shape (dim,)
+        The estimate of diag(H).
     """
     function(hvp, "hvp", "U (M, dim) -> H U (M, dim)")
     n_probes, dim = (
@@ -201,8 +296,106 @@ def hutchinson_diag(
     return (U * HU).mean(dim=0)
 
 
-# ------------------------------------------- the Fisher of a conditional model
-# (chapter 5)
+def hessian_vector_products(fn, x, U) -> torch.Tensor:
+    """H u for every probe u (the rows of U), H = ∇²fn(x), by differentiating
+    the gradient once more, never forming H (eq-natgrad-hutchinson).
+
+    Parameters
+    ----------
+    fn : callable
+        A scalar function of x, differentiable twice.
+    x : torch.Tensor, shape (P,)
+        The point.
+    U : torch.Tensor, shape (M, P)
+        The probes, one per row.
+
+    Returns
+    -------
+    torch.Tensor, shape (M, P)
+        Row m is H uₘ.
+
+    Examples
+    --------
+    >>> x = torch.tensor([1.0, 2.0], dtype=torch.float64)
+    >>> U = torch.eye(2, dtype=torch.float64)
+    >>> hessian_vector_products(lambda w: (w**3).sum(), x, U)
+    tensor([[ 6.,  0.],
+            [ 0., 12.]], dtype=torch.float64)
+    """
+    function(fn, "fn", "x (P,) -> a scalar")
+    x = _tensor(x, "x", 1).detach().requires_grad_(True)
+    U = _tensor(U, "U", 2)
+    if U.shape[1] != x.numel():
+        raise ValueError(
+            f"U must have {x.numel()} columns (one probe per row), got "
+            f"shape {tuple(U.shape)}"
+        )
+    grad = torch.autograd.grad(fn(x), x, create_graph=True)[0]
+    return torch.stack(
+        [torch.autograd.grad(grad @ u, x, retain_graph=True)[0] for u in U]
+    )
+
+
+class FisherComparison(NamedTuple):
+    """What :func:`compare_fisher` returns (eq-natgrad-ef against
+    eq-natgrad-fisher-sr).
+
+    Attributes
+    ----------
+    rel_diff : float
+        ‖F̃ - F‖ / ‖F‖.
+    trace_ratio : float
+        tr F̃ / tr F.
+    cosine : float
+        Cosine of the two preconditioned directions.
+    step_ratio : float
+        ‖(F̃ + ρ)⁻¹ g‖ / ‖(F + ρ)⁻¹ g‖ (δ added to both).
+    """
+
+    rel_diff: float
+    trace_ratio: float
+    cosine: float
+    step_ratio: float
+
+
+def compare_fisher(problem, W, damping: float = 1e-4) -> FisherComparison:
+    """The empirical Fisher F̃ (eq-natgrad-ef) against the Fisher F
+    (eq-natgrad-fisher-sr) of softmax regression at W.
+
+    Both are preconditioners of the objective's gradient g (eq-natgrad):
+    d = (C + ρ + δI)⁻¹ g with C = F or F̃, ρ the penalty of ``problem``.
+
+    Parameters
+    ----------
+    problem : lecture_code.models.SoftmaxRegression
+        Data X (N, D), labels y, penalty ``reg`` and ``gradient``.
+    W : torch.Tensor, shape (K, D)
+        The parameters.
+    damping : float
+        δ > 0 added to both.
+
+    Returns
+    -------
+    FisherComparison
+        Relative difference, trace ratio, cosine and step-length ratio.
+    """
+    X, y = problem.X, problem.y
+    P = softmax(X @ W.T)  # (N, K)
+    F = softmax_regression_fisher(X, P)
+    Ft = empirical_fisher(per_sample_grads(X, P, y))
+    g = problem.gradient(W).reshape(-1)
+    rho = torch.diag(problem.reg.reshape(-1))
+    d_F = precondition(g, F + rho, damping)
+    d_Ft = precondition(g, Ft + rho, damping)
+    return FisherComparison(
+        ((Ft - F).norm() / F.norm()).item(),
+        (Ft.trace() / F.trace()).item(),
+        (d_F @ d_Ft / (d_F.norm() * d_Ft.norm())).item(),
+        (d_Ft.norm() / d_F.norm()).item(),
+    )
+
+
+# ---------------------------- the Fisher of a conditional model (chapter 5)
 
 
 def _model_logits(logits_fn, xi, X) -> torch.Tensor:
@@ -212,7 +405,8 @@ def _model_logits(logits_fn, xi, X) -> torch.Tensor:
     # a parameter must carry a gradient
     if isinstance(xi, torch.Tensor) and not xi.is_floating_point():
         raise TypeError(
-            f"xi must be a floating-point parameter vector, got dtype {xi.dtype}"
+            "xi must be a floating-point parameter vector, got dtype "
+            f"{xi.dtype}"
         )
     xi, X = _tensor(xi, "xi", 1), _tensor(X, "X", 2)
     Z = logits_fn(xi, X)
@@ -226,7 +420,8 @@ def _model_logits(logits_fn, xi, X) -> torch.Tensor:
             tuple(Z.shape) if isinstance(Z, torch.Tensor) else type(Z).__name__
         )
         raise ValueError(
-            f"logits_fn must return logits of shape (N={X.shape[0]}, K>=2), got {shape}"
+            f"logits_fn must return logits of shape (N={X.shape[0]}, K>=2), "
+            f"got {shape}"
         )
     if not torch.isfinite(Z).all():
         raise ValueError("logits_fn returned a NaN or an infinite logit")
@@ -267,7 +462,8 @@ def conditional_fisher(logits_fn, xi, X) -> torch.Tensor:
     --------
     >>> import torch
     >>> X = torch.zeros(1, 1, dtype=torch.float64)
-    >>> conditional_fisher(lambda xi, X: xi.expand(len(X), 2), torch.zeros(2, dtype=torch.float64), X)
+    >>> xi = torch.zeros(2, dtype=torch.float64)
+    >>> conditional_fisher(lambda xi, X: xi.expand(len(X), 2), xi, X)
     tensor([[ 0.2500, -0.2500],
             [-0.2500,  0.2500]], dtype=torch.float64)
     """
@@ -288,15 +484,30 @@ def gauss_newton(logits_fn, xi, X) -> torch.Tensor:
     Hessian of the cross-entropy in the logits (eq-fisher-logits). For softmax
     outputs it equals the Fisher matrix :func:`conditional_fisher` (Martens,
     2020, §9); the Hessian of the mean cross-entropy adds (1/N) Σₙ Σ_k (pₙₖ -
-    [yₙ = k]) ∇²zₙₖ, which vanishes when z is linear in ξ. Same arguments as
-    :func:`conditional_fisher`; returns (P, P).
+    [yₙ = k]) ∇²zₙₖ, which vanishes when z is linear in ξ.
+
+    Parameters
+    ----------
+    logits_fn : callable
+        ``logits_fn(xi, X)`` returns the logits (N, K), differentiable in xi.
+    xi : torch.Tensor, shape (P,)
+        The parameters as one flat vector.
+    X : torch.Tensor, shape (N, D)
+        The inputs.
+
+    Returns
+    -------
+    torch.Tensor, shape (P, P)
 
     Examples
     --------
     >>> import torch
-    >>> X, xi = torch.zeros(1, 1, dtype=torch.float64), torch.zeros(2, dtype=torch.float64)
-    >>> logits_fn = lambda xi, X: xi.expand(len(X), 2)  # linear in ξ: Gauss–Newton = Fisher
-    >>> torch.allclose(gauss_newton(logits_fn, xi, X), conditional_fisher(logits_fn, xi, X))
+    >>> X = torch.zeros(1, 1, dtype=torch.float64)
+    >>> xi = torch.zeros(2, dtype=torch.float64)
+    >>> def logits_fn(xi, X):  # linear in ξ: Gauss–Newton = Fisher
+    ...     return xi.expand(len(X), 2)
+    >>> G = gauss_newton(logits_fn, xi, X)
+    >>> torch.allclose(G, conditional_fisher(logits_fn, xi, X))
     True
     """
     Z = _model_logits(logits_fn, xi, X)
@@ -306,17 +517,25 @@ def gauss_newton(logits_fn, xi, X) -> torch.Tensor:
     return torch.einsum("nkp,nkl,nlq->pq", J, C, J) / X.shape[0]
 
 
-# ----------------------------------------------------------------------------
-# K-FAC
+# ---------------------------------------------------------------------- K-FAC
 
 
 def linear_layers_io(model: torch.nn.Sequential, X):
-    """Run ``model`` on X and return (logits, [(a, s), ...]): for each Linear
-    layer its input with a column of ones appended, a (N, in+1), and its
-    output s (N, out), still in the graph.
+    """Run ``model`` on X and record each Linear layer's input and output.
 
-    ``model`` is a Sequential of Linear layers and element-wise activations (as
-    ``make_mlp``).
+    Parameters
+    ----------
+    model : torch.nn.Sequential
+        Linear layers and element-wise activations (as ``make_mlp``).
+    X : torch.Tensor, shape (N, D)
+        The inputs.
+
+    Returns
+    -------
+    tuple
+        (logits, [(a, s), ...]): per Linear layer its input with a column of
+        ones appended, a (N, in+1), and its output s (N, out), still in the
+        graph.
     """
     if not isinstance(model, torch.nn.Sequential):
         raise TypeError(
@@ -335,10 +554,23 @@ def linear_layers_io(model: torch.nn.Sequential, X):
 
 
 def output_grad_cov(model: torch.nn.Sequential, X):
-    """Per layer, (a, S): inputs a (N, in+1) and Sₙ = E_{y~pₙ}[gₙgₙᵀ] (N, out,
-    out), where gₙ is the gradient of -log p_y with respect to the layer's
-    output. Exact: Sₙ = Jₙᵀ(diag pₙ - pₙpₙᵀ)Jₙ with Jₙ = ∂logits/∂sₙ, found
-    with one backward pass per class.
+    """Per layer, the inputs a and Sₙ = E_{y~pₙ}[gₙgₙᵀ], where gₙ is the
+    gradient of -log p_y with respect to the layer's output (eq-natgrad-kfac).
+
+    Exact: Sₙ = Jₙᵀ(diag pₙ - pₙpₙᵀ)Jₙ with Jₙ = ∂logits/∂sₙ, found with one
+    backward pass per class.
+
+    Parameters
+    ----------
+    model : torch.nn.Sequential
+        As for :func:`linear_layers_io`.
+    X : torch.Tensor, shape (N, D)
+        The inputs.
+
+    Returns
+    -------
+    list of tuple
+        Per Linear layer (a, S): a (N, in+1), S (N, out, out).
     """
     logits, io = linear_layers_io(model, X)
     P = softmax(logits.detach())  # (N, K)
@@ -359,8 +591,20 @@ def output_grad_cov(model: torch.nn.Sequential, X):
 
 
 def exact_layer_fisher(a, S) -> torch.Tensor:
-    """The exact Fisher block of one linear layer, (1/N) Σₙ Sₙ ⊗ aₙaₙᵀ:
-    (out·in, out·in)."""
+    """The exact Fisher block of one linear layer, (1/N) Σₙ Sₙ ⊗ aₙaₙᵀ
+    (eq-natgrad-kfac, before the factorization).
+
+    Parameters
+    ----------
+    a : torch.Tensor, shape (N, in)
+        The layer's inputs (bias column included).
+    S : torch.Tensor, shape (N, out, out)
+        The output-gradient covariances of :func:`output_grad_cov`.
+
+    Returns
+    -------
+    torch.Tensor, shape (out·in, out·in)
+    """
     a = _tensor(a, "a", 2)
     S = _tensor(S, "S", 3)
     N, d_in = a.shape
@@ -375,9 +619,18 @@ def kfac_factors(a, S):
     """K-FAC's two factors A = (1/N) Σ aₙaₙᵀ and G = (1/N) Σ Sₙ; the block is G
     ⊗ A (eq-natgrad-kfac).
 
-    ``S`` may be (N, out, out) (exact expectation over y) or per-sample
-    gradients g (N, out) (labels sampled from the model), in which case G =
-    (1/N) Σ gₙgₙᵀ.
+    Parameters
+    ----------
+    a : torch.Tensor, shape (N, in)
+        The layer's inputs (bias column included).
+    S : torch.Tensor, shape (N, out, out) or (N, out)
+        Exact covariances (expectation over y), or per-sample gradients g
+        (labels sampled from the model), in which case G = (1/N) Σ gₙgₙᵀ.
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        A (in, in) and G (out, out).
     """
     a = _tensor(a, "a", 2)
     S = _tensor(S, "S")
@@ -388,31 +641,46 @@ def kfac_factors(a, S):
         G = S.mean(dim=0)
     else:
         raise ValueError(
-            f"S must be (N, out) gradients or (N, out, out) covariances, got shape {tuple(S.shape)}"
+            "S must be (N, out) gradients or (N, out, out) covariances, got "
+            f"shape {tuple(S.shape)}"
         )
     return A, G
 
 
 def kfac_direction(grad_W, A, G, damping: float) -> torch.Tensor:
     """(G + √δ I)⁻¹ ∇W (A + √δ I)⁻¹: the K-FAC natural-gradient direction for
-    one layer.
+    one layer (eq-natgrad-kfac).
 
     (G ⊗ A)⁻¹ vec(∇W) = vec(G⁻¹ ∇W A⁻¹) for row-major vec, so only the two
-    small factors are inverted. ``grad_W`` has shape (out, in+1) (weights with
-    the bias as last column).
+    small factors are inverted.
+
+    Parameters
+    ----------
+    grad_W : torch.Tensor, shape (out, in)
+        The gradient of the weights, the bias as last column.
+    A : torch.Tensor, shape (in, in)
+        The input factor.
+    G : torch.Tensor, shape (out, out)
+        The output-gradient factor.
+    damping : float
+        δ > 0; √δ is added to each factor.
+
+    Returns
+    -------
+    torch.Tensor, shape (out, in)
     """
     sqrt_delta = positive(damping, "damping") ** 0.5
     Ga = G + sqrt_delta * torch.eye(G.shape[0], dtype=G.dtype)
     Aa = A + sqrt_delta * torch.eye(A.shape[0], dtype=A.dtype)
     if grad_W.shape != (G.shape[0], A.shape[0]):
         raise ValueError(
-            f"grad_W must have shape {(G.shape[0], A.shape[0])}, got {tuple(grad_W.shape)}"
+            f"grad_W must have shape {(G.shape[0], A.shape[0])}, got "
+            f"{tuple(grad_W.shape)}"
         )
     return torch.linalg.solve(Ga, torch.linalg.solve(Aa, grad_W.T).T)
 
 
-# ------------------------------------------------- Sophia-G's diagonal
-# estimate (chapter 7)
+# ----------------------------------- Sophia-G's diagonal estimate (chapter 7)
 
 
 def gnb_diag(
@@ -426,8 +694,24 @@ def gnb_diag(
     log p(ŷ|x)] = 0, the cross terms vanish and E[B ĝ ⊙ ĝ] = diag of the
     generalized Gauss–Newton matrix = diag of the Fisher matrix
     (:func:`gauss_newton`, :func:`conditional_fisher`) on these inputs (Liu et
-    al., 2023). Same ``logits_fn``, ``xi``, ``X`` as
-    :func:`conditional_fisher`; returns (n_draws, P).
+    al., 2023).
+
+    Parameters
+    ----------
+    logits_fn : callable
+        ``logits_fn(xi, X)`` returns the logits (B, K), differentiable in xi.
+    xi : torch.Tensor, shape (P,)
+        The parameters as one flat vector.
+    X : torch.Tensor, shape (B, D)
+        The mini-batch inputs.
+    generator : torch.Generator
+        Draws the labels.
+    n_draws : int
+        The number of independent draws S.
+
+    Returns
+    -------
+    torch.Tensor, shape (S, P)
     """
     n_draws, Z = (
         positive_int(n_draws, "n_draws"),
@@ -448,15 +732,14 @@ def gnb_diag(
     return B * g_hat**2
 
 
-# ------------------------------------------- chapter 7's comparisons under one
-# protocol
+# ---------------------------------- chapter 7's comparisons under one protocol
 #
 # Each entry: the loss the table reports, steps per run, the seeds, and per
 # method (the label the chapter's table shows) the run's keyword arguments and
 # the starting grid of learning rates (lecture_code.experiments.lr_sweep widens
 # it). tests/bench_natgrad.py runs the sweeps and stores them in
-# notebooks/data/ch07_sweeps.csv; the chapter reads that file and re-runs a few
-# points.
+# notebooks/data/ch07_sweeps.csv; the chapter reads that file and re-runs a
+# few points.
 
 SWEEPS = {
     # softmax regression, full batch from W = 0; seeds = train/test splits
@@ -476,8 +759,8 @@ SWEEPS = {
             "Adam": dict(method="adam", grid=[1 / 81, 1 / 27, 1 / 9]),
         },
     },
-    # softmax regression, batches of 64 from W = 0 on split 0; seeds = batch
-    # sequences
+    # softmax regression, batches of 64 from W = 0 on split 0;
+    # seeds = batch sequences
     "minibatch": {
         "loss": "最後の 20 ステップの平均 L − L*",
         "steps": 120,
@@ -526,12 +809,24 @@ def sweep_run(experiment: str, curve: bool = False):
     """``run(method, lr, seed)`` for one of :data:`SWEEPS`, as
     :func:`lecture_code.experiments.lr_sweep` wants.
 
-    Returns the final loss (``inf`` if it is not finite) and, for "mlp", the
-    backward passes per step; with ``curve=True`` the loss after every step
-    instead (a tensor), from which the final loss is the last value
+    The run returns the final loss (``inf`` if it is not finite) and, for
+    "mlp", the backward passes per step; with ``curve=True`` the loss after
+    every step instead (a tensor), from which the final loss is the last value
     ("full_batch", "mlp") or the mean of the last 20 ("minibatch"). Losses of
-    softmax regression are L - L* of the split. The data and each split's
-    optimum L* are computed once and cached by the closure.
+    softmax regression are L - L* of the split (eq-natgrad). The data and each
+    split's optimum L* are computed once and cached by the closure.
+
+    Parameters
+    ----------
+    experiment : {"full_batch", "minibatch", "mlp"}
+        The comparison.
+    curve : bool
+        Return the whole loss curve instead of the final loss.
+
+    Returns
+    -------
+    callable
+        ``run(method, lr, seed)``.
     """
     from .data import load_digits_split
     from .models import pooled_digits_problem

@@ -40,18 +40,39 @@ def adam_step(
     xi, g, state: dict, lr: float, betas=(0.9, 0.999), eps: float = 1e-8
 ) -> torch.Tensor:
     """One Adam update (Kingma & Ba, 2015), written out to show its
-    preconditioner:
+    preconditioner.
 
     m ← β₁m + (1-β₁)g, v ← β₂v + (1-β₂)g², ξ ← ξ - lr · m̂ / (√v̂ + ε), with
-    the bias corrections m̂ = m/(1-β₁ᵗ), v̂ = v/(1-β₂ᵗ). ``state`` (a dict,
-    initially empty) keeps t, m, v between calls. The divisor is √v̂ — a square
-    root of an average of squared mini-batch gradients, not a Fisher matrix.
-    Agrees with ``torch.optim.Adam`` (tests/test_optim.py).
+    the bias corrections m̂ = m/(1-β₁ᵗ), v̂ = v/(1-β₂ᵗ). The divisor is √v̂ — a
+    square root of an average of squared mini-batch gradients, not a Fisher
+    matrix (eq-natgrad compares the two). Agrees with ``torch.optim.Adam``
+    (tests/test_optim.py).
+
+    Parameters
+    ----------
+    xi : torch.Tensor
+        The parameters.
+    g : torch.Tensor
+        The gradient, shaped like ``xi``.
+    state : dict
+        Initially empty; keeps t, m, v between calls (updated in place).
+    lr : float
+        The learning rate > 0.
+    betas : tuple of float
+        (β₁, β₂) in [0, 1).
+    eps : float
+        ε added to √v̂.
+
+    Returns
+    -------
+    torch.Tensor
+        The new parameters.
 
     Examples
     --------
     >>> state = {}
-    >>> adam_step(torch.zeros(2), torch.tensor([1.0, -4.0]), state, lr=0.1)  # the first step is ±lr
+    >>> # the first step is ±lr
+    >>> adam_step(torch.zeros(2), torch.tensor([1.0, -4.0]), state, lr=0.1)
     tensor([-0.1000,  0.1000])
     """
     lr, b1, b2 = (
@@ -70,9 +91,21 @@ def adam_step(
 
 @dataclass(frozen=True)
 class NewtonResult:
-    """What :func:`damped_newton` returns: the point, the steps taken,
-    max|∇| there, the steps that needed t < 1, and whether a stopping
-    rule was met."""
+    """What :func:`damped_newton` returns.
+
+    Attributes
+    ----------
+    x : torch.Tensor
+        The last point.
+    steps : int
+        The steps taken.
+    grad_max : float
+        max|∇| at ``x``.
+    short_steps : int
+        The steps that needed t < 1.
+    converged : bool
+        Whether a stopping rule was met.
+    """
 
     x: torch.Tensor
     steps: int
@@ -94,23 +127,54 @@ def damped_newton(
     feasible=None,
     after_step=None,
 ) -> NewtonResult:
-    """Damped Newton's method: x ← x - t d with d = ``direction(x, g)`` (a
-    Newton direction for the gradient g) and t = 1, 1/2, 1/4, ... until x -
-    t d is ``feasible`` and the objective falls by at least ``armijo`` · t
-    gᵀd (Armijo backtracking; stops halving below ``min_t``).
+    """Damped Newton's method: x ← x - t d with d = ``direction(x, g)`` and t =
+    1, 1/2, 1/4, ... (Armijo backtracking).
 
-    Stops when max|∇| < ``tol`` or when the step max|t d| <= ``xtol`` · max(1,
-    max|x|). A unit step alone can overshoot or cycle even on a convex problem;
-    the line search prevents it. ``after_step(x)`` may map each new iterate
-    (e.g. re-centre a gauge). Works on tensors of any shape (a 0-d tensor for
-    one unknown). The one damped Newton of the library: chapter 7's optimum W*
-    (:func:`newton_optimum`), temperature scaling and the bias-only model of
-    chapter 2.
+    t is halved until x - t d is ``feasible`` and the objective falls by at
+    least ``armijo`` · t gᵀd (no further than ``min_t``). Stops when max|∇| <
+    ``tol`` or when the step max|t d| <= ``xtol`` · max(1, max|x|). A unit step
+    alone can overshoot or cycle even on a convex problem; the line search
+    prevents it. Works on tensors of any shape (a 0-d tensor for one unknown).
+    The one damped Newton of the library: chapter 7's optimum W*
+    (:func:`newton_optimum`, eq-natgrad with C = F + ρ), temperature scaling
+    and the bias-only model of chapter 2.
+
+    Parameters
+    ----------
+    objective : callable
+        x -> a scalar.
+    gradient : callable
+        x -> ∇ (shaped like x).
+    direction : callable
+        (x, g) -> a Newton direction for the gradient g.
+    x0 : torch.Tensor
+        The start.
+    tol : float
+        Stop when max|∇| < tol.
+    xtol : float
+        Stop when the step is this small relative to max(1, max|x|).
+    max_iter : int
+        The most steps.
+    armijo : float
+        The sufficient-decrease constant.
+    min_t : float
+        The smallest step fraction tried.
+    feasible : callable, optional
+        x -> bool; steps are shortened until it holds.
+    after_step : callable, optional
+        Maps each new iterate (e.g. re-centre a gauge).
+
+    Returns
+    -------
+    NewtonResult
 
     Examples
     --------
     >>> f = lambda x: (x**4).sum() + (x**2).sum()  # convex, minimum at 0
-    >>> r = damped_newton(f, lambda x: 4 * x**3 + 2 * x, lambda x, g: g / (12 * x**2 + 2), torch.tensor([3.0], dtype=torch.float64))
+    >>> grad = lambda x: 4 * x**3 + 2 * x
+    >>> newton = lambda x, g: g / (12 * x**2 + 2)
+    >>> x0 = torch.tensor([3.0], dtype=torch.float64)
+    >>> r = damped_newton(f, grad, newton, x0)
     >>> r.converged, abs(r.x.item()) < 1e-12
     (True, True)
     """
@@ -145,17 +209,32 @@ def newton_optimum(
     max_iter: int = 50,
 ):
     """Newton's method with a backtracking line search, from W = 0 until max|∇|
-    < ``tol``.
+    < ``tol``: chapter 7's reference optimum W*.
 
     Direction d = (F + ρ + δI)⁻¹∇ (the Hessian of the objective, so this is
-    also the natural gradient); step W ← W - t d with t = 1, 1/2, 1/4, ...
-    until the objective falls by at least 10⁻⁴ t ∇·d (Armijo). A unit step
-    alone can cycle on this problem (it does on some splits). The bias shift
-    1cᵀ common to all classes is a flat direction of the objective, so the tiny
-    ``damping`` keeps the solve well posed and every iterate is re-centred (Σ_k
-    b_k = 0, the gauge of chapter 2): rounding error along the flat direction
-    would otherwise be divided by δ. Returns (W*, iterations, max|∇| at W*,
-    number of steps that needed t < 1).
+    also the natural gradient, eq-natgrad); step W ← W - t d with t = 1, 1/2,
+    1/4, ... until the objective falls by at least 10⁻⁴ t ∇·d (Armijo). A unit
+    step alone can cycle on this problem (it does on some splits). The bias
+    shift 1cᵀ common to all classes is a flat direction of the objective, so
+    the tiny ``damping`` keeps the solve well posed and every iterate is
+    re-centred (Σ_k b_k = 0, the gauge of chapter 2): rounding error along the
+    flat direction would otherwise be divided by δ.
+
+    Parameters
+    ----------
+    problem : lecture_code.models.SoftmaxRegression
+        The objective, its gradient and Hessian.
+    damping : float
+        δ added to the Hessian.
+    tol : float
+        Stop when max|∇| < tol.
+    max_iter : int
+        The most steps; RuntimeError if ``tol`` is not reached.
+
+    Returns
+    -------
+    tuple
+        (W*, iterations, max|∇| at W*, number of steps that needed t < 1).
     """
 
     def direction(W, g):  # (F + ρ + δI)⁻¹∇, (K, D)
@@ -178,13 +257,14 @@ def newton_optimum(
     )
     if not r.converged:
         raise RuntimeError(
-            f"Newton's method did not reach max|grad| < {tol} in {max_iter} steps (last {r.grad_max:.1e})"
+            f"Newton's method did not reach max|grad| < {tol} in {max_iter} "
+            f"steps (last {r.grad_max:.1e})"
         )
     return r.x, r.steps, r.grad_max, r.short_steps
 
 
-# : Full-batch methods of chapter 7 and the damping δ each adds to its
-# curvature.
+#: Full-batch methods of chapter 7 and the damping δ each adds to its
+#: curvature.
 FULL_BATCH_DAMPING = {
     "gd": None,
     "natural": 1e-4,
@@ -207,8 +287,25 @@ def full_batch_run(
     ``method``: "gd" (torch.optim.SGD), "adam" (torch.optim.Adam), or the
     preconditioned step W ← W - lr (C + δI)⁻¹∇ (eq-natgrad) with C = F + ρ
     ("natural"), F̃ + ρ ("empirical", eq-natgrad-ef) or diag F̃
-    ("diag_empirical"). ``damping`` δ defaults to :data:`FULL_BATCH_DAMPING`.
-    Returns (objective at every iterate (n_iter + 1,), final W).
+    ("diag_empirical").
+
+    Parameters
+    ----------
+    problem : lecture_code.models.SoftmaxRegression
+        The objective.
+    method : {"gd", "adam", "natural", "empirical", "diag_empirical"}
+        The update.
+    lr : float
+        The learning rate > 0.
+    n_iter : int
+        The number of steps.
+    damping : float, optional
+        δ; defaults to :data:`FULL_BATCH_DAMPING`.
+
+    Returns
+    -------
+    tuple
+        (objective at every iterate (n_iter + 1,), final W (K, D)).
     """
     method, lr = (
         choice(method, "method", sorted(FULL_BATCH_DAMPING)),
@@ -246,8 +343,8 @@ def full_batch_run(
     return torch.tensor(losses, dtype=torch.float64), W.detach()
 
 
-# : Mini-batch rules of chapter 7: how each turns the mini-batch gradient ḡ
-# into a step.
+#: Mini-batch rules of chapter 7: how each turns the mini-batch gradient
+#: ḡ into a step.
 MINIBATCH_RULES = ("sgd", "adam", "lecture", "diag_empirical", "diag_fisher")
 
 
@@ -264,12 +361,34 @@ def minibatch_run(
     replacement (``seed``).
 
     ``rule``: "sgd" / "adam" (torch.optim), or the written-out step ΔW = -lr ḡ
-    / (c + δ) per component with c = ḡ² (the lecture's
-    ``natural_gradient_step``: the square of the same mini-batch gradient), c =
-    (1/B) Σ_b g_b² (the empirical Fisher's diagonal on the batch,
-    "diag_empirical") or c = (1/B) Σ_b E_{y~p_b}[g_b²] (the Fisher's diagonal,
-    "diag_fisher"); ḡ includes ρ ⊙ W. Returns (full-data objective at every
-    iterate (n_steps + 1,), |ḡ| (n_steps, K·D), |ΔW| (n_steps, K·D)).
+    / (c + δ) per component (eq-natgrad with a diagonal C) with c = ḡ² (the
+    lecture's ``natural_gradient_step``: the square of the same mini-batch
+    gradient), c = (1/B) Σ_b g_b² (the empirical Fisher's diagonal on the
+    batch, "diag_empirical") or c = (1/B) Σ_b E_{y~p_b}[g_b²] (the Fisher's
+    diagonal, "diag_fisher"); ḡ includes ρ ⊙ W.
+
+    Parameters
+    ----------
+    problem : lecture_code.models.SoftmaxRegression
+        The objective.
+    rule : {"sgd", "adam", "lecture", "diag_empirical", "diag_fisher"}
+        The update.
+    lr : float
+        The learning rate > 0.
+    seed : int
+        Draws the batches.
+    damping : float
+        δ of the written-out rules.
+    n_steps : int
+        The number of steps.
+    batch : int
+        Rows per batch.
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        (full-data objective at every iterate (n_steps + 1,), |ḡ| (n_steps,
+        K·D), |ΔW| (n_steps, K·D)).
     """
     rule, lr = choice(rule, "rule", MINIBATCH_RULES), positive(lr, "lr")
     gen = torch.Generator().manual_seed(seed)
@@ -320,15 +439,43 @@ def train_mlp(
     hidden: int = 16,
     record: bool = True,
 ):
-    """Train ``make_mlp(D, hidden, K, seed)`` (float64) on (X, y) with
+    """Train ``make_mlp(D, hidden, K, seed)`` (in X's dtype) on (X, y) with
     mini-batches drawn with ``seed``.
 
     ``method``: "sgd" / "adam" (torch.optim), or "kfac": each Linear layer
     (weights with the bias as last column) steps by -lr times the K-FAC
-    direction (:func:`kfac_direction`), with G from one set of labels sampled
-    from the model per batch (a second backward pass). Returns the full-data
-    training loss at every step (n_steps + 1,) if ``record``, else only the
-    final loss (1,).
+    direction (:func:`lecture_code.natgrad.kfac_direction`, eq-natgrad-kfac),
+    with G from one set of labels sampled from the model per batch (a second
+    backward pass).
+
+    Parameters
+    ----------
+    X : torch.Tensor, shape (N, D)
+        The inputs.
+    y : torch.Tensor, shape (N,)
+        The labels 0..K-1.
+    method : {"sgd", "adam", "kfac"}
+        The update.
+    lr : float
+        The learning rate > 0.
+    seed : int
+        The initial weights and the batches.
+    n_steps : int
+        The number of steps.
+    batch : int
+        Rows per batch.
+    damping : float
+        δ of K-FAC.
+    hidden : int
+        Width of the hidden layer.
+    record : bool
+        Record the loss after every step.
+
+    Returns
+    -------
+    torch.Tensor
+        The full-data training loss at every step (n_steps + 1,) if
+        ``record``, else only the final loss (1,).
     """
     method, lr, X = (
         choice(method, "method", ("sgd", "adam", "kfac")),

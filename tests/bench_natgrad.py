@@ -100,7 +100,8 @@ def main() -> int:
                 if math.isfinite(s) or math.isfinite(t.loss):
                     worst = max(worst, abs(s - t.loss) / max(abs(s), 1e-300))
             print(
-                f"{name}: largest relative difference from the stored sweep {worst:.1e}"
+                f"{name}: largest relative difference from the stored sweep "
+                f"{worst:.1e}"
             )
     return 0
 

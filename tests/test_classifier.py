@@ -32,8 +32,7 @@ def _x(n=20, d=8, seed=0, dtype=torch.float32):
     )
 
 
-# --- NormalizedClassifier
-# ---------------------------------------------------------------------
+# --- NormalizedClassifier ----------------------------------------------------
 
 
 def test_cosines_match_sklearn():
@@ -126,8 +125,7 @@ def test_bad_sizes_and_inputs(cls):
         head(torch.full((3, 8), float("nan")))
 
 
-# --- LinearClassifier
-# -------------------------------------------------------------------------
+# --- LinearClassifier --------------------------------------------------------
 
 
 def test_linear_head_matches_formula_and_decomposition():
@@ -145,8 +143,7 @@ def test_linear_head_matches_formula_and_decomposition():
     )
 
 
-# --- fit
-# ----------------------------------------------------------------------------------------
+# --- fit ---------------------------------------------------------------------
 
 
 def test_fit_lowers_the_loss_and_is_deterministic():
@@ -158,6 +155,28 @@ def test_fit_lowers_the_loss_and_is_deterministic():
         runs.append(fit(head, x, y, steps=60, lr=0.1))
     assert runs[0] == runs[1]
     assert runs[0][-1] < 0.7 * runs[0][0]
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.05])
+def test_fit_is_the_gradient_step_written_out(weight_decay):
+    # ξ ← ξ - η(∇L + ρξ), by hand in float64
+    x = _x(40, 4, seed=1).double()
+    y = (x[:, 0] > 0).long() + (x[:, 1] > 0).long()
+    head = LinearClassifier(4, 3, seed=0).double()
+    W, b = head.weight.detach().clone(), head.bias.detach().clone()
+    losses = fit(head, x, y, steps=25, lr=0.3, weight_decay=weight_decay)
+    by_hand = []
+    for _ in range(25):
+        W.requires_grad_(True), b.requires_grad_(True)
+        loss = torch.nn.functional.cross_entropy(x @ W.T + b, y)
+        gW, gb = torch.autograd.grad(loss, (W, b))
+        with torch.no_grad():
+            W = W - 0.3 * (gW + weight_decay * W)
+            b = b - 0.3 * (gb + weight_decay * b)
+        by_hand.append(loss.item())
+    assert losses == pytest.approx(by_hand, rel=1e-12, abs=1e-14)
+    torch.testing.assert_close(head.weight.detach(), W, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(head.bias.detach(), b, rtol=1e-12, atol=1e-14)
 
 
 def test_fit_rejects_bad_labels():
@@ -172,8 +191,7 @@ def test_fit_rejects_bad_labels():
         fit(head, _x(5, 4), torch.zeros(5), steps=1)
 
 
-# --- fit_bias: the gauge and L2
-# --------------------------------------------------------------
+# --- fit_bias: the gauge and L2 ----------------------------------------------
 
 
 Y = torch.tensor([0] * 60 + [1] * 30 + [2] * 10)
@@ -225,8 +243,8 @@ def test_penalized_optimum_depends_on_the_gauge():
         np.abs(p[None] - p[0]).max() > 0.03
         and np.abs(p[None] - p[2]).max() > 0.03
     )
-    # all K free: the CE gradient is orthogonal to 1, so the penalty drives Σ
-    # b_k to 0
+    # all K free: the CE gradient is orthogonal to 1, so the penalty
+    # drives Σ b_k to 0
     assert abs(fit_bias(Y, 3, l2=0.05).sum().item()) < 1e-9
 
 
@@ -266,8 +284,7 @@ def _scipy_optimum_for(y, K, l2):
     return res.x
 
 
-# --- fit_with: torch.optim and the gauge
-# ------------------------------------------------------
+# --- fit_with: torch.optim and the gauge -------------------------------------
 
 
 def _toy(seed=4):
@@ -367,8 +384,7 @@ def test_fit_with_errors_and_no_bias():
         gauge_sums(torch.nn.Identity())
 
 
-# --- the scale bounds and the simplex ETF
-# ----------------------------------------------------
+# --- the scale bounds and the simplex ETF ------------------------------------
 
 
 def test_max_prob_bound_is_the_softmax_of_the_extreme_logits():

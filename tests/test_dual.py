@@ -13,9 +13,13 @@ from lecture_code.dual import (
     bregman,
     bregman_lse,
     e_geodesic,
+    fenchel_young_gap,
+    kl_free,
+    lse_free,
     m_geodesic,
     mirror_descent_step,
     natural_gradient_step_free,
+    neg_entropy_free,
     to_expectation,
     to_natural,
 )
@@ -102,10 +106,17 @@ def test_batches_keep_their_shape():
 @given(interior_points())
 def test_gradients_of_the_potentials_are_the_coordinate_maps(p):
     theta = torch.tensor(to_natural(p, "free"))
-    g_lse = torch.autograd.functional.jacobian(torch_lse_free, theta)
+    # the library's potentials equal the torch references
+    assert float(lse_free(theta)) == pytest.approx(
+        float(torch_lse_free(theta)), abs=1e-14
+    )
+    assert float(neg_entropy_free(torch.tensor(p[:-1]))) == pytest.approx(
+        float(torch_neg_entropy_free(torch.tensor(p[:-1]))), abs=1e-14
+    )
+    g_lse = torch.autograd.functional.jacobian(lse_free, theta)
     np.testing.assert_allclose(g_lse.numpy(), p[:-1], atol=1e-14)
     g_negH = torch.autograd.functional.jacobian(
-        torch_neg_entropy_free, torch.tensor(p[:-1])
+        neg_entropy_free, torch.tensor(p[:-1])
     )
     np.testing.assert_allclose(
         g_negH.numpy(), to_natural(p, "free"), atol=1e-10
@@ -116,9 +127,9 @@ def test_gradients_of_the_potentials_are_the_coordinate_maps(p):
 @given(interior_points())
 def test_hessians_are_inverse_fisher_matrices(p):
     theta = torch.tensor(to_natural(p, "free"))
-    H_lse = torch.autograd.functional.hessian(torch_lse_free, theta).numpy()
+    H_lse = torch.autograd.functional.hessian(lse_free, theta).numpy()
     H_negH = torch.autograd.functional.hessian(
-        torch_neg_entropy_free, torch.tensor(p[:-1])
+        neg_entropy_free, torch.tensor(p[:-1])
     ).numpy()
     np.testing.assert_allclose(
         H_lse, categorical_fisher(p, "logits")[:-1, :-1], atol=1e-13
@@ -127,6 +138,59 @@ def test_hessians_are_inverse_fisher_matrices(p):
         H_negH, categorical_fisher(p, "free"), rtol=1e-9, atol=1e-9
     )
     np.testing.assert_allclose(H_lse @ H_negH, np.eye(p.size - 1), atol=1e-8)
+
+
+@settings(max_examples=30)
+@given(
+    st.integers(2, 6).flatmap(
+        lambda K: st.tuples(interior_points(K), interior_points(K))
+    )
+)
+def test_kl_free_value_and_gradients_in_both_coordinates(pq):
+    p, q = pq
+    theta = torch.tensor(to_natural(p, "free"))
+    pi = torch.tensor(p[:-1])
+    kl_ref = rel_entr(q, p).sum()  # scipy
+    for coords, x in (("natural", theta), ("expectation", pi)):
+        assert float(kl_free(q, x, coords)) == pytest.approx(kl_ref, abs=1e-12)
+    g_theta = torch.autograd.functional.jacobian(
+        lambda x: kl_free(q, x, "natural"), theta
+    ).numpy()
+    g_pi = torch.autograd.functional.jacobian(
+        lambda x: kl_free(q, x, "expectation"), pi
+    ).numpy()
+    np.testing.assert_allclose(g_theta, (p - q)[:-1], atol=1e-12)
+    np.testing.assert_allclose(
+        g_pi, kl_gradient(q, p, "free"), rtol=1e-9, atol=1e-12
+    )
+
+
+@settings(max_examples=30)
+@given(
+    st.integers(2, 6).flatmap(
+        lambda K: st.tuples(logits(K), interior_points(K))
+    )
+)
+def test_fenchel_young_gap_is_kl_and_vanishes_at_softmax(args):
+    theta, p = args
+    # LSE(θ) - H(p) - ⟨θ, p⟩ = KL(p ‖ softmax θ) (eq-dual-fenchel-young)
+    lse = np.log(np.exp(theta - theta.max()).sum()) + theta.max()
+    log_s = theta - lse
+    assert float(fenchel_young_gap(theta, p)) == pytest.approx(
+        float((p * (np.log(p) - log_s)).sum()), abs=1e-10
+    )
+    assert float(fenchel_young_gap(theta, p)) >= -1e-12
+    assert abs(float(fenchel_young_gap(theta, to_expectation(theta)))) < 1e-12
+
+
+def test_fenchel_young_gap_batches():
+    TH = np.random.default_rng(0).normal(size=(5, 3))
+    PP = np.full((5, 3), 1 / 3)
+    np.testing.assert_allclose(
+        fenchel_young_gap(TH, PP),
+        kl_divergence(PP, to_expectation(TH)),
+        atol=1e-13,
+    )
 
 
 # ------------------------------------------------------------------ Bregman
@@ -330,8 +394,8 @@ def test_natural_gradient_step_equals_mirror_descent_step(pq, eta):
     )
     p_md = mirror_descent_step(p, g_pi, eta)
     np.testing.assert_allclose(p_ng, p_md, atol=1e-10, rtol=0)
-    # the other half: a natural-gradient step in π̃ is mirror descent with LSE,
-    # π̃ - η ∇_θ L
+    # the other half: a natural-gradient step in π̃ is mirror descent
+    # with LSE, π̃ - η ∇_θ L
     pi_step = natural_gradient_step_free(p[:-1], g_pi, eta, "expectation")
     np.testing.assert_allclose(pi_step, p[:-1] - eta * g_theta, atol=1e-10)
 
@@ -441,6 +505,13 @@ def test_expectation_steps_stay_on_the_m_geodesic():
             lambda: mirror_descent_step([0.0, 0.5, 0.5], [0.1, 0.2], 0.1),
             "boundary",
         ),
+        (lambda: lse_free(torch.zeros(2, 2)), "theta"),
+        (lambda: neg_entropy_free(torch.tensor([np.nan, 0.1])), "pi"),
+        (lambda: kl_free(Q, torch.zeros(3)), "q must have K = 4"),
+        (lambda: kl_free(Q, torch.zeros(2), "logits"), "coordinates"),
+        (lambda: kl_free([0.5, 0.6, 0.1], torch.zeros(2)), "sum to 1"),
+        (lambda: fenchel_young_gap([0.0, 1.0], P), "same K"),
+        (lambda: fenchel_young_gap([0.0, np.inf, 1.0], P), "theta"),
     ],
 )
 def test_bad_input_raises_value_error(call, match):
@@ -457,6 +528,8 @@ def test_bad_input_raises_value_error(call, match):
         lambda: e_geodesic(P, Q, object()),
         lambda: natural_gradient_step_free([0.0, 1.0], [0.1, 0.2], "0.1"),
         lambda: mirror_descent_step(P, [0.1, 0.2], None),
+        lambda: lse_free("abc"),
+        lambda: kl_free(Q, "abc"),
     ],
 )
 def test_wrong_types_raise_type_error(call):

@@ -14,11 +14,13 @@ from lecture_code.experiments import read_csv
 from lecture_code.fisher import categorical_fisher
 from lecture_code.natgrad import (
     SWEEPS,
+    compare_fisher,
     conditional_fisher,
     empirical_fisher,
     exact_layer_fisher,
     gauss_newton,
     gnb_diag,
+    hessian_vector_products,
     hutchinson_diag,
     kfac_direction,
     kfac_factors,
@@ -344,7 +346,7 @@ def test_gauss_newton_plus_residual_is_the_hessian(seed):
     assert (H - gauss_newton(fn, xi, X)).norm() > 0.1 * H.norm()
 
 
-def test_gauss_newton_of_a_linear_model_is_the_hessian_and_softmax_regression_fisher():
+def test_gauss_newton_of_a_linear_model_is_the_hessian_and_sr_fisher():
     X, _, y, _ = problem(N=8, D=4, K=3, seed=3)
     xi = torch.randn(
         3 * 5, generator=torch.Generator().manual_seed(4), dtype=DT
@@ -560,7 +562,7 @@ def test_gnb_estimates_the_diagonal_gauss_newton_of_an_mlp(seed):
     )
 
 
-def test_gnb_of_softmax_regression_is_the_diagonal_fisher_and_data_labels_are_not():
+def test_gnb_of_softmax_regression_is_the_diag_fisher_not_data_labels():
     X, W, y, P = problem(N=9, D=4, K=3, seed=5)
     g = torch.Generator().manual_seed(0)
     h = gnb_diag(
@@ -572,8 +574,8 @@ def test_gnb_of_softmax_regression_is_the_diagonal_fisher_and_data_labels_are_no
     ).mean(0)
     dF = softmax_regression_diag_fisher(X, P)
     assert ((h - dF).norm() / dF.norm()).item() < 0.03
-    # data labels, batches of B drawn with replacement: B E[ḡ²] = diag F̃ + (B
-    # - 1) m̄²
+    # data labels, batches of B drawn with replacement:
+    # B E[ḡ²] = diag F̃ + (B - 1) m̄²
     G, B = per_sample_grads(X, P, y), 4
     expect = (G**2).mean(0) + (B - 1) * G.mean(0) ** 2
     rows = torch.randint(0, 9, (200000, B), generator=g)
@@ -633,3 +635,64 @@ def test_sweep_run_rejects_unknown_names():
         sweep_run("nope")
     with pytest.raises(ValueError, match="method must be one of"):
         sweep_run("mlp")("RMSprop", 0.1, 0)
+
+
+def test_hessian_vector_products_against_the_full_hessian():
+    g = torch.Generator().manual_seed(0)
+    A = torch.randn(5, 5, generator=g, dtype=torch.float64)
+    x = torch.randn(5, generator=g, dtype=torch.float64)
+
+    def fn(w):
+        return (torch.tanh(A @ w) ** 2).sum() + (w**4).sum()
+
+    U = torch.randn(3, 5, generator=g, dtype=torch.float64)
+    H = torch.autograd.functional.hessian(fn, x)
+    torch.testing.assert_close(
+        hessian_vector_products(fn, x, U), U @ H, rtol=1e-12, atol=1e-12
+    )
+    # forward-over-reverse with torch.func gives the same products
+    hvp = torch.func.vmap(
+        lambda u: torch.func.jvp(torch.func.grad(fn), (x,), (u,))[1]
+    )
+    torch.testing.assert_close(
+        hessian_vector_products(fn, x, U), hvp(U), rtol=1e-12, atol=1e-12
+    )
+    with pytest.raises(ValueError, match="U must have 5 columns"):
+        hessian_vector_products(fn, x, torch.ones(2, 4, dtype=torch.float64))
+    with pytest.raises(TypeError, match="fn"):
+        hessian_vector_products(None, x, U)
+
+
+def test_compare_fisher_against_autograd_matrices():
+    from lecture_code.models import SoftmaxRegression
+
+    g = torch.Generator().manual_seed(0)
+    N, D, K = 30, 4, 3
+    X = with_bias(torch.randn(N, D, generator=g, dtype=torch.float64))
+    y = torch.randint(0, K, (N,), generator=g)
+    pb = SoftmaxRegression(X, y, K, 0.1)
+    W = 0.3 * torch.randn(K, D + 1, generator=g, dtype=torch.float64)
+
+    def ce(w, Xs, ys):  # mean cross-entropy, flat w
+        return torch.nn.functional.cross_entropy(Xs @ w.reshape(K, -1).T, ys)
+
+    w = W.reshape(-1)
+    F = torch.autograd.functional.hessian(lambda v: ce(v, X, y), w)
+    G = torch.stack(
+        [torch.func.grad(ce)(w, X[n : n + 1], y[n : n + 1]) for n in range(N)]
+    )
+    Ft = G.T @ G / N
+    rho = torch.diag(pb.reg.reshape(-1))
+    grad = torch.func.grad(pb.objective)(W).reshape(-1)
+    eye = torch.eye(len(w), dtype=torch.float64)
+    d_F = torch.linalg.solve(F + rho + 1e-4 * eye, grad)
+    d_Ft = torch.linalg.solve(Ft + rho + 1e-4 * eye, grad)
+    out = compare_fisher(pb, W)
+    expected = (
+        ((Ft - F).norm() / F.norm()).item(),
+        (Ft.trace() / F.trace()).item(),
+        torch.nn.functional.cosine_similarity(d_F, d_Ft, dim=0).item(),
+        (d_Ft.norm() / d_F.norm()).item(),
+    )
+    assert out == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    assert out.trace_ratio == out[1]

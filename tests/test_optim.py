@@ -107,6 +107,17 @@ def test_softmax_regression_problem_matches_autograd_and_chapter_4():
         W[:, :-1], W[:, -1], pb.X[:, :-1], pb.y, pb.rho
     )
     torch.testing.assert_close(pb.objective(W), ref)
+    # the same objective with W and b apart, and written out by hand
+    Z = pb.X @ W.T  # (N, K)
+    by_hand = (
+        torch.logsumexp(Z, 1) - Z[torch.arange(len(pb.y)), pb.y]
+    ).mean() + 0.5 * pb.rho * (W[:, :-1] ** 2).sum()
+    torch.testing.assert_close(pb.objective_wb(W), ref)
+    torch.testing.assert_close(pb.objective_wb(W), by_hand)
+    torch.testing.assert_close(pb.autograd_gradient(W), pb.gradient(W))
+    torch.testing.assert_close(
+        pb.autograd_gradient(W), torch.func.grad(pb.objective_wb)(W)
+    )
     w = W.reshape(-1).requires_grad_(True)
     f = lambda t: pb.objective(t.reshape(pb.shape))
     (grad,) = torch.autograd.grad(f(w), w)
