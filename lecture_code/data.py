@@ -9,9 +9,7 @@ scaling everywhere.
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -22,7 +20,15 @@ from .validate import in_interval
 @dataclass(frozen=True)
 class Split:
     """Standardized train/test tensors: X (N, 64) float, y (N,) int64 class
-    labels 0..9."""
+    labels 0..9.
+
+    Attributes
+    ----------
+    X_train, X_test : torch.Tensor (N, 64)
+        Standardized pixels.
+    y_train, y_test : torch.Tensor (N,)
+        int64 labels 0..9.
+    """
 
     X_train: torch.Tensor
     y_train: torch.Tensor
@@ -42,21 +48,17 @@ def load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     """The 1797 digits as (X, y): X (1797, 64) float pixel values 0..16, y
     (1797,) int labels.
 
-    Reads the CSV file that scikit-learn ships
-    (``sklearn/datasets/data/digits.csv.gz``) directly: the same numbers as
-    ``sklearn.datasets.load_digits`` (a test checks it), without importing
-    ``sklearn.datasets``, which costs about two seconds per chapter.
+    Returns
+    -------
+    X : numpy.ndarray (1797, 64)
+        float64 pixel values 0..16, one flattened 8×8 image per row.
+    y : numpy.ndarray (1797,)
+        int64 labels 0..9.
     """
-    spec = importlib.util.find_spec("sklearn")
-    if spec is None or spec.origin is None:
-        raise ImportError(
-            "scikit-learn is required for the digits data (pip install scikit-learn)"
-        )
-    table = np.loadtxt(
-        Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz",
-        delimiter=",",
-    )
-    return table[:, :-1], table[:, -1].astype(np.int64)
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    return digits.data, digits.target.astype(np.int64)
 
 
 def load_digits_split(
@@ -67,6 +69,19 @@ def load_digits_split(
 
     Pixels are centred and divided by their training standard deviation
     (constant pixels, which are always 0, keep a divisor of 1).
+
+    Parameters
+    ----------
+    test_fraction : float
+        Share of the 1797 images held out, in (0, 1).
+    seed : int
+        Seed of the shuffle.
+    dtype : torch.dtype
+        Dtype of the inputs.
+
+    Returns
+    -------
+    Split
     """
     test_fraction = in_interval(
         test_fraction, "test_fraction", 0.0, 1.0, closed="neither"
@@ -91,6 +106,15 @@ def pool_digits(images) -> torch.Tensor:
     Chapter 5 uses it to keep the Fisher matrix of softmax regression small
     (170 parameters instead of 650). Works on any float tensor of flattened 8×8
     images, standardized or not.
+
+    Parameters
+    ----------
+    images : torch.Tensor (N, 64)
+        Flattened 8×8 images, float.
+
+    Returns
+    -------
+    torch.Tensor (N, 16)
     """
     if not isinstance(images, torch.Tensor) or not images.is_floating_point():
         raise TypeError(
@@ -98,7 +122,8 @@ def pool_digits(images) -> torch.Tensor:
         )
     if images.dim() != 2 or images.shape[1] != 64:
         raise ValueError(
-            f"images must have shape (N, 64) (flattened 8x8 images), got {tuple(images.shape)}"
+            "images must have shape (N, 64) (flattened 8x8 images), got "
+            f"{tuple(images.shape)}"
         )
     return torch.nn.functional.avg_pool2d(
         images.reshape(-1, 1, 8, 8), 2

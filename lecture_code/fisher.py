@@ -45,6 +45,17 @@ def check_interior(p, name: str = "p") -> np.ndarray:
     The Fisher metric diag(1/π) blows up as a coordinate reaches 0, so points
     on the boundary (some p_i = 0) are rejected with a ``ValueError`` that says
     so.
+
+    Parameters
+    ----------
+    p : array-like (..., K)
+        Probability vectors.
+    name : str
+        The argument's name for error messages.
+
+    Returns
+    -------
+    numpy.ndarray (..., K)
     """
     return probabilities(as_array(p, name), name, interior=True)
 
@@ -102,6 +113,16 @@ def sphere_map(p) -> np.ndarray:
     2√p) the Euclidean metric of the sphere of radius 2 pulls back to the
     Fisher metric. Boundary points are allowed (they map to the sphere's
     boundary arcs).
+
+    Parameters
+    ----------
+    p : array-like (..., K)
+        Points of the closed simplex.
+
+    Returns
+    -------
+    numpy.ndarray (..., K)
+        √p, unit vectors.
     """
     return np.sqrt(check_simplex(p, "p"))
 
@@ -113,6 +134,16 @@ def fisher_rao_distance(p, q) -> np.ndarray:
     metric: the great-circle distance between 2√p and 2√q on the sphere of
     radius 2. Defined on the closed simplex (the two vertices e_i, e_j are π
     apart); rows broadcast.
+
+    Parameters
+    ----------
+    p, q : array-like (..., K)
+        Points of the closed simplex (broadcast).
+
+    Returns
+    -------
+    numpy.ndarray (...,)
+        Distances in [0, π].
 
     Examples
     --------
@@ -137,6 +168,16 @@ def kl_divergence(p, q) -> np.ndarray:
     +inf (q cannot produce an outcome that p produces). Not symmetric, and not
     a distance: for nearby points KL ≈ d²/2 with d =
     :func:`fisher_rao_distance` (the Fisher metric is KL's second-order term).
+
+    Parameters
+    ----------
+    p, q : array-like (..., K)
+        Points of the closed simplex (broadcast).
+
+    Returns
+    -------
+    numpy.ndarray (...,)
+        >= 0, may be +inf.
     """
     p, q = check_simplex(p, "p"), check_simplex(q, "q")
     same_last_axis(p, q)
@@ -167,12 +208,14 @@ def fisher_rao_geodesic(p, q, t) -> np.ndarray:
     sp, sq = sphere_map(p), np.sqrt(check_simplex(q, "q"))
     if sp.ndim != 1 or sq.shape != sp.shape:
         raise ValueError(
-            f"p and q must be two 1-D points with the same K, got shapes {sp.shape} and {sq.shape}"
+            "p and q must be two 1-D points with the same K, got shapes "
+            f"{sp.shape} and {sq.shape}"
         )
     t_arr = np.asarray(t, dtype=float)
     if t_arr.ndim > 1 or np.isnan(t_arr).any():
         raise ValueError(
-            f"t must be a number or a 1-D array of numbers, got shape {t_arr.shape}"
+            "t must be a number or a 1-D array of numbers, got shape "
+            f"{t_arr.shape}"
         )
     omega = float(np.arccos(np.clip(sp @ sq, -1.0, 1.0)))
     tt = np.atleast_1d(t_arr)[:, None]  # (T, 1)
@@ -239,6 +282,17 @@ def coordinates_of(p, coordinates: str) -> np.ndarray:
 
     Logits are defined up to adding c·1 (the gauge); we return the
     representative log p.
+
+    Parameters
+    ----------
+    p : array-like (..., K)
+        Points of the open simplex.
+    coordinates : str
+        "probs", "free" or "logits".
+
+    Returns
+    -------
+    numpy.ndarray (..., K) or (..., K-1) for "free"
     """
     coordinates, p = (
         choice(coordinates, "coordinates", COORDINATES),
@@ -255,6 +309,17 @@ def probs_of(xi, coordinates: str) -> np.ndarray:
     scale-invariant model). The result is not checked to lie inside the
     simplex: a step of an optimizer may leave it, and the caller decides what
     to do then (e.g. stop).
+
+    Parameters
+    ----------
+    xi : array-like (..., dim)
+        Coordinates.
+    coordinates : str
+        "probs", "free" or "logits".
+
+    Returns
+    -------
+    numpy.ndarray (..., K)
     """
     coordinates, xi = (
         choice(coordinates, "coordinates", COORDINATES),
@@ -276,6 +341,17 @@ def log_prob(xi, coordinates: str):
 
     ``"probs"``: log(π_k / Σπ); ``"free"``: log of (ξ, 1 - Σξ); ``"logits"``:
     log softmax(ξ).
+
+    Parameters
+    ----------
+    xi : torch.Tensor (..., dim)
+        Coordinates.
+    coordinates : str
+        "probs", "free" or "logits".
+
+    Returns
+    -------
+    torch.Tensor (..., K)
     """
     if coordinates == "logits":
         return log_softmax(xi)
@@ -298,6 +374,19 @@ def kl_gradient(q, p, coordinates: str) -> np.ndarray:
     under q: ``"logits"``: p - q; ``"free"``: -q_i/π_i + q_K/π_K for i < K;
     ``"probs"``: 1 - q/π (the model π_k / Σπ at Σπ = 1). The target q may have
     zeros; p may not.
+
+    Parameters
+    ----------
+    q : array-like (..., K)
+        The target distribution (may have zeros).
+    p : array-like (..., K)
+        The model's point, in the open simplex.
+    coordinates : str
+        "probs", "free" or "logits".
+
+    Returns
+    -------
+    numpy.ndarray (..., dim)
 
     Examples
     --------
@@ -322,7 +411,19 @@ def kl_gradient(q, p, coordinates: str) -> np.ndarray:
 
 def score_matrix(p, coordinates: str) -> np.ndarray:
     """Row k is the score ∇_ξ log p(k; ξ) at p, computed by automatic
-    differentiation: (K, dim)."""
+    differentiation: (K, dim).
+
+    Parameters
+    ----------
+    p : array-like (K,)
+        A point of the open simplex.
+    coordinates : str
+        "probs", "free" or "logits".
+
+    Returns
+    -------
+    numpy.ndarray (K, dim)
+    """
     xi = torch.tensor(coordinates_of(p, coordinates), dtype=torch.float64)
     if xi.dim() != 1:
         raise ValueError(
@@ -344,6 +445,21 @@ def monte_carlo_fisher(
     The score s(k) comes from :func:`score_matrix` (autograd), not from the
     closed forms, so the comparison with :func:`categorical_fisher` checks one
     against the other.
+
+    Parameters
+    ----------
+    p : array-like (K,)
+        A point of the open simplex.
+    coordinates : str
+        "probs", "free" or "logits".
+    n_samples : int
+        Number of draws k_m ~ p.
+    seed : int
+        Seed of the draws.
+
+    Returns
+    -------
+    numpy.ndarray (dim, dim)
     """
     n_samples, p = positive_int(n_samples, "n_samples"), check_interior(p)
     S = score_matrix(p, coordinates)  # (K, dim)

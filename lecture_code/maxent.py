@@ -50,8 +50,8 @@ from .softmax import (
 )
 from .validate import as_array, integer, number, positive, probabilities
 
-# : Largest |λ| the bracket search tries before declaring f̄ numerically at an
-# endpoint.
+#: Largest |λ| the bracket search tries before declaring f̄ numerically
+#: at an endpoint.
 LAMBDA_MAX = 1e8
 
 
@@ -62,6 +62,13 @@ class MaxEntSolution:
     ``lam`` is +inf / -inf when f̄ = max f / min f: the solution then sits on
     the face of the simplex spanned by the categories that attain the extreme
     value (a vertex if only one does).
+
+    Attributes
+    ----------
+    p : torch.Tensor (K,)
+        The maximizer, float64.
+    lam : float
+        The multiplier λ (±inf on the boundary).
     """
 
     p: torch.Tensor  # (K,) float64
@@ -74,7 +81,20 @@ class MaxEntSolution:
 
 def as_features(f, name: str = "f") -> torch.Tensor:
     """Return the feature values ``f`` (K,) as a finite float64 tensor, or
-    raise a clear error."""
+    raise a clear error.
+
+    Parameters
+    ----------
+    f : array-like (K,)
+        One feature value per category.
+    name : str
+        The argument's name for error messages.
+
+    Returns
+    -------
+    torch.Tensor (K,)
+        float64.
+    """
     return _as_feature_tensor(f, name, 1)
 
 
@@ -84,6 +104,17 @@ def gibbs(f, lam) -> torch.Tensor:
 
     λ may be ±inf: the limit is uniform on the categories where f is largest (λ
     = +inf) or smallest (λ = -inf).
+
+    Parameters
+    ----------
+    f : array-like (K,)
+        Feature values.
+    lam : float
+        The multiplier λ (may be ±inf).
+
+    Returns
+    -------
+    torch.Tensor (K,)
     """
     f = as_features(f)
     if (
@@ -98,14 +129,40 @@ def gibbs(f, lam) -> torch.Tensor:
 
 
 def mean_feature(f, lam) -> float:
-    """m(λ) = Σ_i softmax(λ f)_i f_i (eq-maxent-mean), increasing in λ."""
+    """m(λ) = Σ_i softmax(λ f)_i f_i (eq-maxent-mean), increasing in λ.
+
+    Parameters
+    ----------
+    f : array-like (K,)
+        Feature values.
+    lam : float
+        The multiplier λ.
+
+    Returns
+    -------
+    float
+    """
     f = as_features(f)
     return float(gibbs(f, lam) @ f)
 
 
 def dual_objective(f, fbar, lam) -> float:
     """g(λ) = LSE(λ f) - λ f̄ (eq-maxent-dual); its minimum over λ equals
-    the maximum entropy."""
+    the maximum entropy.
+
+    Parameters
+    ----------
+    f : array-like (K,)
+        Feature values.
+    fbar : float
+        The target mean f̄.
+    lam : float
+        The multiplier λ.
+
+    Returns
+    -------
+    float
+    """
     f = as_features(f)
     lam = number(lam, "lam")
     return float(logsumexp(lam * f)) - lam * number(fbar, "fbar")
@@ -144,7 +201,8 @@ def solve_maxent(f, fbar, xtol: float = 1e-13) -> MaxEntSolution:
 
     Examples
     --------
-    >>> sol = solve_maxent([1, 2, 3, 4, 5, 6], 3.5)  # a fair die's mean: the uniform distribution
+    >>> # a fair die's mean: the uniform distribution
+    >>> sol = solve_maxent([1, 2, 3, 4, 5, 6], 3.5)
     >>> abs(sol.lam) < 1e-12, sol.p.numpy().round(4)
     (True, array([0.1667, 0.1667, 0.1667, 0.1667, 0.1667, 0.1667]))
     """
@@ -155,7 +213,8 @@ def solve_maxent(f, fbar, xtol: float = 1e-13) -> MaxEntSolution:
     slack = 1e-12 * scale
     if not lo - slack <= fbar <= hi + slack:
         raise ValueError(
-            f"fbar={fbar!r} is infeasible: every mean of f lies in [min f, max f] = [{lo!r}, {hi!r}]"
+            f"fbar={fbar!r} is infeasible: every mean of f lies in "
+            f"[min f, max f] = [{lo!r}, {hi!r}]"
         )
     # constant feature: every p satisfies the constraint, the uniform wins
     if hi - lo <= slack:
@@ -186,7 +245,17 @@ def solve_maxent(f, fbar, xtol: float = 1e-13) -> MaxEntSolution:
 
 def kl_to_uniform(p) -> torch.Tensor:
     """KL(p ‖ u) = Σ p_i log(K p_i) = log K - H(p) (eq-maxent-kl); 0·log 0 =
-    0. Shape (...)."""
+    0. Shape (...).
+
+    Parameters
+    ----------
+    p : array-like (..., K)
+        Probability vectors.
+
+    Returns
+    -------
+    torch.Tensor (...,)
+    """
     p = torch.from_numpy(probabilities(as_array(p, "p"), "p"))
     # = log K - H(p)
     return kl_divergence(p, torch.full_like(p, 1.0 / p.shape[-1]))
@@ -194,7 +263,17 @@ def kl_to_uniform(p) -> torch.Tensor:
 
 def euclidean_to_center(p) -> torch.Tensor:
     """‖p - u‖₂, the straight-line distance from p (..., K) to the centre u
-    = (1/K, …, 1/K)."""
+    = (1/K, …, 1/K).
+
+    Parameters
+    ----------
+    p : array-like (..., K)
+        Probability vectors.
+
+    Returns
+    -------
+    torch.Tensor (...,)
+    """
     p = torch.from_numpy(as_array(p, "p"))
     return torch.linalg.vector_norm(p - 1.0 / p.shape[-1], dim=-1)
 
@@ -205,11 +284,24 @@ def constraint_segment(f, fbar) -> np.ndarray:
 
     Used to draw the constraint of (eq-maxent-primal) for K = 3: it meets each
     edge (1-s) e_i + s e_j where (1-s) f_i + s f_j = f̄ with 0 <= s <= 1.
+
+    Parameters
+    ----------
+    f : array-like (3,)
+        Feature values of the three categories.
+    fbar : float
+        The target mean.
+
+    Returns
+    -------
+    numpy.ndarray (M, 3)
+        The end points, M = 2, 1 or 0.
     """
     f = as_features(f).numpy()
     if f.size != 3:
         raise ValueError(
-            f"f must have K = 3 entries to draw on the triangle, got K={f.size}"
+            "f must have K = 3 entries to draw on the triangle, "
+            f"got K={f.size}"
         )
     fbar = number(fbar, "fbar")
     eye = np.eye(3)
@@ -232,15 +324,15 @@ def constraint_segment(f, fbar) -> np.ndarray:
     return np.array(out).reshape(-1, 3)
 
 
-# ---------------------------------------------------------------------------------------------
+# ---------------------------------------------------------------------------
 # Several features and the conditional problem: p = softmax(F λ), p(k | x) =
 # softmax(W x̃)_k
-# ---------------------------------------------------------------------------------------------
+# ---------------------------------------------------------------------------
 
-# : Smallest "min_{n,k} p(k | x_n)" a linear program must reach for the
-# constraints to count as : met by strictly positive probabilities (finite
-# multipliers); below it the maximizer has zeros.
-# above the feasibility tolerance of the LP solver (HiGHS: 1e-7)
+#: Smallest "min_{n,k} p(k | x_n)" a linear program must reach for the
+#: constraints to count as met by strictly positive probabilities (finite
+#: multipliers); below it the maximizer has zeros. It is the feasibility
+#: tolerance of the LP solver (HiGHS: 1e-7).
 POSITIVITY_TOL = 1e-7
 
 
@@ -253,6 +345,19 @@ class FeatureMaxEntSolution:
     along the directions of λ that change no probability (for class features:
     Σ_k w_k = 0), so it is unique. ``dual`` is the minimum of the dual; with
     ``l2 = 0`` it equals the maximum (mean) entropy.
+
+    Attributes
+    ----------
+    p : torch.Tensor (K,) or (N, K)
+        The maximizer.
+    lam : torch.Tensor (M,)
+        The multipliers.
+    dual : float
+        The dual's minimum.
+    grad_norm : float
+        Norm of the dual gradient at ``lam``.
+    iterations : int
+        Newton steps taken.
     """
 
     p: torch.Tensor
@@ -284,7 +389,8 @@ def _as_feature_tensor(Phi, name: str, ndim: int) -> torch.Tensor:
     if t.ndim != ndim or 0 in t.shape:
         shape = _SHAPES.get(name, "(M,)" if ndim == 1 else f"{ndim} axes")
         raise ValueError(
-            f"{name} must be a non-empty array of shape {shape}, got shape {tuple(t.shape)}"
+            f"{name} must be a non-empty array of shape {shape}, "
+            f"got shape {tuple(t.shape)}"
         )
     return torch.from_numpy(t)
 
@@ -326,7 +432,19 @@ def class_features(X, num_classes: int, bias: bool = True) -> torch.Tensor:
 
 def empirical_moments(Phi, y) -> torch.Tensor:
     """φ̄ = (1/N) Σ_n φ(x_n, y_n), the left side of (eq-maxent-moment).
-    Shape (M,)."""
+    Shape (M,).
+
+    Parameters
+    ----------
+    Phi : torch.Tensor (N, K, M)
+        ``Phi[n, k]`` = φ(x_n, k).
+    y : torch.Tensor (N,)
+        int64 classes.
+
+    Returns
+    -------
+    torch.Tensor (M,)
+    """
     Phi = _as_feature_tensor(Phi, "Phi", 3)
     y = validate.labels(y, Phi.shape[0], Phi.shape[1], "y")
     return Phi[torch.arange(len(y)), y].mean(0)  # (M,)
@@ -338,12 +456,24 @@ def model_moments(Phi, P) -> torch.Tensor:
 
     ``P`` (N, K) holds the model's conditional distributions, row n = p(· |
     x_n).
+
+    Parameters
+    ----------
+    Phi : array-like (N, K, M)
+        ``Phi[n, k]`` = φ(x_n, k).
+    P : array-like (N, K)
+        The model's conditional distributions.
+
+    Returns
+    -------
+    torch.Tensor (M,)
     """
     Phi = _as_feature_tensor(Phi, "Phi", 3)
     P = _as_feature_tensor(P, "P", 2)
     if P.shape != Phi.shape[:2]:
         raise ValueError(
-            f"P must have shape (N, K) = {tuple(Phi.shape[:2])}, got {tuple(P.shape)}"
+            f"P must have shape (N, K) = {tuple(Phi.shape[:2])}, "
+            f"got {tuple(P.shape)}"
         )
     return torch.einsum("nk,nkm->m", P, Phi) / len(P)  # (M,)
 
@@ -355,13 +485,29 @@ def feature_dual(Phi, target, lam, l2: float = 0.0) -> float:
     ``Phi`` (N, K, M), ``target`` = φ̄ (M,), ``lam`` (M,). With N = 1 this is
     the dual (eq-maxent-vector-dual) of one distribution with features F =
     Phi[0].
+
+    Parameters
+    ----------
+    Phi : array-like (N, K, M)
+        ``Phi[n, k]`` = φ(x_n, k).
+    target : array-like (M,)
+        φ̄.
+    lam : array-like (M,)
+        The multipliers λ.
+    l2 : float
+        ρ >= 0.
+
+    Returns
+    -------
+    float
     """
     Phi = _as_feature_tensor(Phi, "Phi", 3)
     target = _as_feature_tensor(target, "target", 1)
     lam = _as_feature_tensor(lam, "lam", 1)
     if target.shape != Phi.shape[2:] or lam.shape != Phi.shape[2:]:
         raise ValueError(
-            f"target and lam must have shape (M,) = ({Phi.shape[2]},), got {tuple(target.shape)} and {tuple(lam.shape)}"
+            f"target and lam must have shape (M,) = ({Phi.shape[2]},), "
+            f"got {tuple(target.shape)} and {tuple(lam.shape)}"
         )
     l2 = positive(l2, "l2", allow_zero=True)
     return float(
@@ -400,7 +546,8 @@ def positivity_margin(Phi, target) -> float | None:
     target = _as_feature_tensor(target, "target", 1)
     if target.shape != Phi.shape[2:]:
         raise ValueError(
-            f"target must have shape (M,) = ({Phi.shape[2]},), got {tuple(target.shape)}"
+            f"target must have shape (M,) = ({Phi.shape[2]},), "
+            f"got {tuple(target.shape)}"
         )
     N, K, M = Phi.shape
     rows = sparse.kron(sparse.eye(N), np.ones((1, K)))  # (N, N*K): Σ_k p_nk
@@ -443,9 +590,8 @@ def _minimize_dual(
     """Minimize (eq-maxent-cond-dual) over the λ that change some
     probability (Newton, trust region)."""
     N, K, M = Phi.shape
-    # Directions v with Φ_n v ∈ span(1) for every n change no p (the gauge);
-    # drop them.
-    # (N*K, M)
+    # Directions v with Φ_n v ∈ span(1) for every n change no p (the
+    # gauge): drop them. (N*K, M)
     centred = (Phi - Phi.mean(dim=1, keepdim=True)).reshape(N * K, M)
     _, S, Vh = torch.linalg.svd(centred, full_matrices=False)
     keep = S > S.max() * max(centred.shape) * torch.finfo(S.dtype).eps
@@ -503,17 +649,21 @@ def _solve(Phi, target, l2, gtol, maxiter, what, hint=""):
         slack = positivity_margin(Phi, target)
         if slack is None:
             raise ValueError(
-                f"{what} is infeasible: no probabilities have these feature expectations"
+                f"{what} is infeasible: no probabilities have these "
+                "feature expectations"
             )
         if slack <= POSITIVITY_TOL:
             raise ValueError(
-                f"{what} can only be met with some probabilities exactly 0 (best min p = {slack:.1e}): "
-                f"the maximizer lies on the boundary of the simplex and no finite λ exists{hint}"
+                f"{what} can only be met with some probabilities exactly 0 "
+                f"(best min p = {slack:.1e}): "
+                "the maximizer lies on the boundary of the simplex and no "
+                f"finite λ exists{hint}"
             )
     sol = _minimize_dual(Phi, target, l2, gtol, maxiter)
     if not sol.grad_norm <= 1e3 * gtol * max(1.0, float(target.abs().max())):
         raise RuntimeError(
-            f"the dual did not converge: |∇g| = {sol.grad_norm:.1e} after {sol.iterations} steps"
+            f"the dual did not converge: |∇g| = {sol.grad_norm:.1e} "
+            f"after {sol.iterations} steps"
         )
     return sol
 
@@ -612,16 +762,20 @@ def solve_maxent_features(
 
     Examples
     --------
-    >>> F = [[i, i * i] for i in range(1, 7)]  # a die: fix the mean and the mean square
+    >>> # a die: fix the mean and the mean square
+    >>> F = [[i, i * i] for i in range(1, 7)]
     >>> sol = solve_maxent_features(F, [3.5, 13.5])
-    >>> sol.p.numpy().round(4), sol.lam.numpy().round(4)  # a discrete bell, λ₂ < 0
-    (array([0.0334, 0.1497, 0.3169, 0.3169, 0.1497, 0.0334]), array([ 2.6239, -0.3748]))
+    >>> sol.p.numpy().round(4)  # a discrete bell
+    array([0.0334, 0.1497, 0.3169, 0.3169, 0.1497, 0.0334])
+    >>> sol.lam.numpy().round(4)  # λ₂ < 0
+    array([ 2.6239, -0.3748])
     """
     F = _as_feature_tensor(F, "F", 2)
     fbar = _as_feature_tensor(fbar, "fbar", 1)
     if fbar.shape != F.shape[1:]:
         raise ValueError(
-            f"fbar must have shape (M,) = ({F.shape[1]},), got {tuple(fbar.shape)}"
+            f"fbar must have shape (M,) = ({F.shape[1]},), "
+            f"got {tuple(fbar.shape)}"
         )
     sol = _solve(F[None], fbar, 0.0, gtol, maxiter, f"fbar={fbar.tolist()}")
     return FeatureMaxEntSolution(
@@ -652,6 +806,10 @@ def solve_conditional_maxent(
         ρ >= 0. With ρ = 0 the empirical moments must be reachable with
         strictly positive probabilities (checked by a linear program),
         otherwise no finite λ exists.
+    gtol : float
+        Stopping tolerance on the dual gradient.
+    maxiter : int
+        Newton steps allowed.
 
     Returns
     -------
@@ -674,5 +832,8 @@ def solve_conditional_maxent(
         gtol,
         maxiter,
         "the empirical feature expectation",
-        hint=" (the classes are separable by the features); pass l2 > 0 for the regularized problem",
+        hint=(
+            " (the classes are separable by the features); pass l2 > 0 "
+            "for the regularized problem"
+        ),
     )

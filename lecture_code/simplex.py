@@ -17,36 +17,73 @@ from .validate import (
     as_array,
     in_interval,
     labels,
+    positive,
     positive_int,
     prob_atol,
     probabilities,
 )
 
-# : Corners of the equilateral triangle used to draw Δ² in the plane, one row
-# per vertex e_1, e_2, e_3.
+#: Corners of the equilateral triangle used to draw Δ² in the plane, one row
+#: per vertex e_1, e_2, e_3.
 TRIANGLE = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, np.sqrt(3.0) / 2.0]])
 
-# : Default tolerance for "sums to one" and "non-negative" checks: √ε of
-# float64, the library's : one tolerance policy
-# (:func:`lecture_code.validate.prob_atol`).
+#: Default tolerance for "sums to one" and "non-negative" checks: √ε of
+#: float64, the library's one tolerance policy
+#: (:func:`lecture_code.validate.prob_atol`).
 ATOL = prob_atol(np.float64)
 
 
 def as_points(p, name: str = "p") -> np.ndarray:
     """Return ``p`` as a float array of shape (..., K) with K >= 1, or raise
-    a clear error."""
+    a clear error.
+
+    Parameters
+    ----------
+    p : array-like (..., K)
+        The points.
+    name : str
+        The argument's name for error messages.
+
+    Returns
+    -------
+    numpy.ndarray (..., K)
+        float64.
+    """
     return as_array(p, name)
 
 
 def vertices(K: int) -> np.ndarray:
     """The K vertices of Δ^{K-1}: the one-hot vectors e_1, ..., e_K (rows of
-    the identity)."""
+    the identity).
+
+    Parameters
+    ----------
+    K : int
+        Number of categories, >= 1.
+
+    Returns
+    -------
+    numpy.ndarray (K, K)
+        Row i is e_{i+1}.
+    """
     return np.eye(positive_int(K, "K"))
 
 
 def in_simplex(p, atol: float = ATOL) -> np.ndarray:
     """Whether each row of ``p`` lies in Δ^{K-1} (eq-simplex): p_i >= 0 and
-    Σ p_i = 1."""
+    Σ p_i = 1.
+
+    Parameters
+    ----------
+    p : array-like (..., K)
+        Points, one per row.
+    atol : float
+        Tolerance of both checks.
+
+    Returns
+    -------
+    numpy.ndarray (...,) of bool
+    """
     arr = as_points(p)
     return (arr >= -atol).all(axis=-1) & (
         np.abs(arr.sum(axis=-1) - 1.0) <= atol
@@ -55,14 +92,46 @@ def in_simplex(p, atol: float = ATOL) -> np.ndarray:
 
 def in_interior(p, atol: float = ATOL) -> np.ndarray:
     """Whether each row of ``p`` lies in the open interior int Δ^{K-1}
-    (eq-interior): all p_i > 0."""
+    (eq-interior): all p_i > 0.
+
+    Parameters
+    ----------
+    p : array-like (..., K)
+        Points, one per row.
+    atol : float
+        Tolerance of the simplex check.
+
+    Returns
+    -------
+    numpy.ndarray (...,) of bool
+    """
     arr = as_points(p)
     return in_simplex(arr, atol) & (arr > 0).all(axis=-1)
 
 
 def check_simplex(p, name: str = "p", atol: float = ATOL) -> np.ndarray:
     """Return ``p`` as a float64 array after checking that every row is a
-    probability vector."""
+    probability vector.
+
+    Parameters
+    ----------
+    p : array-like (..., K)
+        Probability vectors, one per row.
+    name : str
+        The argument's name for error messages.
+    atol : float
+        Tolerance for "sums to one" and "non-negative".
+
+    Returns
+    -------
+    numpy.ndarray (..., K)
+        float64.
+
+    Raises
+    ------
+    ValueError
+        If a row has a negative entry or does not sum to 1.
+    """
     return probabilities(as_array(p, name), name, atol=atol)
 
 
@@ -72,6 +141,17 @@ def support(p, atol: float = ATOL) -> np.ndarray:
     A point of Δ^{K-1} with ``m`` categories in its support lies in the
     relative interior of an (m-1)-dimensional face: m = K is the interior, m =
     1 is a vertex.
+
+    Parameters
+    ----------
+    p : array-like (..., K)
+        Probability vectors.
+    atol : float
+        Entries at or below it count as 0.
+
+    Returns
+    -------
+    numpy.ndarray (..., K) of bool
     """
     return check_simplex(p, atol=atol) > atol
 
@@ -84,23 +164,46 @@ def barycentric_to_cartesian(p, corners=TRIANGLE) -> np.ndarray:
     equilateral ``TRIANGLE`` this is the usual picture of Δ². Rows need not be
     probabilities (the map is affine), which lets us draw logits or directions
     too.
+
+    Parameters
+    ----------
+    p : array-like (..., K)
+        Barycentric coordinates.
+    corners : array-like (K, 2) or (K, 3)
+        One corner per coordinate (default: the equilateral ``TRIANGLE``).
+
+    Returns
+    -------
+    numpy.ndarray (..., 2) (or (..., 3) for corners in space)
     """
     arr = as_points(p)
     c = np.asarray(corners, dtype=float)
     if c.ndim != 2 or c.shape[0] != arr.shape[-1]:
         raise ValueError(
-            f"corners must have one row per coordinate: p has K={arr.shape[-1]}, "
-            f"corners has shape {c.shape}"
+            "corners must have one row per coordinate: p has "
+            f"K={arr.shape[-1]}, corners has shape {c.shape}"
         )
     return arr @ c
 
 
 def cartesian_to_barycentric(xy, corners=TRIANGLE) -> np.ndarray:
-    """Inverse of :func:`barycentric_to_cartesian` for a triangle: (..., 2) ->
-    (..., 3).
+    """Inverse of :func:`barycentric_to_cartesian` (eq-barycentric) for a
+    triangle: (..., 2) -> (..., 3).
 
     Solves [c_1 c_2 c_3; 1 1 1] p = [x; y; 1]. Points outside the triangle get
     a negative coordinate, which is how we test membership.
+
+    Parameters
+    ----------
+    xy : array-like (..., 2)
+        Points of the plane.
+    corners : array-like (3, 2)
+        The triangle's corners.
+
+    Returns
+    -------
+    numpy.ndarray (..., 3)
+        Coordinates summing to 1.
     """
     arr = np.asarray(xy, dtype=float)
     c = np.asarray(corners, dtype=float)
@@ -125,6 +228,19 @@ def simplex_grid(n: int, K: int = 3, interior: bool = False) -> np.ndarray:
     With ``interior=True`` only points with every coordinate positive are kept
     (n >= K). Used for heat maps over Δ² and for exhaustive searches over the
     simplex.
+
+    Parameters
+    ----------
+    n : int
+        Grid resolution, >= 1.
+    K : int
+        Number of coordinates.
+    interior : bool
+        Keep only points with every coordinate positive.
+
+    Returns
+    -------
+    numpy.ndarray (M, K)
     """
     n, K = positive_int(n, "n"), positive_int(K, "K")
 
@@ -144,7 +260,21 @@ def simplex_grid(n: int, K: int = 3, interior: bool = False) -> np.ndarray:
 
 def sample_dirichlet(n: int, alpha, seed: int | None = 0) -> np.ndarray:
     """``n`` samples from Dirichlet(alpha), shape (n, K); alpha = ones(K) is
-    uniform on Δ^{K-1}."""
+    uniform on Δ^{K-1}.
+
+    Parameters
+    ----------
+    n : int
+        Number of samples.
+    alpha : array-like (K,)
+        Positive concentrations.
+    seed : int or None
+        Seed of NumPy's generator.
+
+    Returns
+    -------
+    numpy.ndarray (n, K)
+    """
     a = as_points(alpha, "alpha")
     if a.ndim != 1 or (a <= 0).any():
         raise ValueError(
@@ -161,6 +291,15 @@ def distance_to_boundary(p) -> np.ndarray:
     sqrt((K-1)/K) per unit length, so the distance is min_i p_i · sqrt(K/(K-1))
     (eq-boundary-distance); K >= 2. It is 0 exactly on the boundary and
     largest, sqrt(1/(K(K-1))), at the centre.
+
+    Parameters
+    ----------
+    p : array-like (..., K)
+        Points of Δ^{K-1}, K >= 2.
+
+    Returns
+    -------
+    numpy.ndarray (...,)
     """
     arr = check_simplex(p)
     K = arr.shape[-1]
@@ -188,7 +327,135 @@ def smooth_labels(y, num_classes: int, eps: float) -> np.ndarray:
         K.
     eps : float
         Smoothing weight in [0, 1].
+
+    Returns
+    -------
+    numpy.ndarray (N, K)
+        One smoothed target per label.
     """
     E, eps = vertices(num_classes), in_interval(eps, "eps", 0.0, 1.0)
     y = labels(y, None, num_classes, "y").numpy()
     return (1.0 - eps) * E[y] + eps / num_classes  # (N, K)
+
+
+def feasible_fraction(p, eps: float = 1e-6, n_directions: int = 3600) -> float:
+    """Fraction of the directions in the plane of Δ² along which ``p`` can
+    move a step ``eps`` and stay in the triangle.
+
+    The directions are ``n_directions`` unit vectors at evenly spaced angles
+    (offset by half a step) in the picture of :func:`barycentric_to_cartesian`.
+    A point of the open interior (eq-interior) can move every way (1), a point
+    inside an edge half of the ways (1/2), a vertex only into its 60° corner
+    (1/6).
+
+    Parameters
+    ----------
+    p : array-like (3,)
+        A point of Δ².
+    eps : float
+        Step length, > 0 (small against the distance to the boundary).
+    n_directions : int
+        Number of directions tried.
+
+    Returns
+    -------
+    float
+        The fraction of directions that stay in Δ² (to 1e-12).
+    """
+    p = check_simplex(p)
+    eps, n = positive(eps, "eps"), positive_int(n_directions, "n_directions")
+    if p.shape != (3,):
+        raise ValueError(
+            f"p must be one point of Δ², shape (3,), got {p.shape}"
+        )
+    angles = (np.arange(n) + 0.5) * 2 * np.pi / n
+    # (n, 2) unit vectors
+    directions = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    xy = barycentric_to_cartesian(p) + eps * directions  # (n, 2)
+    inside = in_simplex(cartesian_to_barycentric(xy), atol=1e-12)
+    return float(inside.mean())
+
+
+def distance_to_segment(points, a, b) -> np.ndarray:
+    """Euclidean distance from each point (T, K) to the segment [a, b] (as a
+    set of points), shape (T,).
+
+    The nearest point is a + s (b - a) with s the projection parameter clipped
+    to [0, 1]. Used to measure how far a curve in Δ^{K-1} (a Fisher–Rao
+    geodesic, eq-fisher-rao) strays from the straight segment
+    (eq-simplex-mixture).
+
+    Parameters
+    ----------
+    points : array-like (T, K)
+        Points of ℝ^K, one per row.
+    a, b : array-like (K,)
+        The segment's end points, a ≠ b.
+
+    Returns
+    -------
+    numpy.ndarray (T,)
+        Distances, >= 0.
+    """
+    points = as_array(points, "points", finite=True)
+    a, b = as_array(a, "a", finite=True), as_array(b, "b", finite=True)
+    if points.ndim != 2 or a.shape != points.shape[1:] or b.shape != a.shape:
+        raise ValueError(
+            "points must have shape (T, K) and a, b shape (K,), got "
+            f"{points.shape}, {a.shape}, {b.shape}"
+        )
+    u = b - a
+    if not (u @ u) > 0:
+        raise ValueError("a and b must differ (the segment is a point)")
+    s = np.clip((points - a) @ u / (u @ u), 0.0, 1.0)  # (T,)
+    return np.linalg.norm(points - (a + np.outer(s, u)), axis=1)
+
+
+def project_to_simplex(z) -> np.ndarray:
+    """argmin_{p ∈ Δ^{K-1}} ‖p - z‖², found by SciPy's SLSQP without any
+    formula: the reference for sparsemax.
+
+    The Euclidean projection onto the simplex (eq-simplex) is what sparsemax
+    computes in closed form; this solver knows only the objective, Σ p_i = 1
+    and p_i >= 0, so the chapter and the tests can check the closed form
+    against it.
+
+    Parameters
+    ----------
+    z : array-like (K,)
+        The point to project (logits).
+
+    Returns
+    -------
+    numpy.ndarray (K,)
+        The projection, to about 1e-8.
+
+    Raises
+    ------
+    RuntimeError
+        If SLSQP does not converge.
+    """
+    from scipy.optimize import minimize
+
+    z = as_array(z, "z", finite=True)
+    if z.ndim != 1:
+        raise ValueError(f"z must be one vector, shape (K,), got {z.shape}")
+    K = len(z)
+    res = minimize(
+        lambda p: 0.5 * np.sum((p - z) ** 2),
+        np.full(K, 1 / K),
+        jac=lambda p: p - z,
+        method="SLSQP",
+        constraints=[
+            {
+                "type": "eq",
+                "fun": lambda p: p.sum() - 1.0,
+                "jac": lambda p: np.ones((1, K)),
+            }
+        ],
+        bounds=[(0.0, None)] * K,
+        options={"ftol": 1e-15, "maxiter": 500},
+    )
+    if not res.success:
+        raise RuntimeError(f"SLSQP did not converge: {res.message}")
+    return res.x

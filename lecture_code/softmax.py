@@ -31,13 +31,24 @@ def as_logits(z, name: str = "z") -> torch.Tensor:
 
     Kept for the modules built on softmax; it is
     :func:`lecture_code.validate.as_tensor`.
+
+    Parameters
+    ----------
+    z : tensor or array-like
+        The logits.
+    name : str
+        The argument's name for error messages.
+
+    Returns
+    -------
+    torch.Tensor
     """
     return as_tensor(z, name)
 
 
 def _shifted(z, temperature, dim):
-    """Validate, then return (z - max z)/τ (..., K): every entry <= 0, the
-    largest exactly 0.
+    """Validate, then return (z - max z)/τ (..., K), the exponent of
+    (eq-stable-softmax): every entry <= 0, the largest exactly 0.
 
     Subtracting before dividing keeps a tiny τ from turning finite logits into
     ±inf (z/τ could overflow; (z - max z)/τ can only underflow towards -inf,
@@ -56,6 +67,18 @@ def logsumexp(z, dim: int = -1) -> torch.Tensor:
 
     Masked entries (``-inf``) contribute exp(-inf) = 0. The reduced axis is
     removed.
+
+    Parameters
+    ----------
+    z : tensor or array-like (..., K)
+        Logits; ``-inf`` marks a masked category.
+    dim : int
+        The axis summed over.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape of ``z`` without ``dim``.
     """
     z, dim = logits(z, "z", dim)
     # the shift is a constant: no gradient through it
@@ -119,6 +142,20 @@ def log_softmax(z, temperature: float = 1.0, dim: int = -1) -> torch.Tensor:
     z)/τ itself overflows gives ``-inf``). Same arguments and errors as
     :func:`softmax`.
 
+    Parameters
+    ----------
+    z : tensor or array-like (..., K)
+        Logits.
+    temperature : float
+        τ > 0.
+    dim : int
+        The category axis.
+
+    Returns
+    -------
+    torch.Tensor
+        Same shape as ``z``; entries <= 0.
+
     Examples
     --------
     >>> log_softmax([1.0, 2.0, 3.0]).numpy().round(4)
@@ -137,6 +174,18 @@ def naive_softmax(z, dim: int = -1) -> torch.Tensor:
     overflows to inf and inf/inf = nan. It deliberately does not check its
     input or its output (that would hide the lesson); use :func:`softmax` for
     real work.
+
+    Parameters
+    ----------
+    z : tensor or array-like (..., K)
+        Logits.
+    dim : int
+        The category axis.
+
+    Returns
+    -------
+    torch.Tensor
+        Same shape as ``z``; may hold inf or nan (the point of the lesson).
     """
     z = as_tensor(z, "z")
     dim = axis(z, dim, "z")
@@ -153,6 +202,15 @@ def softmax_covariance(p) -> torch.Tensor:
     the Fisher matrix of the categorical family in its logits
     (eq-fisher-logits) and the covariance of the one-hot vector e_Y with Y ~ p.
     ``p`` is used as given (callers validate it); leading axes are a batch.
+
+    Parameters
+    ----------
+    p : torch.Tensor (..., K)
+        Probability vectors.
+
+    Returns
+    -------
+    torch.Tensor (..., K, K)
 
     Examples
     --------
@@ -172,6 +230,17 @@ def softmax_jacobian(z=None, *, p=None) -> torch.Tensor:
     K) (rows summing to 1 within the tolerance of
     :func:`lecture_code.validate.prob_atol`). Returns (..., K, K); leading axes
     are a batch.
+
+    Parameters
+    ----------
+    z : tensor or array-like (..., K), optional
+        Logits.
+    p : tensor or array-like (..., K), optional
+        Probabilities instead of logits (keyword only).
+
+    Returns
+    -------
+    torch.Tensor (..., K, K)
 
     Examples
     --------
@@ -193,6 +262,18 @@ def entropy(p, dim: int = -1) -> torch.Tensor:
     """Shannon entropy H(p) = -Σ_i p_i log p_i in nats, with 0·log 0 = 0 (the
     objective of eq-maxent-primal).
 
+    Parameters
+    ----------
+    p : tensor or array-like (..., K)
+        Non-negative weights (probability vectors).
+    dim : int
+        The category axis.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape of ``p`` without ``dim``.
+
     Examples
     --------
     >>> round(float(entropy([0.5, 0.5, 0.0])), 4)  # log 2
@@ -202,7 +283,8 @@ def entropy(p, dim: int = -1) -> torch.Tensor:
     dim = axis(p, dim, "p")
     if (p < 0).any():
         raise ValueError(
-            f"p must be non-negative, got a minimum entry of {p.min().item():.3g}"
+            f"p must be non-negative, got a minimum entry of "
+            f"{p.min().item():.3g}"
         )
     terms = torch.where(
         p > 0,
@@ -221,9 +303,24 @@ def kl_divergence(p, q, dim: int = -1, log: bool = False) -> torch.Tensor:
     tiny probabilities exact. The arguments are used as given (callers validate
     them); they broadcast.
 
+    Parameters
+    ----------
+    p, q : torch.Tensor (..., K)
+        Probability vectors (log-probabilities with ``log=True``).
+    dim : int
+        The category axis.
+    log : bool
+        Whether ``p`` and ``q`` are log-probabilities.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape of the broadcast inputs without ``dim``; >= 0, may be +inf.
+
     Examples
     --------
-    >>> round(float(kl_divergence(torch.tensor([0.5, 0.5]), torch.tensor([0.25, 0.75]))), 4)
+    >>> p, q = torch.tensor([0.5, 0.5]), torch.tensor([0.25, 0.75])
+    >>> round(float(kl_divergence(p, q)), 4)
     0.1438
     """
     if log:
@@ -239,3 +336,34 @@ def kl_divergence(p, q, dim: int = -1, log: bool = False) -> torch.Tensor:
     return torch.where(keep, p * (log_p - log_q), torch.zeros_like(p)).sum(
         dim=dim
     )
+
+
+def centre_logits(z, dim: int = -1) -> torch.Tensor:
+    """Fix the gauge: z - (1/K) Σ_j z_j · 1, the representative of z + ℝ1 on
+    the plane Σ_i z_i = 0.
+
+    softmax does not see the shift (eq-softmax-shift), so every logit vector
+    has the same image as its centred one; applied to log p it is the inverse
+    of softmax on that plane, the centred log-ratio
+    (eq-softmax-centred-inverse).
+
+    Parameters
+    ----------
+    z : tensor or array-like (..., K)
+        Logits (or log-probabilities), finite.
+    dim : int
+        The category axis.
+
+    Returns
+    -------
+    torch.Tensor
+        Same shape as ``z``; sums to 0 along ``dim``.
+
+    Examples
+    --------
+    >>> centre_logits(torch.tensor([1.0, 2.0, 6.0]))
+    tensor([-2., -1.,  3.])
+    """
+    z = as_tensor(z, "z", finite=True)
+    dim = axis(z, dim, "z")
+    return z - z.mean(dim=dim, keepdim=True)

@@ -14,6 +14,13 @@ Book equations:
 Inputs are array-likes or tensors; results are float64 tensors. Tests compare
 every function with ``scipy.stats.vonmises`` (which the chapters need not
 import).
+
+Why not ``scipy.stats.vonmises`` itself: the density is the lesson of
+(eq-maxent-vonmises) (chapter 3 compares it with scipy's pdf) and it also
+covers κ = 0; the Bessel functions are ``torch.special.i0e``/``i1e``, not
+written here; the arc mass keeps Simpson's rule because scipy's ``cdf``
+switches to a normal approximation for κ ≥ 50 that is off by up to 3e-6
+(measured; below κ = 50 the two agree to 3e-13).
 """
 
 from __future__ import annotations
@@ -34,7 +41,22 @@ def _angles(theta, name: str) -> torch.Tensor:
 
 def von_mises_density(theta, kappa, mu: float = 0.0) -> torch.Tensor:
     """Density (eq-maxent-vonmises) at the angles ``theta`` (radians),
-    concentration ``kappa`` ≥ 0."""
+    concentration ``kappa`` ≥ 0.
+
+    Parameters
+    ----------
+    theta : tensor or array-like
+        Angles in radians.
+    kappa : float
+        Concentration κ >= 0 (κ = 0 is uniform).
+    mu : float
+        Mean direction μ.
+
+    Returns
+    -------
+    torch.Tensor
+        float64, shape of ``theta``.
+    """
     theta, kappa = (
         _angles(theta, "theta"),
         positive(kappa, "kappa", allow_zero=True),
@@ -54,6 +76,22 @@ def von_mises_arc_mass(
 
     ``n`` (odd) points per arc; the density is smooth, so the error falls like
     n⁻⁴ (below 1e-12 for κ ≤ 16 and arcs up to 2π with the default).
+
+    Parameters
+    ----------
+    a, b : tensor or array-like
+        Arc ends in radians, a <= b (broadcast against each other).
+    kappa : float
+        Concentration κ >= 0.
+    mu : float
+        Mean direction μ.
+    n : int
+        Odd number of Simpson points per arc.
+
+    Returns
+    -------
+    torch.Tensor
+        float64, the broadcast shape of ``a`` and ``b``.
     """
     a, b = torch.broadcast_tensors(_angles(a, "a"), _angles(b, "b"))
     if (b < a).any():
@@ -70,7 +108,18 @@ def von_mises_arc_mass(
 
 def von_mises_mean_resultant(kappa) -> torch.Tensor:
     """A(κ) = I₁(κ)/I₀(κ) = E[cos(θ − μ)], the mean of cos θ that a given κ
-    produces."""
+    produces.
+
+    Parameters
+    ----------
+    kappa : float
+        Concentration κ >= 0.
+
+    Returns
+    -------
+    torch.Tensor
+        A scalar float64 tensor in [0, 1).
+    """
     k = torch.tensor(
         positive(kappa, "kappa", allow_zero=True), dtype=torch.float64
     )

@@ -13,6 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from lecture_code.convexity import (
     classification_margins,
     cross_entropy_on_logits,
+    fit_mlp,
     fit_softmax_regression,
     gradient_descent_on_logits,
     gradient_descent_softmax_regression,
@@ -20,11 +21,14 @@ from lecture_code.convexity import (
     lbfgs_minimize,
     loss_along_line,
     lse_hessian,
+    max_above_chord,
     sklearn_C,
     softmax_regression_hessian,
+    softmax_regression_hvp,
     softmax_regression_lipschitz_bound,
     softmax_regression_objective,
 )
+from lecture_code.models import make_mlp
 from lecture_code.softmax import softmax
 
 logit_vectors = st.lists(
@@ -345,3 +349,58 @@ def test_docstring_examples_run():
 
     result = doctest.testmod(module)
     assert result.attempted >= 2 and result.failed == 0
+
+
+# --- chords, Hessian-vector products, a non-convex MLP
+# --------------------------------------------------------------------------
+
+
+def test_max_above_chord_convex_and_not():
+    ts = np.linspace(-0.25, 1.25, 31)
+    # convex: never above the chord; the chord itself: 0
+    assert max_above_chord(ts, ts**2) <= 1e-15
+    assert max_above_chord(ts, 3 * ts - 1) == pytest.approx(0.0, abs=1e-15)
+    # a bump of height 1 at t = 1/2 over a flat chord (outside [0, 1] ignored)
+    bump = np.sin(np.pi * ts) + 5.0 * (ts > 1)
+    assert max_above_chord(ts, bump) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="include t = 0 and t = 1"):
+        max_above_chord(np.linspace(0.1, 1, 10), np.zeros(10))
+    with pytest.raises(ValueError, match="shape of ts"):
+        max_above_chord(ts, np.zeros(5))
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.1])
+def test_softmax_regression_hvp_is_the_hessian_times_v(small_problem, rho):
+    X, y = small_problem
+    W, b = _random_Wb(3, 5, seed=4)
+    v = torch.randn(18, generator=torch.Generator().manual_seed(1)).double()
+
+    def objective(theta):  # rows (w_k, b_k)
+        M = theta.reshape(3, 6)
+        return softmax_regression_objective(M[:, :-1], M[:, -1], X, y, rho)
+
+    theta = torch.cat([W, b[:, None]], dim=1).reshape(-1)
+    _, ref = torch.autograd.functional.hvp(objective, theta, v)
+    hvp = softmax_regression_hvp(W, b, X, y, rho, v)
+    torch.testing.assert_close(hvp, ref, atol=1e-13, rtol=0)
+    torch.testing.assert_close(
+        hvp, softmax_regression_hessian(W, b, X, rho) @ v, atol=1e-13, rtol=0
+    )
+    with pytest.raises(ValueError, match=r"v must have shape \(18,\)"):
+        softmax_regression_hvp(W, b, X, y, rho, v[:5])
+
+
+def test_fit_mlp_trains_and_depends_on_the_seed(small_problem):
+    X, y = small_problem
+    nets = [fit_mlp(X, y, hidden=8, seed=s, max_iter=100) for s in (0, 1)]
+    for s, net in enumerate(nets):
+        assert net[0].weight.dtype == torch.float64
+        start = make_mlp(5, 8, 3, seed=s).double()
+        with torch.no_grad():
+            before = torch.nn.functional.cross_entropy(start(X), y)
+            after = torch.nn.functional.cross_entropy(net(X), y)
+        assert after < 0.5 * before
+    vecs = [torch.nn.utils.parameters_to_vector(n.parameters()) for n in nets]
+    assert (vecs[0] - vecs[1]).abs().max() > 0.1  # different minima
+    with pytest.raises(ValueError, match="hidden must be"):
+        fit_mlp(X, y, hidden=0, seed=0)

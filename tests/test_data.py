@@ -14,6 +14,22 @@ def test_arrays_equal_sklearn_load_digits():
     X_ref, y_ref = load_digits(return_X_y=True)
     np.testing.assert_array_equal(X, X_ref)
     np.testing.assert_array_equal(y, y_ref)
+    # the UCI digits themselves: integer pixels 0..16, the known class counts
+    assert X.shape == (1797, 64) and X.dtype == np.float64
+    assert y.dtype == np.int64 and (X == X.round()).all()
+    assert X.min() == 0 and X.max() == 16 and X.sum() == 561718
+    assert np.bincount(y).tolist() == [
+        178,
+        182,
+        177,
+        183,
+        181,
+        182,
+        181,
+        179,
+        174,
+        180,
+    ]
 
 
 def test_split_is_reproducible_standardized_and_complete():

@@ -213,3 +213,89 @@ def test_smooth_labels_errors():
         sx.smooth_labels([3], 3, 0.1)
     with pytest.raises(TypeError, match="integer"):
         sx.smooth_labels([0.5], 3, 0.1)
+
+
+# --- directions, segments, projection
+# --------------------------------------------------------------------------
+
+
+def test_feasible_fraction_interior_edge_vertex():
+    # the interior: every way; an edge: half; a vertex: its 60° corner
+    assert sx.feasible_fraction([0.5, 0.3, 0.2]) == 1.0
+    assert sx.feasible_fraction([0.5, 0.5, 0.0]) == 0.5
+    assert sx.feasible_fraction([0.0, 0.0, 1.0]) == pytest.approx(1 / 6)
+    # far from the boundary (step > distance) a point loses directions
+    near = [0.9, 0.05, 0.05]
+    assert sx.feasible_fraction(near, eps=0.2, n_directions=360) < 1.0
+
+
+def test_feasible_fraction_errors():
+    with pytest.raises(ValueError, match="shape \\(3,\\)"):
+        sx.feasible_fraction([0.5, 0.5])
+    with pytest.raises(ValueError, match="eps must be"):
+        sx.feasible_fraction([1.0, 0.0, 0.0], eps=0.0)
+    with pytest.raises(ValueError, match="must sum to 1"):
+        sx.feasible_fraction([0.5, 0.5, 0.5])
+
+
+def test_distance_to_segment_matches_dense_sampling():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=3), rng.normal(size=3)
+    points = rng.normal(size=(50, 3))
+    s = np.linspace(0, 1, 200_001)[:, None]  # the segment, densely
+    seg = a + s * (b - a)  # (S, 3)
+    brute = np.sqrt(((points[:, None] - seg[None]) ** 2).sum(-1)).min(1)
+    np.testing.assert_allclose(
+        sx.distance_to_segment(points, a, b), brute, atol=1e-5
+    )
+    # points on the segment: distance 0
+    np.testing.assert_allclose(
+        sx.distance_to_segment(seg[::50_000], a, b), 0.0, atol=1e-15
+    )
+
+
+def test_distance_to_segment_errors():
+    with pytest.raises(ValueError, match="must differ"):
+        sx.distance_to_segment(np.zeros((2, 3)), np.ones(3), np.ones(3))
+    with pytest.raises(ValueError, match="shape \\(T, K\\)"):
+        sx.distance_to_segment(np.zeros((2, 3)), np.ones(2), np.zeros(2))
+
+
+def sort_projection(z):
+    """Closed-form Euclidean projection onto the simplex (Held et al. 1974,
+    Duchi et al. 2008): p = max(z - θ, 0)."""
+    u = np.sort(z)[::-1]
+    css = np.cumsum(u) - 1.0
+    k = np.arange(1, len(z) + 1)
+    rho = k[u - css / k > 0][-1]
+    return np.maximum(z - css[rho - 1] / rho, 0.0)
+
+
+def test_project_to_simplex_matches_the_sort_formula():
+    rng = np.random.default_rng(5)
+    for z in rng.normal(scale=1.5, size=(20, 4)):
+        p = sx.project_to_simplex(z)
+        np.testing.assert_allclose(p, sort_projection(z), atol=1e-7)
+        assert sx.in_simplex(p, atol=1e-9)
+    # a point of the simplex is its own projection
+    np.testing.assert_allclose(
+        sx.project_to_simplex([0.2, 0.3, 0.5]), [0.2, 0.3, 0.5], atol=1e-8
+    )
+
+
+def test_project_to_simplex_errors():
+    with pytest.raises(ValueError, match="one vector"):
+        sx.project_to_simplex(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="finite"):
+        sx.project_to_simplex([np.inf, 0.0])
+
+
+def test_frame_figure_defaults_and_overrides():
+    from lecture_code.plot import frame_figure
+
+    fig, (ax_l, ax_r) = frame_figure(6.0, 3.0, ncols=2, top=0.88)
+    assert fig.get_layout_engine() is None
+    assert ax_l.get_position().x0 == pytest.approx(0.02)
+    assert ax_r.get_position().x1 == pytest.approx(0.98)
+    assert ax_l.get_position().y1 == pytest.approx(0.88)
+    assert ax_l.get_position().y0 == pytest.approx(0.02)

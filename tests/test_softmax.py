@@ -15,6 +15,7 @@ from scipy.stats import entropy as scipy_entropy
 
 from lecture_code.softmax import (
     as_logits,
+    centre_logits,
     entropy,
     log_softmax,
     logsumexp,
@@ -173,7 +174,7 @@ def test_jacobian_argument_errors():
 
 
 # --- properties
-# -------------------------------------------------------------------------------
+# ---------------------------------------------------------------------------
 
 
 @settings(max_examples=60, deadline=None)
@@ -414,7 +415,7 @@ def test_as_logits():
 
 
 # --- entropy
-# ----------------------------------------------------------------------------------
+# ---------------------------------------------------------------------------
 
 
 @settings(max_examples=60, deadline=None)
@@ -449,3 +450,24 @@ def test_entropy_bad_input():
         entropy([0.5, float("nan")])
     with pytest.raises(ValueError, match="empty"):
         entropy(torch.empty(0))
+
+
+def test_centre_logits_is_the_gauge_representative():
+    z = torch.tensor([[1.0, 2.0, 6.0], [0.0, -3.0, 3.0]], dtype=torch.float64)
+    c = centre_logits(z)
+    torch.testing.assert_close(c.sum(-1), torch.zeros(2, dtype=z.dtype))
+    # the same point of the simplex, and z - c is a multiple of 1
+    torch.testing.assert_close(softmax(c), softmax(z))
+    assert ((z - c) - (z - c)[:, :1]).abs().max() == 0
+    # on log p it inverts softmax: the centred log-ratio
+    p = softmax(z)
+    torch.testing.assert_close(softmax(centre_logits(torch.log(p))), p)
+    torch.testing.assert_close(centre_logits(torch.log(p)), c)
+    torch.testing.assert_close(centre_logits(z.T, dim=0), c.T)  # another axis
+
+
+def test_centre_logits_errors():
+    with pytest.raises(ValueError, match="finite"):
+        centre_logits([0.0, -math.inf])
+    with pytest.raises(TypeError, match="z must be"):
+        centre_logits("abc")
