@@ -203,9 +203,9 @@ class TinyCharLM(nn.Module):
             raise ValueError(f"d={d} must be divisible by n_head={n_head}")
         softcap = None if softcap is None else positive(softcap, "softcap")
         qk_gain = positive(qk_gain, "qk_gain")
-        gen_state = torch.random.get_rng_state()
-        torch.manual_seed(seed)
-        try:
+        # the global generator is left as it was
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
             self.block_size, self.n_head = block_size, n_head
             self.qk_norm, self.qk_gain, self.softcap = (
                 qk_norm,
@@ -223,8 +223,6 @@ class TinyCharLM(nn.Module):
             if zero_head:
                 nn.init.zeros_(self.head.weight)
                 nn.init.zeros_(self.head.bias)
-        finally:
-            torch.random.set_rng_state(gen_state)
 
     def forward(self, idx, targets=None, last_only: bool = False):
         """Logits (B, T, V); with ``targets`` (B, T) also the cross-entropy

@@ -192,13 +192,10 @@ def make_mlp(
       (2): Linear(in_features=3, out_features=2, bias=True)
     )
     """
-    gen_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
+    with torch.random.fork_rng():  # the global generator is left as it was
+        torch.manual_seed(seed)
         return torch.nn.Sequential(
             torch.nn.Linear(in_features, hidden),
             torch.nn.Tanh(),
             torch.nn.Linear(hidden, out_features),
         )
-    finally:
-        torch.random.set_rng_state(gen_state)

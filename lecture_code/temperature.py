@@ -431,7 +431,7 @@ class ReliabilityBins:
 
 def reliability_bins(probs, labels, n_bins: int = 10) -> ReliabilityBins:
     """Bin the top-label confidence max_k p_k into ``n_bins`` equal bins and
-    compare with accuracy.
+    compare with accuracy: the bins of the ECE (eq-temp-ece).
 
     Parameters
     ----------

@@ -56,3 +56,48 @@ def test_every_cited_label_exists():
     assert not missing, (
         f"docstrings cite equation labels the book does not define: {missing}"
     )
+
+
+# The objects a chapter shows with show_source are the code a reader compares
+# with the mathematics next to it: each names the equation it implements. The
+# exceptions are procedures the book describes in words, not by an equation.
+PROCEDURES = {
+    "lecture_code.experiments.lr_sweep": "the tuning protocol (ch. 7)",
+    "lecture_code.optim.adam_step": "Adam is described, not numbered",
+    "lecture_code.optim.minibatch_run": "a training loop",
+    "lecture_code.optim.newton_optimum": "a solver for the reference W*",
+    "lecture_code.optim.train_mlp": "a training loop",
+    "lecture_code.bio.sample_bio_corpus": "the synthetic corpus (ch. 9)",
+    "lecture_code.crf_experiment.decode": "the tagger's decoding loop",
+    "lecture_code.discrete.summarize_estimates": "bias/variance table",
+    "lecture_code.charlm.ngram_hit_rate": "a text statistic (ch. 11)",
+}
+SHOWN = re.compile(r"show_source\(\s*(lecture_code(?:\.\w+)+)")
+
+
+def shown_objects() -> set[str]:
+    return {
+        m
+        for nb in (ROOT / "notebooks").glob("*.ipynb")
+        for c in json.loads(nb.read_text(encoding="utf-8"))["cells"]
+        if c["cell_type"] == "code"
+        for m in SHOWN.findall("".join(c["source"]))
+    }
+
+
+def test_shown_code_names_its_equation():
+    import importlib
+
+    shown = shown_objects()
+    assert len(shown) > 50
+    uncited = []
+    for dotted in sorted(shown):
+        module, *attrs = dotted.split(".")[1:]
+        obj = importlib.import_module(f"lecture_code.{module}")
+        for a in attrs:
+            obj = getattr(obj, a)
+        if dotted not in PROCEDURES and not CITED.search(obj.__doc__ or ""):
+            uncited.append(dotted)
+    assert not uncited, f"shown without an equation label: {uncited}"
+    # the list of exceptions holds only objects a chapter still shows
+    assert set(PROCEDURES) <= shown, set(PROCEDURES) - shown
