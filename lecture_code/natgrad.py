@@ -800,7 +800,7 @@ SWEEPS = {
     },
 }
 
-# : Backward passes per step: K-FAC adds one with labels drawn from the model
+#: Backward passes per step: K-FAC adds one with labels drawn from the model
 # (plus two small solves per layer).
 BACKWARD_PASSES = {"sgd": 1, "adam": 1, "kfac": 2}
 

@@ -69,7 +69,7 @@ class Painter:
         every frame in full.
     """
 
-    # : During the static build, every this-many blitted frames is compared
+    #: During the static build, every this-many blitted frames is compared
     # with a full draw.
     VERIFY_EVERY = 8
 

@@ -59,13 +59,13 @@ from .style import use_book_style
 #: Largest static HTML a slider may produce (the issue's budget per slider).
 MAX_BYTES = 600_000
 
-# : Stops per numeric parameter when a :class:`Range` does not say, by the
+#: Stops per numeric parameter when a :class:`Range` does not say, by the
 # number of parameters of : the slider (one: 25 stops; two: 7 each, e.g. 7 x 7;
 # more: 5 each).
 DEFAULT_STOPS = {1: 25, 2: 7}
 DEFAULT_STOPS_MANY = 5
 
-# : The live slider has this many steps between two neighbouring static stops
+#: The live slider has this many steps between two neighbouring static stops
 # (so every stop of : the book is also a position of the live slider).
 LIVE_SUBSTEPS = 10
 
@@ -249,7 +249,7 @@ class Slider:
             n: (s.sample(default_stops) if s is not None else raw[n])
             for n, s in self.specs.items()
         }
-        # : "numeric" (a Range, or a list of numbers) or "categorical" (any
+        #: "numeric" (a Range, or a list of numbers) or "categorical" (any
         # other list)
         self.kinds = {
             n: "numeric"
@@ -311,7 +311,7 @@ class Slider:
                 "figure or a lower dpi"
             )
         self._widget = None
-        # : how many pictures the live view has drawn (tests and benchmarks
+        #: how many pictures the live view has drawn (tests and benchmarks
         # read it)
         self.live_renders = 0
 

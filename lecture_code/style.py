@@ -28,11 +28,11 @@ COLORS = {
     "grid": "#cccccc",
 }
 
-# : Fixed salt for the ids matplotlib writes into SVG files (byte-identical
+#: Fixed salt for the ids matplotlib writes into SVG files (byte-identical
 # output).
 SVG_HASHSALT = "softmax-information-geometry"
 
-# : Metadata that would otherwise make every SVG differ (date) or leak the
+#: Metadata that would otherwise make every SVG differ (date) or leak the
 # matplotlib version.
 SVG_METADATA = {"Date": None, "Creator": None}
 

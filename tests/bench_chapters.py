@@ -34,7 +34,7 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 
-# : The budget of every chapter (seconds, kernel start + all cells; issue 18):
+#: The budget of every chapter (seconds, kernel start + all cells; issue 18):
 # median ≤ 12 s.
 BUDGET = 12.0
 

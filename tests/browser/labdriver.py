@@ -69,7 +69,7 @@ if _LOG:
 '''
 
 
-# : The test's own user settings (on top of lab/settings/overrides.json, which
+#: The test's own user settings (on top of lab/settings/overrides.json, which
 # readers get too): : every cell in the DOM, and nothing saved (Run All's
 # outputs must never reach the notebooks).
 TEST_SETTINGS = {
@@ -303,7 +303,7 @@ JS_CLOSE = (
     % _FIND
 )
 
-# : Start Run All on a notebook and return at once; JS_RUN_WAIT waits for it
+#: Start Run All on a notebook and return at once; JS_RUN_WAIT waits for it
 # (two kernels can run at a time).
 JS_RUN_START = (
     """async (path) => {
@@ -340,7 +340,7 @@ JS_RUN_ALL = (
     % _FIND
 )
 
-# : Per code cell: index, execution count, source, error outputs, stderr text,
+#: Per code cell: index, execution count, source, error outputs, stderr text,
 # widget outputs (from the model).
 JS_OUTPUTS = (
     """(path) => {
@@ -368,7 +368,7 @@ JS_OUTPUTS = (
     % _FIND
 )
 
-# : Every markdown cell: rendered or not, by jupyterlab-myst (``.myst``) or
+#: Every markdown cell: rendered or not, by jupyterlab-myst (``.myst``) or
 # JupyterLab's own renderer, : its source, and the text its rendered view
 # shows.
 JS_MARKDOWN = (
@@ -518,7 +518,7 @@ class Notebook:
         self.page.evaluate(JS_CLOSE, self.path)
 
 
-# : Move the k-th control of a live slider box and time it, all inside the
+#: Move the k-th control of a live slider box and time it, all inside the
 # page: the clock starts : at the pointer/key event and stops when the new
 # picture has loaded (its ``load`` event).
 JS_ARM = """(box) => {
