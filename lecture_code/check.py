@@ -32,9 +32,9 @@ def cmp(label: str, ours, ref, atol: float = 1e-6, rtol: float = 1e-5) -> None:
     The line reads ``label | 完全一致: はい/いいえ | 許容誤差内: はい/いいえ |
     最大の差: ...``: 完全一致 is bit-for-bit equality, 許容誤差内 is
     ``numpy.allclose`` with ``atol`` (absolute, default 1e-6) and ``rtol``
-    (relative, default 1e-5). Rounding often makes 完全一致 いいえ while 許容誤
-    差内 is はい: that is agreement. Returns nothing, so that a ``cmp`` on the
-    last line of a cell prints only its report line.
+    (relative, default 1e-5). Rounding often makes 完全一致 いいえ while
+    許容誤差内 is はい: that is agreement. Returns nothing, so that a
+    ``cmp`` on the last line of a cell prints only its report line.
 
     Parameters
     ----------
@@ -89,8 +89,8 @@ def rounded(x, digits: int) -> np.ndarray:
 
 
 def vs_source(label: str, computed, stated, digits: int) -> bool:
-    """Compare a computed value with a number printed in a source document (資
-    料 000 / 資料 002).
+    """Compare a computed value with a number printed in a source document
+    (資料 000 / 資料 002).
 
     Only for numbers the source itself prints; a formula checked against the
     book's own value belongs in :func:`cmp`.

@@ -15,15 +15,15 @@ import io
 import numpy as np
 
 #: Frames are quantized to at most this many colours (about 3x smaller PNGs,
-# no visible change).
+#: no visible change).
 PALETTE_COLORS = 128
 
 #: Above this mean fraction of changed pixels, frames are stored whole instead
-# of over a background.
+#: of over a background.
 OVERLAY_MAX_CHANGED = 0.5
 
 #: The few lines of script of a static slider: swap the picture (and the
-# values shown) as its inputs move.
+#: values shown) as its inputs move.
 STATIC_SCRIPT = """<script>(function () {
   var root = document.currentScript.previousElementSibling;
   var frames = JSON.parse(root.querySelector('script.lc-frames').textContent);

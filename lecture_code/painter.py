@@ -70,7 +70,7 @@ class Painter:
     """
 
     #: During the static build, every this-many blitted frames is compared
-    # with a full draw.
+    #: with a full draw.
     VERIFY_EVERY = 8
 
     def __init__(self, dpi: int, blit: bool = True):

@@ -60,13 +60,13 @@ from .style import use_book_style
 MAX_BYTES = 600_000
 
 #: Stops per numeric parameter when a :class:`Range` does not say, by the
-# number of parameters of : the slider (one: 25 stops; two: 7 each, e.g. 7 x 7;
-# more: 5 each).
+#: number of parameters of the slider (one: 25 stops; two: 7 each, e.g. 7 x 7;
+#: more: 5 each).
 DEFAULT_STOPS = {1: 25, 2: 7}
 DEFAULT_STOPS_MANY = 5
 
 #: The live slider has this many steps between two neighbouring static stops
-# (so every stop of : the book is also a position of the live slider).
+#: (so every stop of the book is also a position of the live slider).
 LIVE_SUBSTEPS = 10
 
 
@@ -250,7 +250,7 @@ class Slider:
             for n, s in self.specs.items()
         }
         #: "numeric" (a Range, or a list of numbers) or "categorical" (any
-        # other list)
+        #: other list)
         self.kinds = {
             n: "numeric"
             if s is not None or all(_is_number(v) for v in self.values[n])
@@ -312,7 +312,7 @@ class Slider:
             )
         self._widget = None
         #: how many pictures the live view has drawn (tests and benchmarks
-        # read it)
+        #: read it)
         self.live_renders = 0
 
     # -- values and their text

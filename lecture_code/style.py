@@ -29,11 +29,11 @@ COLORS = {
 }
 
 #: Fixed salt for the ids matplotlib writes into SVG files (byte-identical
-# output).
+#: output).
 SVG_HASHSALT = "softmax-information-geometry"
 
 #: Metadata that would otherwise make every SVG differ (date) or leak the
-# matplotlib version.
+#: matplotlib version.
 SVG_METADATA = {"Date": None, "Creator": None}
 
 

@@ -16,6 +16,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CITED = re.compile(r"\beq-[a-z0-9]+(?:-[a-z0-9]+)*")
 DEFINED = re.compile(r"\$\$\s*\((eq-[a-z0-9-]+)\)")
+# propositions, definitions, theorems, exercises: a directive's ``:label:``
+CITED_OTHER = re.compile(r"\b(?:prop|def|thm|lem|ex)-[a-z0-9]+(?:-[a-z0-9]+)*")
+DEFINED_OTHER = re.compile(
+    r"^:label: ((?:prop|def|thm|lem|ex)-[a-z0-9-]+)", re.M
+)
 
 
 def book_labels() -> set[str]:
@@ -33,6 +38,16 @@ def book_labels() -> set[str]:
     return labels
 
 
+def directive_labels() -> set[str]:
+    texts = [
+        "".join(c["source"])
+        for nb in (ROOT / "notebooks").glob("*.ipynb")
+        for c in json.loads(nb.read_text(encoding="utf-8"))["cells"]
+        if c["cell_type"] == "markdown"
+    ] + [p.read_text(encoding="utf-8") for p in (ROOT / "book").glob("*.md")]
+    return {m for t in texts for m in DEFINED_OTHER.findall(t)}
+
+
 def cited_labels() -> dict[str, set[str]]:
     return {
         p.name: set(CITED.findall(p.read_text(encoding="utf-8")))
@@ -44,6 +59,23 @@ def test_labels_are_found():
     assert len(book_labels()) > 100
     assert DEFINED.findall("$$\nx\n$$ (eq-a-b)") == ["eq-a-b"]
     assert sum(map(len, cited_labels().values())) > 50
+
+
+def test_every_cited_directive_label_exists():
+    labels = directive_labels()
+    assert {"prop-dual-mirror", "def-fisher-conditional"} <= labels
+    assert DEFINED_OTHER.findall(
+        ":::{prf:proposition}\n:label: prop-a-b\n"
+    ) == ["prop-a-b"]
+    missing = {
+        p.name: sorted(set(CITED_OTHER.findall(text)) - labels)
+        for p in sorted((ROOT / "lecture_code").glob("*.py"))
+        if set(CITED_OTHER.findall(text := p.read_text(encoding="utf-8")))
+        - labels
+    }
+    assert not missing, (
+        f"docstrings cite labels the book does not define: {missing}"
+    )
 
 
 def test_every_cited_label_exists():

@@ -70,8 +70,8 @@ if _LOG:
 
 
 #: The test's own user settings (on top of lab/settings/overrides.json, which
-# readers get too): : every cell in the DOM, and nothing saved (Run All's
-# outputs must never reach the notebooks).
+#: readers get too): every cell in the DOM, and nothing saved (Run All's
+#: outputs must never reach the notebooks).
 TEST_SETTINGS = {
     "@jupyterlab/notebook-extension:tracker": {"windowingMode": "none"},
     "@jupyterlab/docmanager-extension:plugin": {"autosave": False},
@@ -304,7 +304,7 @@ JS_CLOSE = (
 )
 
 #: Start Run All on a notebook and return at once; JS_RUN_WAIT waits for it
-# (two kernels can run at a time).
+#: (two kernels can run at a time).
 JS_RUN_START = (
     """async (path) => {
   %s
@@ -341,7 +341,7 @@ JS_RUN_ALL = (
 )
 
 #: Per code cell: index, execution count, source, error outputs, stderr text,
-# widget outputs (from the model).
+#: widget outputs (from the model).
 JS_OUTPUTS = (
     """(path) => {
   %s
@@ -369,8 +369,8 @@ JS_OUTPUTS = (
 )
 
 #: Every markdown cell: rendered or not, by jupyterlab-myst (``.myst``) or
-# JupyterLab's own renderer, : its source, and the text its rendered view
-# shows.
+#: JupyterLab's own renderer, its source, and the text its rendered view
+#: shows.
 JS_MARKDOWN = (
     """(path) => {
   %s
@@ -519,8 +519,8 @@ class Notebook:
 
 
 #: Move the k-th control of a live slider box and time it, all inside the
-# page: the clock starts : at the pointer/key event and stops when the new
-# picture has loaded (its ``load`` event).
+#: page: the clock starts at the pointer/key event and stops when the new
+#: picture has loaded (its ``load`` event).
 JS_ARM = """(box) => {
   const img = box.querySelector('.lc-live-image img, img.lc-live-image, img');
   const before = img.src;
