@@ -120,7 +120,30 @@ def problems(qualname: str, obj) -> list[str]:
                 )
     if wants_returns and not ({"Returns", "Yields"} & set(found)):
         out.append(f"{qualname}: returns a value but has no Returns section")
+    for title in ("Parameters", "Attributes", "Returns", "Yields"):
+        out += [
+            f"{qualname}: {title}: {p}"
+            for p in malformed(found.get(title, ""))
+        ]
     return out
+
+
+def malformed(body: str) -> list[str]:
+    """Entries of a numpydoc section that are not ``name : type`` / ``type``
+    followed by an indented description line."""
+    lines = body.strip("\n").splitlines()
+    problems = []
+    for i, line in enumerate(lines):
+        if not line.strip() or line[0].isspace():
+            continue
+        nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        if not (nxt.strip() and nxt[0].isspace()):
+            problems.append(f"{line.strip()!r} has no indented description")
+        if re.search(r"\w: ", line):
+            problems.append(
+                f"{line.strip()!r}: type and description share a line"
+            )
+    return problems
 
 
 def test_sections_parser_reads_numpydoc():
@@ -141,6 +164,20 @@ def test_sections_parser_reads_numpydoc():
     assert documented_names(found["Parameters"]) == {"x", "y", "tau"}
 
 
+def test_malformed_entries_are_found():
+    body = """
+x : float
+    Meaning.
+y : int
+tensor: the result.
+    More.
+"""
+    assert malformed(body) == [
+        "'y : int' has no indented description",
+        "'tensor: the result.': type and description share a line",
+    ]
+
+
 def test_a_planted_undocumented_function_is_found():
     def f(z, tau=1.0):
         """Softmax.
@@ -148,6 +185,7 @@ def test_a_planted_undocumented_function_is_found():
         Parameters
         ----------
         z : tensor
+            Logits.
         """
         return z
 
