@@ -71,7 +71,7 @@ def causal_mask(
 
     Returns
     -------
-    tensor of bool, shape (t_q, t_k)
+    torch.Tensor of bool, shape (t_q, t_k)
         True where query i may attend to key j.
     """
     t_q = integer(t_q, "t_q", minimum=1)
@@ -97,9 +97,9 @@ def attention_scores(
 
     Parameters
     ----------
-    q : tensor, shape (..., T_q, d)
+    q : torch.Tensor, shape (..., T_q, d)
         Queries.
-    k : tensor, shape (..., T_k, d)
+    k : torch.Tensor, shape (..., T_k, d)
         Keys.
     scale : bool
         Divide by √d.
@@ -110,7 +110,7 @@ def attention_scores(
 
     Returns
     -------
-    tensor, shape (..., T_q, T_k)
+    torch.Tensor, shape (..., T_q, T_k)
         The scores S.
     """
     _check_qk(q, k)
@@ -141,9 +141,9 @@ def attention_weights(
 
     Parameters
     ----------
-    q : tensor, shape (..., T_q, d)
+    q : torch.Tensor, shape (..., T_q, d)
         Queries.
-    k : tensor, shape (..., T_k, d)
+    k : torch.Tensor, shape (..., T_k, d)
         Keys.
     causal : bool
         Mask the future keys (eq-attn-mask).
@@ -158,12 +158,11 @@ def attention_weights(
 
     Returns
     -------
-    tensor, shape (..., T_q, T_k)
+    torch.Tensor, shape (..., T_q, T_k)
         The weights A; every row sums to 1.
     """
     if window is not None and not causal:
         raise ValueError("window applies to causal attention only")
-    # (..., Tq, Tk)
     s = attention_scores(q, k, scale=scale, qk_norm=qk_norm, gain=gain)
     if causal:
         s = s.masked_fill(
@@ -187,11 +186,11 @@ def attention(
 
     Parameters
     ----------
-    q : tensor, shape (..., T_q, d)
+    q : torch.Tensor, shape (..., T_q, d)
         Queries.
-    k : tensor, shape (..., T_k, d)
+    k : torch.Tensor, shape (..., T_k, d)
         Keys.
-    v : tensor, shape (..., T_k, d_v)
+    v : torch.Tensor, shape (..., T_k, d_v)
         Values.
     causal : bool
         Mask the future keys (eq-attn-mask).
@@ -206,7 +205,7 @@ def attention(
 
     Returns
     -------
-    tuple of tensor
+    tuple of torch.Tensor
         The output A V (..., T_q, d_v) and the weights A (..., T_q, T_k).
     """
     if not isinstance(v, torch.Tensor) or v.shape[-2] != k.shape[-2]:
@@ -255,7 +254,7 @@ def random_attention_rows(
 
     Returns
     -------
-    tensor, shape (rows, n_keys)
+    torch.Tensor, shape (rows, n_keys)
         One row of weights per query; every row sums to 1.
     """
     d, n_keys, rows = (
@@ -266,8 +265,6 @@ def random_attention_rows(
     g = torch.Generator().manual_seed(seed)
     # (rows, 1, d): one query per row
     q = torch.randn(rows, 1, d, generator=g, dtype=torch.float64)
-    # (rows, n_keys, d)
     k = torch.randn(rows, n_keys, d, generator=g, dtype=torch.float64)
-    return attention_weights(q, k, causal=False, scale=scale, qk_norm=qk_norm)[
-        :, 0
-    ]
+    a = attention_weights(q, k, causal=False, scale=scale, qk_norm=qk_norm)
+    return a[:, 0]  # (rows, n_keys)

@@ -1,5 +1,5 @@
-"""BIO tagging utilities and the simulated corpus of chapter 9 ("CRF：点からパ
-スへ").
+"""BIO tagging utilities and the simulated corpus of chapter 9
+("CRF：点からパスへ").
 
 - BIO tags: which moves are legal (:func:`bio_allowed_transitions`, the hard
   constraints of :class:`lecture_code.linear_chain_crf.LinearChainCRF`), how
@@ -88,7 +88,7 @@ def bio_allowed_transitions(
 
     Returns
     -------
-    tuple of tensor
+    tuple of torch.Tensor
         ``allowed`` (K, K), ``allowed_start`` (K,), ``allowed_end`` (K,), bool.
     """
     parsed = _parse_bio(tag_names)
@@ -114,9 +114,9 @@ def illegal_transitions(paths, allowed, allowed_start=None) -> int:
     ----------
     paths : list of list of int, or list of int
         Tag paths, or one path.
-    allowed : tensor of bool, shape (K, K)
+    allowed : torch.Tensor of bool, shape (K, K)
         Allowed moves i → j.
-    allowed_start : tensor of bool, shape (K,), optional
+    allowed_start : torch.Tensor of bool, shape (K,), optional
         Tags that may start a path.
 
     Returns
@@ -229,7 +229,7 @@ def entity_f1(
 BIO_TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
 
 #: Word-id ranges of the simulated vocabulary: ordinary words, person names,
-# place names, : and ambiguous words that can be either a person or a place.
+#: place names, and ambiguous words that can be either a person or a place.
 VOCAB = {
     "O": range(0, 60),
     "PER": range(60, 80),
@@ -241,9 +241,9 @@ VOCAB_SIZE = 121  # id 120 is padding
 PAD = VOCAB_SIZE - 1
 
 
-#: The corpus's true process, row by row: p(first tag) and p(next tag |
-# previous tag), in the : order of :data:`BIO_TAGS`. Only legal BIO moves have
-# positive probability.
+#: The corpus's true process, row by row: p(first tag) and
+#: p(next tag | previous tag), in the order of :data:`BIO_TAGS`. Only legal BIO
+#: moves have positive probability.
 BIO_START_PROBS = (0.6, 0.2, 0.0, 0.2, 0.0)
 BIO_TRANSITION_PROBS = (
     (0.7, 0.15, 0.0, 0.15, 0.0),  # after O
@@ -278,7 +278,7 @@ def bio_emission_probs(p_ambiguous: float = 0.6) -> torch.Tensor:
 
     Returns
     -------
-    tensor, shape (VOCAB_SIZE, 5)
+    torch.Tensor, shape (VOCAB_SIZE, 5)
         p(word | tag), float64; each column sums to 1.
     """
     _check_corpus_args(p_ambiguous)
@@ -336,8 +336,8 @@ def sample_bio_corpus(
         raise ValueError("need n_sentences >= 1 and 1 <= min_len <= max_len")
     _check_corpus_args(p_ambiguous)
     rng = np.random.default_rng(seed)
-    # cumulative probabilities of the next tag, one row per previous tag
-    # (row 5: the sentence start)
+    # cumulative probabilities of the next tag, one row per previous tag;
+    # row 5 is the sentence start
     next_tag = np.cumsum([*BIO_TRANSITION_PROBS, BIO_START_PROBS], axis=1)
     words, tags = [], []
     for _ in range(n_sentences):
@@ -372,7 +372,7 @@ def pad_batch(seqs, pad: int):
 
     Returns
     -------
-    tuple of tensor
+    tuple of torch.Tensor
         The padded ids (B, T_max), int64, and the mask (B, T_max), bool.
     """
     lengths = np.array([len(s) for s in seqs])
@@ -397,10 +397,10 @@ def oracle_crf(p_ambiguous: float = 0.6) -> LinearChainCRF:
     """The corpus's true posterior p(y|x) as a constrained float64 CRF (use
     with :func:`oracle_emissions`).
 
-    φ(i, j) = log A_ij and φ_start(j) = log π_j, where A =
-    ``BIO_TRANSITION_PROBS`` and π = ``BIO_START_PROBS``; their zero entries
-    become hard constraints (−∞). There is no end score: sentence lengths do
-    not depend on the tags.
+    φ(i, j) = log A_ij and φ_start(j) = log π_j, where
+    A = ``BIO_TRANSITION_PROBS`` and π = ``BIO_START_PROBS``; their zero
+    entries become hard constraints (−∞). There is no end score: sentence
+    lengths do not depend on the tags.
 
     Parameters
     ----------
@@ -442,7 +442,7 @@ def oracle_emissions(X: Sequence[Sequence[int]], p_ambiguous: float = 0.6):
 
     Returns
     -------
-    tuple of tensor
+    tuple of torch.Tensor
         ψ (B, T, K), float64, and the mask (B, T).
     """
     words, mask = pad_batch(X, PAD)

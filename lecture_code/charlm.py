@@ -11,9 +11,9 @@ layer starts at zero (as in nanochat's first commit 3a5e0bc; the pinned commit
 draws it with standard deviation 0.001), so the untrained model is exactly
 uniform and its loss is log V.
 
-Book equation: (eq-ce-gather) CE = -(1/|𝓜|) Σ_{n∈𝓜} log_softmax(z_n)[y_n], 𝓜 =
-{n : y_n ≠ -1}; :func:`cross_entropy` writes it out and tests compare it with
-``F.cross_entropy``.
+Book equation: (eq-ce-gather) CE = -(1/|𝓜|) Σ_{n∈𝓜} log_softmax(z_n)[y_n],
+𝓜 = {n : y_n ≠ -1}; :func:`cross_entropy` writes it out and tests compare it
+with ``F.cross_entropy``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from .sampling import sample_next_token
 from .sampling import softcap as _softcap
 from .softmax import log_softmax
-from .validate import integer, positive
+from .validate import as_tensor, integer, labels, positive
 
 _DIRECTIVE = re.compile(r"^\s*(```|:::|:[a-z-]+:|\{[a-z-]+\}|\|?\s*-{3})")
 _MARKUP = [
@@ -49,50 +49,32 @@ def cross_entropy(logits, targets, ignore_index: int = -1) -> torch.Tensor:
     """Mean of -log_softmax(logits)[target] over the targets that are not
     ``ignore_index`` (eq-ce-gather).
 
-    logits (N, V) float, targets (N,) int64 in [0, V) or equal to
-    ``ignore_index``.
-
     Parameters
     ----------
-    logits : tensor, shape (N, V)
-        Logits.
-    targets : tensor of int64, shape (N,)
+    logits : array_like, shape (N, V)
+        Logits, no NaN.
+    targets : array_like of int, shape (N,)
         Ids in [0, V), or ``ignore_index``.
     ignore_index : int
         Target value that is not counted.
 
     Returns
     -------
-    tensor, shape ()
+    torch.Tensor, shape ()
         The mean over the counted targets.
     """
-    if not isinstance(logits, torch.Tensor) or logits.dim() != 2:
-        raise ValueError(
-            "logits must be a tensor of shape (N, V), got "
-            f"{getattr(logits, 'shape', type(logits))}"
-        )
-    if (
-        not isinstance(targets, torch.Tensor)
-        or targets.dtype != torch.int64
-        or targets.shape != logits.shape[:1]
-    ):
-        raise ValueError(
-            f"targets must be an int64 tensor of shape ({logits.shape[0]},)"
-        )
-    keep = targets != ignore_index  # (N,)
+    z = as_tensor(logits, "logits", ndim=2, nan=False)
+    # validate.labels knows no ignore_index: check the targets with it as 0
+    t = torch.as_tensor(targets)
+    keep = t != integer(ignore_index, "ignore_index")  # (N,)
+    y = labels(t.where(keep, 0), len(z), z.shape[1], "targets")
     if not keep.any():
         raise ValueError(
             f"every target equals ignore_index={ignore_index}: the mean is "
             "undefined"
         )
-    t = targets[keep]
-    if (t < 0).any() or (t >= logits.shape[1]).any():
-        raise ValueError(
-            f"targets must lie in [0, {logits.shape[1]}) or equal "
-            f"ignore_index={ignore_index}"
-        )
-    logp = log_softmax(logits[keep], dim=-1)  # (M, V)
-    return -logp.gather(1, t[:, None]).squeeze(1).mean()
+    logp = log_softmax(z[keep], dim=-1)  # (M, V)
+    return -logp.gather(1, y[keep, None]).squeeze(1).mean()
 
 
 def load_book_text(root=".", pattern: str = "book/*.md") -> str:
@@ -242,14 +224,12 @@ class TinyCharLM(nn.Module):
         q, k, v = self.qkv(F.rms_norm(x, (x.size(-1),))).split(
             x.size(-1), dim=-1
         )
-        # (B, H, T, d/H)
         heads = lambda t: t.view(B, T, self.n_head, -1).transpose(1, 2)
         q, k, v = heads(q), heads(k), heads(v)  # (B, H, T, d/H) each
         # scores become qk_gain² √(d/H) cos∠(q, k) (eq-attn-qknorm)
         if self.qk_norm:
             q = self.qk_gain * F.rms_norm(q, (q.size(-1),))
             k = self.qk_gain * F.rms_norm(k, (k.size(-1),))
-        # (B, H, T, d/H)
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         x = x + self.proj(y.transpose(1, 2).reshape(B, T, -1))
         if last_only:
@@ -282,7 +262,7 @@ def interleaved_split(data: torch.Tensor, block: int = 64, every: int = 10):
 
     Parameters
     ----------
-    data : tensor of int64, shape (N,)
+    data : torch.Tensor of int64, shape (N,)
         Character ids.
     block : int
         Block length.
@@ -291,7 +271,7 @@ def interleaved_split(data: torch.Tensor, block: int = 64, every: int = 10):
 
     Returns
     -------
-    tuple of tensor
+    tuple of torch.Tensor
         The training ids and the validation ids (1-D each).
     """
     if block < 2 or every < 2:
@@ -317,7 +297,7 @@ def random_batch(
 
     Parameters
     ----------
-    data : tensor of int64, shape (N,)
+    data : torch.Tensor of int64, shape (N,)
         Character ids.
     batch_size : int
         Number of windows B.
@@ -328,7 +308,7 @@ def random_batch(
 
     Returns
     -------
-    tuple of tensor
+    tuple of torch.Tensor
         Inputs x and targets y (the next characters), each (B, T).
     """
     if len(data) <= block_size:
@@ -336,7 +316,6 @@ def random_batch(
             f"data has {len(data)} characters; need more than "
             f"block_size={block_size}"
         )
-    # (B,)
     start = torch.randint(
         0, len(data) - block_size, (batch_size,), generator=generator
     )
@@ -355,7 +334,7 @@ def evaluate(model: TinyCharLM, data: torch.Tensor) -> float:
     ----------
     model : TinyCharLM
         The model.
-    data : tensor of int64, shape (N,)
+    data : torch.Tensor of int64, shape (N,)
         Character ids.
 
     Returns
@@ -387,7 +366,7 @@ def train(
     ----------
     model : TinyCharLM
         The model, trained in place.
-    data : tensor of int64, shape (N,)
+    data : torch.Tensor of int64, shape (N,)
         Training ids.
     steps : int
         Number of AdamW steps.
@@ -435,15 +414,15 @@ def generate(
     :func:`sample_next_token`.
 
     ``sampling`` holds ``temperature``, ``top_k``, ``top_p``; the generator is
-    seeded like nanochat's engine. Returns the ids (T + n,); with ``num_samples
-    = m`` it continues m copies of the prompt at once (one generator, m
-    independent continuations) and returns (m, T + n).
+    seeded like nanochat's engine. Returns the ids (T + n,); with
+    ``num_samples = m`` it continues m copies of the prompt at once (one
+    generator, m independent continuations) and returns (m, T + n).
 
     Parameters
     ----------
     model : TinyCharLM
         The model.
-    prompt : tensor of int64, shape (T,)
+    prompt : torch.Tensor of int64, shape (T,)
         The prompt's ids.
     n : int
         Characters to append.
@@ -456,7 +435,7 @@ def generate(
 
     Returns
     -------
-    tensor of int64, shape (T + n,) or (num_samples, T + n)
+    torch.Tensor of int64, shape (T + n,) or (num_samples, T + n)
         The prompt followed by the generated ids.
     """
     num_samples = (
@@ -467,8 +446,8 @@ def generate(
     rng = torch.Generator().manual_seed(seed)
     ids = prompt[None, :].expand(num_samples or 1, -1)  # (m, T)
     for _ in range(n):
-        # (m, V)
-        logits = model(ids[:, -model.block_size :], last_only=True)[:, -1, :]
+        context = ids[:, -model.block_size :]  # (m, ≤ block_size)
+        logits = model(context, last_only=True)[:, -1, :]  # (m, V)
         ids = torch.cat(
             [ids, sample_next_token(logits, rng, **sampling)], dim=1
         )
@@ -494,11 +473,11 @@ def _ngram_codes(ids: torch.Tensor, n: int, base: int) -> torch.Tensor:
             f"n-grams of length {n} over {base} symbols do not fit in int64 "
             "codes"
         )
-    # (m, T - n + 1)
-    codes = torch.zeros(ids.shape[0], ids.shape[1] - n + 1, dtype=torch.int64)
+    m, width = ids.shape[0], ids.shape[1] - n + 1
+    codes = torch.zeros(m, width, dtype=torch.int64)  # (m, T - n + 1)
     # the n-gram (a_1, ..., a_n) as the integer a_1 base^{n-1} + ... + a_n
     for j in range(n):
-        codes = codes * base + ids[:, j : ids.shape[1] - n + 1 + j]
+        codes = codes * base + ids[:, j : j + width]
     return codes
 
 
@@ -508,14 +487,14 @@ def distinct_ngram_fraction(ids, n: int = 2) -> torch.Tensor:
 
     Parameters
     ----------
-    ids : tensor of int64, shape (L,) or (B, L)
+    ids : torch.Tensor of int64, shape (L,) or (B, L)
         One sequence per row.
     n : int
         n-gram length.
 
     Returns
     -------
-    tensor, shape (B,)
+    torch.Tensor, shape (B,)
         The fraction of distinct n-grams per row.
     """
     ids = _rows(ids, n)
@@ -535,21 +514,21 @@ def ngram_hit_rate(ids, reference: torch.Tensor, n: int = 2) -> torch.Tensor:
 
     Parameters
     ----------
-    ids : tensor of int64, shape (L,) or (B, L)
+    ids : torch.Tensor of int64, shape (L,) or (B, L)
         One sequence per row.
-    reference : tensor of int, shape (N,)
+    reference : torch.Tensor of int, shape (N,)
         The reference ids (e.g. the training text).
     n : int
         n-gram length.
 
     Returns
     -------
-    tensor, shape (B,)
+    torch.Tensor, shape (B,)
         The fraction of each row's n-grams found in ``reference``.
     """
     ids = _rows(ids, n)
     reference = _rows(reference, n)
     base = int(max(ids.max(), reference.max())) + 1
     seen = torch.unique(_ngram_codes(reference, n, base))  # (S,)
-    # (m,)
-    return torch.isin(_ngram_codes(ids, n, base), seen).double().mean(dim=1)
+    hits = torch.isin(_ngram_codes(ids, n, base), seen)  # (m, T - n + 1)
+    return hits.double().mean(dim=1)  # (m,)

@@ -15,8 +15,8 @@ can give.
   contrast.
 - :func:`fit` trains either head by full-batch gradient descent on the
   cross-entropy (small data only); :func:`fit_with` does the same with any
-  ``torch.optim`` optimizer and records the gauge components Σ_k w_k and Σ_k
-  b_k after every step (:func:`gauge_sums`).
+  ``torch.optim`` optimizer and records the gauge components Σ_k w_k and
+  Σ_k b_k after every step (:func:`gauge_sums`).
 - :func:`max_prob_bound`, :func:`etf_max_prob` and :func:`simplex_etf`: the
   scale bound of a cosine head, reached only when all other class vectors equal
   -x, and the value for the symmetric (simplex-ETF) arrangement of the class
@@ -69,10 +69,8 @@ def _init_weight(
     num_classes: int, in_features: int, seed: int | None
 ) -> torch.Tensor:
     gen = torch.Generator().manual_seed(seed) if seed is not None else None
-    # (K, d)
-    return torch.randn(num_classes, in_features, generator=gen) / math.sqrt(
-        in_features
-    )
+    w = torch.randn(num_classes, in_features, generator=gen)  # (K, d)
+    return w / math.sqrt(in_features)
 
 
 class NormalizedClassifier(nn.Module):
@@ -111,10 +109,8 @@ class NormalizedClassifier(nn.Module):
         self.in_features = positive_int(in_features, "in_features")
         self.num_classes = positive_int(num_classes, "num_classes")
         self.scale = positive(scale, "scale")
-        # (K, d)
-        self.weight = nn.Parameter(
-            _init_weight(num_classes, in_features, seed)
-        )
+        w = _init_weight(num_classes, in_features, seed)
+        self.weight = nn.Parameter(w)  # (K, d)
 
     def cosines(self, x: torch.Tensor) -> torch.Tensor:
         """cos ω_k between each input and each class vector, shape (..., K),
@@ -177,12 +173,10 @@ class LinearClassifier(nn.Module):
         super().__init__()
         self.in_features = positive_int(in_features, "in_features")
         self.num_classes = positive_int(num_classes, "num_classes")
-        # (K, d)
-        self.weight = nn.Parameter(
-            _init_weight(num_classes, in_features, seed)
-        )
-        # (K,)
-        self.bias = nn.Parameter(torch.zeros(num_classes)) if bias else None
+        w = _init_weight(num_classes, in_features, seed)
+        self.weight = nn.Parameter(w)  # (K, d)
+        b = nn.Parameter(torch.zeros(num_classes)) if bias else None
+        self.bias = b  # (K,) or None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._logits(self._prepare(x))
@@ -244,8 +238,7 @@ def fit(
     list of float
         The loss before every step.
     """
-    if X.dim() != 2:
-        raise ValueError(f"X must have shape (N, d), got {tuple(X.shape)}")
+    X = validate.as_tensor(X, "X", ndim=2)
     _check_labels(y, X.shape[0], model.num_classes)
     positive_int(steps, "steps")
     params = [q for q in model.parameters() if q.requires_grad]
@@ -343,9 +336,9 @@ def fit_with(
     model : nn.Module
         A head with ``weight`` (K, d) and optionally ``bias`` (K,), e.g.
         :class:`LinearClassifier`.
-    X : torch.Tensor (N, d)
+    X : torch.Tensor, shape (N, d)
         Inputs, same dtype as the model.
-    y : torch.Tensor (N,)
+    y : torch.Tensor, shape (N,)
         int64 class labels in 0..K-1.
     optimizer : torch.optim.Optimizer
         Built on ``model.parameters()``.
@@ -355,6 +348,7 @@ def fit_with(
     Returns
     -------
     TrainLog
+        The losses and the gauge sums Σ_k w_k, Σ_k b_k of every step.
 
     Examples
     --------
@@ -368,12 +362,8 @@ def fit_with(
     >>> abs(log.bias_sum).max().item() < 1e-14
     True
     """
-    if not isinstance(X, torch.Tensor) or X.dim() != 2:
-        raise ValueError(
-            "X must be a tensor of shape (N, d), got "
-            f"{getattr(X, 'shape', type(X).__name__)}"
-        )
     gauge_sums(model)  # validates the model's weight
+    X = validate.as_tensor(X, "X", ndim=2, dtype=model.weight.dtype)
     _check_labels(y, X.shape[0], model.weight.shape[0])
     positive_int(steps, "steps")
     if not isinstance(optimizer, torch.optim.Optimizer):
@@ -391,9 +381,7 @@ def fit_with(
         w_sum, b_sum = gauge_sums(model)
         w_sums.append(w_sum)
         b_sums.append(b_sum)
-    # (steps,)
     bias_sum = torch.stack(b_sums) if b_sums[0] is not None else None
-    # weight_sum: (steps, d)
     return TrainLog(losses, torch.stack(w_sums), bias_sum)
 
 
@@ -485,8 +473,8 @@ def _check_scale_and_classes(scale, num_classes) -> tuple[float, int]:
 
 
 def max_prob_bound(scale: float, num_classes: int) -> float:
-    """The largest probability any class can get from a cosine head, e^s / (e^s
-    + (K-1)e^{-s}) (eq-softmax-scale-bound).
+    """The largest probability any class can get from a cosine head,
+    e^s / (e^s + (K-1)e^{-s}) (eq-softmax-scale-bound).
 
     The logits lie in [-s, s]; the bound needs the correct logit at s and all
     K-1 others at -s, i.e. every other class vector equal to -x: K-1 classes on
@@ -503,6 +491,7 @@ def max_prob_bound(scale: float, num_classes: int) -> float:
     Returns
     -------
     float
+        The largest probability, e^s / (e^s + (K-1)e^{-s}).
     """
     s, K = _check_scale_and_classes(scale, num_classes)
     return 1.0 / (1.0 + (K - 1) * math.exp(-2.0 * s))
@@ -526,6 +515,7 @@ def etf_max_prob(scale: float, num_classes: int) -> float:
     Returns
     -------
     float
+        The probability of the true class.
     """
     s, K = _check_scale_and_classes(scale, num_classes)
     return 1.0 / (1.0 + (K - 1) * math.exp(-s * K / (K - 1)))

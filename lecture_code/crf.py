@@ -1,16 +1,16 @@
-"""Linear-chain conditional random fields, the lesson (chapter 9, "CRF：点から
-パスへ").
+"""Linear-chain conditional random fields, the lesson (chapter 9,
+"CRF：点からパスへ").
 
-Functions for one sequence, written to be read: the path score S(y|x) = Σ_t
-ψ_t(y_t) + Σ_t φ(y_t, y_{t+1}) (eq-crf-score), the partition function by
-enumerating all K^T paths (eq-crf-partition), the forward algorithm in log
-space (eq-crf-forward), forward–backward with node and pairwise marginals
-(eq-crf-backward, eq-crf-marginals, eq-crf-pairwise), the forward recursion
-normalised at every step (eq-crf-scaled-forward), Viterbi with backtracking
-(eq-crf-viterbi), the CRF as an exponential family: its sufficient statistics
-and Fisher matrix by enumeration (eq-crf-expfamily, eq-crf-fisher), and the
-locally normalised chain (MEMM, eq-crf-memm) that the label-bias example
-compares against.
+Functions for one sequence, written to be read: the path score
+S(y|x) = Σ_t ψ_t(y_t) + Σ_t φ(y_t, y_{t+1}) (eq-crf-score), the partition
+function by enumerating all K^T paths (eq-crf-partition), the forward
+algorithm in log space (eq-crf-forward), forward–backward with node and
+pairwise marginals (eq-crf-backward, eq-crf-marginals, eq-crf-pairwise), the
+forward recursion normalised at every step (eq-crf-scaled-forward), Viterbi
+with backtracking (eq-crf-viterbi), the CRF as an exponential family: its
+sufficient statistics and Fisher matrix by enumeration (eq-crf-expfamily,
+eq-crf-fisher), and the locally normalised chain (MEMM, eq-crf-memm) that the
+label-bias example compares against.
 
 The rest of the chapter's code lives next door: :mod:`lecture_code.bio` (BIO
 tags, entities, entity F1, the simulated corpus),
@@ -30,11 +30,11 @@ from __future__ import annotations
 import itertools
 from typing import NamedTuple
 
-import numpy as np
 import torch
 
 from .linear_chain_crf import LinearChainCRF
 from .softmax import log_softmax, logsumexp
+from .validate import integer
 
 __all__ = [
     "sequence_score",
@@ -119,18 +119,18 @@ def sequence_score(
 
     Parameters
     ----------
-    emissions : tensor, shape (T, K)
+    emissions : torch.Tensor, shape (T, K)
         Emission scores ψ_t(k).
-    tags : tensor of int, shape (T,) or (N, T)
+    tags : torch.Tensor of int, shape (T,) or (N, T)
         One tag path or a batch of paths.
-    transitions : tensor, shape (K, K)
+    transitions : torch.Tensor, shape (K, K)
         φ(i, j), the score of tag j right after tag i.
-    start, end : tensor, shape (K,), optional
+    start, end : torch.Tensor, shape (K,), optional
         Scores of the first and the last tag (zero if omitted).
 
     Returns
     -------
-    tensor, shape () or (N,)
+    torch.Tensor, shape () or (N,)
         S(y|x) of each path.
     """
     emissions, transitions, start, end = _lesson_inputs(
@@ -157,7 +157,7 @@ def all_paths(T: int, K: int) -> torch.Tensor:
 
     Returns
     -------
-    tensor of int64, shape (K**T, T)
+    torch.Tensor of int64, shape (K**T, T)
         One path per row.
     """
     if T < 1 or K < 1:
@@ -180,25 +180,23 @@ def brute_force_log_partition(
 
     Parameters
     ----------
-    emissions : tensor, shape (T, K)
+    emissions : torch.Tensor, shape (T, K)
         Emission scores ψ_t(k).
-    transitions : tensor, shape (K, K)
+    transitions : torch.Tensor, shape (K, K)
         φ(i, j), the score of tag j right after tag i.
-    start, end : tensor, shape (K,), optional
+    start, end : torch.Tensor, shape (K,), optional
         Scores of the first and the last tag (zero if omitted).
 
     Returns
     -------
-    tensor, shape ()
+    torch.Tensor, shape ()
         log Z(x).
     """
     emissions, transitions, start, end = _lesson_inputs(
         emissions, transitions, start, end
     )
-    # (K^T,)
-    scores = sequence_score(
-        emissions, all_paths(*emissions.shape), transitions, start, end
-    )
+    paths = all_paths(*emissions.shape)  # (K^T, T)
+    scores = sequence_score(emissions, paths, transitions, start, end)
     return logsumexp(scores, dim=0)
 
 
@@ -207,21 +205,22 @@ def forward_log_partition(
 ) -> torch.Tensor:
     """log Z by the forward algorithm in log space, O(T K²) (eq-crf-forward).
 
-    log α_1(j) = start[j] + ψ_1(j); log α_t(j) = ψ_t(j) + LSE_i(log α_{t-1}(i)
-    + φ(i, j)); log Z = LSE_j(log α_T(j) + end[j]).
+    log α_1(j) = start[j] + ψ_1(j);
+    log α_t(j) = ψ_t(j) + LSE_i(log α_{t-1}(i) + φ(i, j));
+    log Z = LSE_j(log α_T(j) + end[j]).
 
     Parameters
     ----------
-    emissions : tensor, shape (T, K)
+    emissions : torch.Tensor, shape (T, K)
         Emission scores ψ_t(k).
-    transitions : tensor, shape (K, K)
+    transitions : torch.Tensor, shape (K, K)
         φ(i, j), the score of tag j right after tag i.
-    start, end : tensor, shape (K,), optional
+    start, end : torch.Tensor, shape (K,), optional
         Scores of the first and the last tag (zero if omitted).
 
     Returns
     -------
-    tensor, shape ()
+    torch.Tensor, shape ()
         log Z(x), differentiable in every input.
     """
     emissions, transitions, start, end = _lesson_inputs(
@@ -229,16 +228,14 @@ def forward_log_partition(
     )
     log_alpha = start + emissions[0]  # (K,)
     for t in range(1, emissions.shape[0]):
-        # (K,)
-        log_alpha = emissions[t] + logsumexp(
-            log_alpha[:, None] + transitions, dim=0
-        )
+        via_i = log_alpha[:, None] + transitions  # (K, K), [i, j]
+        log_alpha = emissions[t] + logsumexp(via_i, dim=0)  # (K,)
     return logsumexp(log_alpha + end, dim=0)
 
 
 class ForwardBackward(NamedTuple):
-    """What :func:`forward_backward` returns; every array is indexed from t
-    = 0."""
+    """What :func:`forward_backward` returns; every array is indexed from
+    t = 0."""
 
     log_alpha: torch.Tensor  #: (T, K) log α_t(j), including ψ_t(j)
     log_beta: torch.Tensor  #: (T, K) log β_t(i), excluding ψ_t(i)
@@ -256,20 +253,21 @@ def forward_backward(
 
     Forward (eq-crf-forward), α_t includes ψ_t: log α_1(j) = start[j] + ψ_1(j),
     log α_t(j) = ψ_t(j) + LSE_i(log α_{t-1}(i) + φ(i, j)). Backward
-    (eq-crf-backward), β_t excludes ψ_t: log β_T(i) = end[i], log β_t(i) =
-    LSE_j(φ(i, j) + ψ_{t+1}(j) + log β_{t+1}(j)). Then α_t(k) β_t(k) sums exp S
-    over the paths with y_t = k, so p(y_t = k | x) = α_t(k) β_t(k) / Z
-    (eq-crf-marginals) and p(y_{t-1} = i, y_t = j | x) = α_{t-1}(i) e^{φ(i, j)
-    + ψ_t(j)} β_t(j) / Z (eq-crf-pairwise). Scores must be finite (hard
-    constraints are :class:`LinearChainCRF`'s job).
+    (eq-crf-backward), β_t excludes ψ_t: log β_T(i) = end[i],
+    log β_t(i) = LSE_j(φ(i, j) + ψ_{t+1}(j) + log β_{t+1}(j)). Then
+    α_t(k) β_t(k) sums exp S over the paths with y_t = k, so
+    p(y_t = k | x) = α_t(k) β_t(k) / Z (eq-crf-marginals) and
+    p(y_{t-1} = i, y_t = j | x) = α_{t-1}(i) e^{φ(i, j) + ψ_t(j)} β_t(j) / Z
+    (eq-crf-pairwise). Scores must be finite (hard constraints are
+    :class:`LinearChainCRF`'s job).
 
     Parameters
     ----------
-    emissions : tensor (T, K)
+    emissions : torch.Tensor, shape (T, K)
         ψ_t(k).
-    transitions : tensor (K, K)
+    transitions : torch.Tensor, shape (K, K)
         φ(i, j), the score of tag j right after tag i.
-    start, end : tensor (K,), optional
+    start, end : torch.Tensor, shape (K,), optional
         Scores of the first and the last tag (zero if omitted).
 
     Returns
@@ -311,7 +309,6 @@ def forward_backward(
     log_alpha, log_beta = torch.stack(log_alpha), torch.stack(log_beta[::-1])
     log_z = logsumexp(log_alpha[-1] + end, dim=0)
     marginals = torch.exp(log_alpha + log_beta - log_z)  # (T, K)
-    # (T-1, K, K)
     pair = (
         log_alpha[:-1, :, None]
         + transitions
@@ -325,31 +322,31 @@ def forward_backward(
 def scaled_forward(emissions, transitions, start=None, end=None):
     """The forward recursion normalised at every step (eq-crf-scaled-forward).
 
-    α̃_1 = e^{start + ψ_1}, α̃_t = (α̂_{t-1}ᵀ e^Φ) ⊙ e^{ψ_t}; c_t = Σ_j
-    α̃_t(j), α̂_t = α̃_t / c_t. By induction α_t = c_1 ⋯ c_t α̂_t, so log Z =
-    Σ_t log c_t + log Σ_j α̂_T(j) e^{end_j}. Each α̂_t is a point of Δ^{K-1}:
-    the distribution of the last tag of the chain cut after position t (for a
-    CRF that is an HMM posterior, the filtering distribution p(y_t |
-    x_1..x_t)). Before each exponential the largest exponent is subtracted and
-    added back to log c_t, so nothing overflows; the returned log c_t are those
-    of the formula above.
+    α̃_1 = e^{start + ψ_1}, α̃_t = (α̂_{t-1}ᵀ e^Φ) ⊙ e^{ψ_t};
+    c_t = Σ_j α̃_t(j), α̂_t = α̃_t / c_t. By induction α_t = c_1 ⋯ c_t α̂_t, so
+    log Z = Σ_t log c_t + log Σ_j α̂_T(j) e^{end_j}. Each α̂_t is a point of
+    Δ^{K-1}: the distribution of the last tag of the chain cut after position t
+    (for a CRF that is an HMM posterior, the filtering distribution
+    p(y_t | x_1..x_t)). Before each exponential the largest exponent is
+    subtracted and added back to log c_t, so nothing overflows; the returned
+    log c_t are those of the formula above.
 
     Parameters
     ----------
-    emissions : tensor, shape (T, K)
+    emissions : torch.Tensor, shape (T, K)
         Emission scores ψ_t(k).
-    transitions : tensor, shape (K, K)
+    transitions : torch.Tensor, shape (K, K)
         φ(i, j), the score of tag j right after tag i.
-    start, end : tensor, shape (K,), optional
+    start, end : torch.Tensor, shape (K,), optional
         Scores of the first and the last tag (zero if omitted).
 
     Returns
     -------
-    alpha_hat : tensor (T, K)
+    alpha_hat : torch.Tensor, shape (T, K)
         α̂_t, rows on the simplex.
-    log_c : tensor (T,)
+    log_c : torch.Tensor, shape (T,)
         log c_t (their cumulative sums are log Σ_j α_t(j)).
-    log_z : tensor ()
+    log_z : torch.Tensor, shape ()
         log Z(x).
     """
     emissions, transitions, start, end = _lesson_inputs(
@@ -394,11 +391,11 @@ def viterbi(
 
     Parameters
     ----------
-    emissions : tensor, shape (T, K)
+    emissions : torch.Tensor, shape (T, K)
         Emission scores ψ_t(k).
-    transitions : tensor, shape (K, K)
+    transitions : torch.Tensor, shape (K, K)
         φ(i, j), the score of tag j right after tag i.
-    start, end : tensor, shape (K,), optional
+    start, end : torch.Tensor, shape (K,), optional
         Scores of the first and the last tag (zero if omitted).
 
     Returns
@@ -427,28 +424,29 @@ def path_features(paths, K: int) -> torch.Tensor:
     """The sufficient statistics f(y) of a linear-chain CRF (eq-crf-expfamily),
     one row per path.
 
-    f(y) = ([y_t = k] for t, k in row-major order (T·K entries), n_ij(y) = #{t
-    : y_{t-1} = i, y_t = j} (K² entries)), so that S(y|x) = ⟨(ψ, φ), f(y)⟩ with
-    ψ (T, K) and φ (K, K) flattened row-major (without start/end scores: with
-    free ψ they only shift ψ_1 and ψ_T).
+    f(y) = ([y_t = k] for t, k in row-major order (T·K entries),
+    n_ij(y) = #{t : y_{t-1} = i, y_t = j} (K² entries)), so that
+    S(y|x) = ⟨(ψ, φ), f(y)⟩ with ψ (T, K) and φ (K, K) flattened row-major
+    (without start/end scores: with free ψ they only shift ψ_1 and ψ_T).
 
     Parameters
     ----------
-    paths : tensor (N, T) or (T,) of tag ids in [0, K)
+    paths : torch.Tensor of int, shape (N, T) or (T,)
+        Tag ids in [0, K).
     K : int
         Number of tags.
 
     Returns
     -------
-    torch.Tensor, shape (N, T*K + K*K) (or (T*K + K*K,)), float64
+    torch.Tensor, shape (N, T*K + K*K) or (T*K + K*K,)
+        f(y) of every path, float64.
 
     Examples
     --------
     >>> path_features(torch.tensor([0, 1, 1]), 2).tolist()
     [1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0]
     """
-    if isinstance(K, bool) or not isinstance(K, (int, np.integer)) or K < 1:
-        raise ValueError(f"K must be an int >= 1, got {K!r}")
+    K = integer(K, "K", minimum=1)
     paths = torch.as_tensor(paths)
     if (
         paths.dtype.is_floating_point
@@ -490,16 +488,16 @@ def crf_fisher(emissions, transitions, start=None, end=None) -> torch.Tensor:
 
     Parameters
     ----------
-    emissions : tensor, shape (T, K)
+    emissions : torch.Tensor, shape (T, K)
         Emission scores ψ_t(k).
-    transitions : tensor, shape (K, K)
+    transitions : torch.Tensor, shape (K, K)
         φ(i, j), the score of tag j right after tag i.
-    start, end : tensor, shape (K,), optional
+    start, end : torch.Tensor, shape (K,), optional
         Scores of the first and the last tag (zero if omitted).
 
     Returns
     -------
-    tensor, shape (T*K + K*K, T*K + K*K)
+    torch.Tensor, shape (T*K + K*K, T*K + K*K)
         The Fisher matrix, float64.
     """
     emissions, transitions, start, end = _lesson_inputs(
@@ -524,28 +522,28 @@ def memm_log_prob(emissions, tags, transitions, start=None) -> torch.Tensor:
     """log p(y|x) of the locally normalised chain (an MEMM) built from the same
     scores (eq-crf-memm).
 
-    p(y|x) = softmax(start + ψ_1)[y_1] · Π_{t>=2} softmax_j(φ(y_{t-1}, j) +
-    ψ_t(j))[y_t]: one softmax per position (given the previous tag), each a
-    point of Δ^{K-1}. The product sums to 1 over the K^T paths with no global
-    Z. A CRF puts one softmax over all paths instead (eq-crf-likelihood).
-    ``-inf`` entries of ``transitions`` forbid moves (every row needs one
-    allowed move). ``tags`` is one path (T,) or a batch (N, T); the result has
-    shape () or (N,).
+    p(y|x) = Π_t softmax_j(φ(y_{t-1}, j) + ψ_t(j))[y_t] with
+    φ(y_0, j) = start[j]: one softmax per position (given the previous tag),
+    each a point of Δ^{K-1}. The product sums to 1 over the K^T paths with no
+    global Z. A CRF puts one softmax over all paths instead
+    (eq-crf-likelihood). ``-inf`` entries of ``transitions`` forbid moves
+    (every row needs one allowed move). ``tags`` is one path (T,) or a batch
+    (N, T); the result has shape () or (N,).
 
     Parameters
     ----------
-    emissions : tensor, shape (T, K)
+    emissions : torch.Tensor, shape (T, K)
         Emission scores ψ_t(k).
-    tags : tensor of int, shape (T,) or (N, T)
+    tags : torch.Tensor of int, shape (T,) or (N, T)
         One tag path or a batch of paths.
-    transitions : tensor, shape (K, K)
+    transitions : torch.Tensor, shape (K, K)
         φ(i, j), the score of tag j right after tag i.
-    start : tensor, shape (K,), optional
+    start : torch.Tensor, shape (K,), optional
         Scores of the first tag (zero if omitted).
 
     Returns
     -------
-    tensor, shape () or (N,)
+    torch.Tensor, shape () or (N,)
         log p(y|x) of each path.
     """
     emissions, transitions, start, _ = _lesson_inputs(

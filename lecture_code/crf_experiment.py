@@ -29,7 +29,6 @@ The chapter and ``tests/bench_crf.py`` share everything here:
 from __future__ import annotations
 
 import csv
-import math
 import statistics
 import time
 from collections import Counter
@@ -54,6 +53,7 @@ from .bio import (
 )
 from .crf import brute_force_log_partition, forward_log_partition, viterbi
 from .linear_chain_crf import LinearChainCRF
+from .validate import integer, positive, positive_int
 
 __all__ = [
     "WindowEncoder",
@@ -84,10 +84,10 @@ __all__ = [
 ]
 
 #: The three trained models: a per-token softmax tagger, a CRF with free
-# transitions, a CRF with BIO constraints.
+#: transitions, a CRF with BIO constraints.
 KINDS = ("softmax", "crf", "crf+rules")
 #: (row name, model, decoder) of the ablation table; model "oracle" is the
-# true process.
+#: true process.
 DECODERS = (
     ("oracle", "oracle", "viterbi"),
     ("oracle-mpm", "oracle", "mpm"),
@@ -99,12 +99,12 @@ DECODERS = (
     ("crf+rules-mpm", "crf+rules", "mpm"),
 )
 #: Adam's step size for every model and parameter: on the plateau of
-# :func:`learning_rate_grid` (validation F1 : within 0.01 of each model's best
-# at seed 0; within 0.01 of the best mean over seeds 0-2, see
-# ``tests/bench_crf.py --tune 3``).
+#: :func:`learning_rate_grid` (validation F1 within 0.01 of each model's best
+#: at seed 0; within 0.01 of the best mean over seeds 0-2, see
+#: ``tests/bench_crf.py --tune 3``).
 LEARNING_RATE = 0.05
 #: The grid of :func:`learning_rate_grid` in the chapter and
-# ``tests/bench_crf.py``.
+#: ``tests/bench_crf.py``.
 LEARNING_RATES = (0.01, 0.02, 0.05, 0.1, 0.2)
 #: Passes over the training sentences (batches of 100).
 EPOCHS = 5
@@ -113,8 +113,8 @@ _ALLOWED, _ALLOWED_START, _ = bio_allowed_transitions(BIO_TAGS)
 
 
 class WindowEncoder(nn.Module):
-    """Emission scores ψ_t from the words at t-1, t, t+1: embeddings → MLP →
-    K scores (B, T, K).
+    """Emission scores ψ_t from the words at t-1, t, t+1: embeddings → MLP
+    → K scores (B, T, K).
 
     Parameters
     ----------
@@ -148,7 +148,7 @@ class WindowEncoder(nn.Module):
     def forward(self, words: torch.Tensor) -> torch.Tensor:
         padded = nn.functional.pad(words, (1, 1), value=self.pad)  # (B, T + 2)
         e = self.embed(padded)  # (B, T + 2, dim)
-        # (B, T, 3 dim)
+        # the words at t-1, t, t+1 side by side: (B, T, 3 dim)
         window = torch.cat([e[:, :-2], e[:, 1:-1], e[:, 2:]], dim=-1)
         return self.mlp(window)  # (B, T, K)
 
@@ -207,8 +207,9 @@ def train_tagger(
         The trained encoder and the CRF (None for ``"softmax"``).
     """
     _check_kind(kind)
-    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
+    lr, epochs = positive(lr, "lr"), positive_int(epochs, "epochs")
+    batch_size = positive_int(batch_size, "batch_size")
+    seed = integer(seed, "seed", minimum=0)
     if len(X) != len(Y) or len(X) == 0:
         raise ValueError(
             f"X and Y must be non-empty and equally long, got {len(X)} and "
@@ -262,7 +263,7 @@ def emission_scores(enc: WindowEncoder, X):
 
     Returns
     -------
-    tuple of tensor
+    tuple of torch.Tensor
         Scores (B, T, K) and the mask (B, T).
     """
     words, mask = pad_batch(X, PAD)
@@ -287,9 +288,9 @@ def decode(
 
     Parameters
     ----------
-    em : tensor, shape (B, T, K)
+    em : torch.Tensor, shape (B, T, K)
         Emission scores.
-    mask : tensor of bool, shape (B, T)
+    mask : torch.Tensor of bool, shape (B, T)
         True at real (not padded) positions.
     how : str
         ``"argmax"``, ``"viterbi"``, ``"mpm"`` or ``"constrained-viterbi"``.
@@ -651,6 +652,7 @@ def format_spread(stats: dict[str, float], digits: int = 3) -> str:
     Returns
     -------
     str
+        The formatted mean and spread.
 
     Examples
     --------
@@ -676,7 +678,7 @@ def viterbi_with_strength(
 
     Parameters
     ----------
-    emissions : tensor (T, K)
+    emissions : torch.Tensor, shape (T, K)
         ψ_t(k) of one sentence.
     crf : LinearChainCRF
         Supplies φ_start, φ and φ_end (without constraints).
@@ -688,8 +690,7 @@ def viterbi_with_strength(
     list of int
         The best path under λ·(φ_start, φ, φ_end).
     """
-    if not (isinstance(lam, (int, float)) and math.isfinite(lam) and lam >= 0):
-        raise ValueError(f"lam must be a finite number >= 0, got {lam!r}")
+    lam = positive(lam, "lam", allow_zero=True)
     start, trans, end = (
         x.detach().double()
         for x in (crf.start_transitions, crf.transitions, crf.end_transitions)
@@ -717,8 +718,7 @@ def best_time(fn: Callable[[], object], repeats: int = 3) -> float:
     float
         The shortest time in seconds.
     """
-    if repeats < 1:
-        raise ValueError(f"repeats must be >= 1, got {repeats!r}")
+    repeats = positive_int(repeats, "repeats")
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -752,9 +752,9 @@ def log_partition_cost(
         Lengths timed by enumeration.
     forward_T : sequence of int
         Lengths timed by the forward algorithm.
-    transitions : tensor, shape (K, K)
+    transitions : torch.Tensor, shape (K, K)
         φ(i, j).
-    start, end : tensor, shape (K,), optional
+    start, end : torch.Tensor, shape (K,), optional
         Scores of the first and the last tag.
     generator : torch.Generator, optional
         Source of the emissions.
@@ -813,16 +813,15 @@ def compare_with_torchcrf(
     -------
     dict
         ``times[task][who]``: list of seconds (``who`` = ``"torchcrf"`` or
-        ``"ours"``); ``median[task][who]``; ``ratio[task]`` = median torchcrf /
-        median ours (> 1: ours is faster); ``rel_llh`` (max relative
-        log-likelihood difference), ``grad_diff`` (max |difference| of the
-        gradients with respect to the emissions), ``same_paths`` (identical
-        decoded paths).
+        ``"ours"``); ``median[task][who]``;
+        ``ratio[task]`` = median torchcrf / median ours (> 1: ours is faster);
+        ``rel_llh`` (max relative log-likelihood difference), ``grad_diff``
+        (max |difference| of the gradients with respect to the emissions),
+        ``same_paths`` (identical decoded paths).
     """
     from torchcrf import CRF
 
-    if repeats < 1:
-        raise ValueError(f"repeats must be >= 1, got {repeats!r}")
+    repeats = positive_int(repeats, "repeats")
     B, T, K = shape
     g = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng():  # the global generator is left as it was
@@ -903,6 +902,7 @@ def html_table(header, rows):
     Returns
     -------
     IPython.display.HTML
+        The table, displayed when it ends a cell.
 
     Examples
     --------

@@ -27,6 +27,7 @@ import torch
 from .softmax import softmax
 from .validate import (
     as_array,
+    as_tensor,
     axis,
     flag,
     integer,
@@ -60,7 +61,7 @@ def gumbel_noise(shape, generator=None, dtype=torch.float32) -> torch.Tensor:
 
     Returns
     -------
-    tensor, shape ``shape``
+    torch.Tensor, shape ``shape``
         Independent Gumbel(0, 1) draws.
 
     Examples
@@ -99,14 +100,14 @@ def gumbel_max_sample(logits, generator=None) -> torch.Tensor:
 
     Parameters
     ----------
-    logits : tensor, shape (..., K)
+    logits : torch.Tensor, shape (..., K)
         Logits z, one categorical variable per row.
     generator : torch.Generator, optional
         Source of the Gumbel noise.
 
     Returns
     -------
-    tensor of int64, shape (...)
+    torch.Tensor of int64, shape (...)
         One category index per row.
     """
     z = _logits(logits)
@@ -119,17 +120,17 @@ def straight_through(soft) -> torch.Tensor:
     the backward pass (eq-ste).
 
     Written as ``hard - soft.detach() + soft``: the value is ``hard`` (the two
-    ``soft`` terms cancel), while autograd sees only ``+ soft``, so ∂out/∂soft
-    = I.
+    ``soft`` terms cancel), while autograd sees only ``+ soft``, so
+    ∂out/∂soft = I.
 
     Parameters
     ----------
-    soft : tensor, shape (..., K)
+    soft : torch.Tensor, shape (..., K)
         Points of the simplex (e.g. a Gumbel-softmax sample).
 
     Returns
     -------
-    tensor, shape (..., K)
+    torch.Tensor, shape (..., K)
         One-hot of the argmax, with the gradient of ``soft``.
     """
     if not isinstance(soft, torch.Tensor):
@@ -137,13 +138,8 @@ def straight_through(soft) -> torch.Tensor:
             "soft must be a torch.Tensor (to carry a gradient), got "
             f"{type(soft).__name__}"
         )
+    soft = as_tensor(soft, "soft", nan=False)
     axis(soft, -1, "soft")
-    if not soft.is_floating_point():
-        raise TypeError(
-            f"soft must be a floating tensor, got dtype {soft.dtype}"
-        )
-    if torch.isnan(soft).any():
-        raise ValueError("soft contains NaN")
     index = soft.argmax(dim=-1, keepdim=True)  # (..., 1)
     hard = torch.zeros_like(soft).scatter_(-1, index, 1.0)  # (..., K) one-hot
     return hard - soft.detach() + soft
@@ -157,11 +153,11 @@ def gumbel_softmax(
 
     Parameters
     ----------
-    logits : array-like or Tensor (..., K)
+    logits : array_like, shape (..., K)
         Unnormalized log-probabilities; gradients flow back to them.
-    tau : float > 0
-        Temperature of the relaxation. τ → 0 pushes samples to the vertices of
-        Δ^{K-1}.
+    tau : float
+        Temperature of the relaxation, τ > 0. τ → 0 pushes samples to the
+        vertices of Δ^{K-1}.
     hard : bool
         If True, return :func:`straight_through` of the soft sample (one-hot
         values, soft gradients).
@@ -171,7 +167,8 @@ def gumbel_softmax(
 
     Returns
     -------
-    Tensor (..., K): points of Δ^{K-1} (soft) or one-hot vectors (hard).
+    torch.Tensor, shape (..., K)
+        Points of Δ^{K-1} (soft) or one-hot vectors (hard).
     """
     hard, tau, z = flag(hard, "hard"), positive(tau, "tau"), _logits(logits)
     g = gumbel_noise(z.shape, generator=generator, dtype=z.dtype)  # (..., K)
@@ -202,7 +199,7 @@ def exact_gradient(z, f) -> torch.Tensor:
 
     Parameters
     ----------
-    z : tensor, shape (K,)
+    z : torch.Tensor, shape (K,)
         Logits.
     f : callable
         Maps an (N, K) batch of points of Δ^{K-1} to (N,) values; only the
@@ -210,7 +207,7 @@ def exact_gradient(z, f) -> torch.Tensor:
 
     Returns
     -------
-    tensor, shape (K,)
+    torch.Tensor, shape (K,)
         The exact gradient.
     """
     z = _logits(z, "z", ndim=1)
@@ -227,13 +224,13 @@ def score_function_grads(
 
     Parameters
     ----------
-    z : array-like or Tensor (K,)
+    z : array_like, shape (K,)
         Logits of one categorical variable.
     f : callable
         Maps an (N, K) batch of points of Δ^{K-1} to (N,) values; only vertices
         are used here.
-    n : int >= 2
-        Number of samples (one estimate per sample).
+    n : int
+        Number of samples, n >= 2 (one estimate per sample).
     baseline : bool
         If True, sample i uses the leave-one-out mean b_i = mean_{j≠i}
         f(e_{y_j}) over the other samples of its group. b_i does not depend on
@@ -244,11 +241,12 @@ def score_function_grads(
         (the other n - 1 samples: almost the exact mean of f, an ideal
         baseline); a minibatch size such as 16 is the realistic case.
     generator : torch.Generator, optional
+        Source of the samples.
 
     Returns
     -------
-    Tensor (n, K): the estimates; ∇_z log p_y = e_y - p, so every row sums to
-    0.
+    torch.Tensor, shape (n, K)
+        The estimates; ∇_z log p_y = e_y - p, so every row sums to 0.
     """
     z = _logits(z, "z", ndim=1)
     n, baseline = integer(n, "n", minimum=2), flag(baseline, "baseline")
@@ -284,7 +282,7 @@ def relaxed_grads(
 
     Parameters
     ----------
-    z : tensor, shape (K,)
+    z : torch.Tensor, shape (K,)
         Logits.
     f : callable
         Maps an (N, K) batch of points of Δ^{K-1} to (N,) values.
@@ -299,7 +297,7 @@ def relaxed_grads(
 
     Returns
     -------
-    tensor, shape (n, K)
+    torch.Tensor, shape (n, K)
         One gradient per sample.
     """
     z = _logits(z, "z", ndim=1)
@@ -323,14 +321,14 @@ def deterministic_ste_grad(z, f) -> torch.Tensor:
 
     Parameters
     ----------
-    z : tensor, shape (K,)
+    z : torch.Tensor, shape (K,)
         Logits.
     f : callable
         Maps an (N, K) batch of points of Δ^{K-1} to (N,) values.
 
     Returns
     -------
-    tensor, shape (K,)
+    torch.Tensor, shape (K,)
         The surrogate gradient.
     """
     z = _logits(z, "z", ndim=1)
@@ -356,9 +354,9 @@ def summarize_estimates(G, exact, batch: int = 16) -> dict:
 
     Parameters
     ----------
-    G : tensor, shape (n, K)
+    G : torch.Tensor, shape (n, K)
         Per-sample gradient estimates.
-    exact : tensor, shape (K,)
+    exact : torch.Tensor, shape (K,)
         The exact gradient (non-zero).
     batch : int
         Mini-batch size for ``batch_cos``, 1 <= batch <= n.
@@ -383,8 +381,8 @@ def summarize_estimates(G, exact, batch: int = 16) -> dict:
     mean = G.mean(0)  # (K,)
     # one (deterministic) estimate: no spread
     var = float(G.var(0).sum()) if n > 1 else 0.0
-    # (n // batch, K)
-    means = G[: n // batch * batch].view(-1, batch, G.shape[1]).mean(1)
+    n_b = n // batch
+    means = G[: n_b * batch].view(n_b, batch, -1).mean(1)  # (n_b, K)
     lengths = torch.linalg.norm(means, dim=1)
     cos_b = torch.where(
         lengths > 0,
@@ -410,18 +408,21 @@ def bayes_vertex(P, loss) -> tuple:
 
     Parameters
     ----------
-    P : array-like (..., K)
+    P : array_like, shape (..., K)
         Points of Δ^{K-1} (the belief about the true label i).
-    loss : array-like (K, K)
-        ℓ(i, k) = cost of answering k when the truth is i; 0-1 loss gives 1 -
-        p_k and argmax.
+    loss : array_like, shape (K, K)
+        ℓ(i, k) = cost of answering k when the truth is i; 0-1 loss gives
+        1 - p_k and argmax.
 
     Returns
     -------
-    (R, decision): R of shape (..., K) and the index of its smallest entry,
-    shape (...,). For a metric "distance to a vertex" that is linear in p (L1,
-    the 1-Wasserstein distance to a point mass), R(k | p) *is* that distance,
-    so the nearest vertex is the Bayes decision.
+    R : numpy.ndarray, shape (..., K)
+        The expected losses R(k | p). For a metric "distance to a vertex" that
+        is linear in p (L1, the 1-Wasserstein distance to a point mass),
+        R(k | p) *is* that distance, so the nearest vertex is the Bayes
+        decision.
+    decision : numpy.ndarray of int, shape (...)
+        The index of the smallest entry of R.
     """
     P, L = probabilities(P, "P"), as_array(loss, "loss", ndim=2, finite=True)
     K = P.shape[-1]

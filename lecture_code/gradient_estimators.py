@@ -8,10 +8,11 @@ Book equations (chapter 10, Gumbel-softmax とストレートスルー推定):
 - Gumbel-softmax and straight-through Gumbel at several τ, and the lecture's
   deterministic straight-through gradient (eq-ste-det).
 
-:func:`compare_estimators` runs every estimator with several seeds and
-summarises each run with :func:`lecture_code.discrete.summarize_estimates`;
-:func:`estimator_table` turns the result into the chapter's Markdown table.
-The estimators themselves live in :mod:`lecture_code.discrete`.
+:func:`make_estimators` builds the estimators from the functions of
+:mod:`lecture_code.discrete`; :func:`compare_estimators` runs each with
+several seeds and summarises every run with
+:func:`lecture_code.discrete.summarize_estimates`; :func:`estimator_table`
+turns the result into the chapter's Markdown table.
 """
 
 from __future__ import annotations
@@ -20,38 +21,58 @@ import numpy as np
 import torch
 
 from . import discrete
-from .validate import positive_int
+from .validate import function, integer, logits, positive
 
 #: Name of the lecture's noiseless straight-through gradient in the results.
 DETERMINISTIC = "講義の STE（ノイズなし）"
 
 
-def estimators(z, f, n: int, taus_gs=(), taus_st=(), batch: int = 16):
-    """The chapter's estimators of ∇_z E[f(e_y)], each a function of a
-    ``torch.Generator`` returning ``n`` per-sample estimates (n, K).
+def _sequence(x, name: str, what: str) -> list:
+    if np.ndim(x) != 1:
+        raise TypeError(f"{name} must be a sequence of {what}, got {x!r}")
+    return list(x)
+
+
+def make_estimators(
+    z, f, n: int, *, taus_gs=(), taus_st=(), batch: int = 16
+) -> dict:
+    """The chapter's estimators of ∇_z E[f(e_y)] (eq-reinforce and the
+    relaxations), each a function of a ``torch.Generator`` returning ``n``
+    per-sample estimates (n, K).
+
+    Every argument is checked here, before any estimator runs.
 
     Parameters
     ----------
-    z : tensor, shape (K,)
+    z : torch.Tensor, shape (K,)
         Logits.
     f : callable
         Maps an (N, K) batch of points of Δ^{K-1} to (N,) values.
     n : int
-        Samples per run.
+        Samples per run, n >= 2.
     taus_gs : sequence of float
-        Temperatures of the Gumbel-softmax estimators.
+        Temperatures τ > 0 of the Gumbel-softmax estimators.
     taus_st : sequence of float
-        Temperatures of the straight-through Gumbel estimators.
+        Temperatures τ > 0 of the straight-through Gumbel estimators.
     batch : int
-        Group size of the mini-batch REINFORCE baseline.
+        Group size of the mini-batch REINFORCE baseline; 2 <= batch <= n and
+        a divisor of n.
 
     Returns
     -------
     dict
         Name (as the chapter's table prints it) -> function of a generator.
     """
-    n, batch = positive_int(n, "n"), positive_int(batch, "batch")
-    sf = discrete.score_function_grads
+    z = logits(z, "z", ndim=1)[0]
+    f, n = function(f, "f", "(N, K) -> (N,)"), integer(n, "n", minimum=2)
+    batch = integer(batch, "batch", minimum=2, maximum=n)
+    if n % batch:
+        raise ValueError(f"batch must divide n={n}, got {batch}")
+    taus = {
+        name: [positive(t, name) for t in _sequence(ts, name, "τ > 0")]
+        for name, ts in (("taus_gs", taus_gs), ("taus_st", taus_st))
+    }
+    sf, relaxed = discrete.score_function_grads, discrete.relaxed_grads
     est = {
         "REINFORCE": lambda g: sf(z, f, n, generator=g),
         "REINFORCE＋ベースライン（残り全部）": lambda g: sf(
@@ -61,36 +82,47 @@ def estimators(z, f, n: int, taus_gs=(), taus_st=(), batch: int = 16):
             z, f, n, baseline=True, group=batch, generator=g
         ),
     }
-    for tau in taus_gs:
-        est[f"Gumbel-softmax τ={tau:g}"] = lambda g, tau=tau: (
-            discrete.relaxed_grads(z, f, tau, n, generator=g)
+    for tau in taus["taus_gs"]:
+        est[f"Gumbel-softmax τ={tau:g}"] = lambda g, tau=tau: relaxed(
+            z, f, tau, n, generator=g
         )
-    for tau in taus_st:
-        est[f"ST-Gumbel τ={tau:g}"] = lambda g, tau=tau: (
-            discrete.relaxed_grads(z, f, tau, n, hard=True, generator=g)
+    for tau in taus["taus_st"]:
+        est[f"ST-Gumbel τ={tau:g}"] = lambda g, tau=tau: relaxed(
+            z, f, tau, n, hard=True, generator=g
         )
     return est
 
 
 def compare_estimators(
-    z, f, estimators: dict, seeds=range(5), batch: int = 16
+    z,
+    f,
+    n: int,
+    *,
+    taus_gs=(),
+    taus_st=(),
+    seeds=range(5),
+    batch: int = 16,
 ) -> dict:
-    """Run every estimator once per seed and summarise each run against the
-    exact gradient (eq-exact-grad).
+    """Run every estimator of :func:`make_estimators` once per seed and
+    summarise each run against the exact gradient (eq-exact-grad).
 
     Parameters
     ----------
-    z : tensor, shape (K,)
+    z : torch.Tensor, shape (K,)
         Logits.
     f : callable
         Maps an (N, K) batch of points of Δ^{K-1} to (N,) values.
-    estimators : dict
-        Name -> function of a ``torch.Generator`` returning (n, K) estimates
-        (:func:`estimators`).
+    n : int
+        Samples per run, n >= 2.
+    taus_gs : sequence of float
+        Temperatures τ > 0 of the Gumbel-softmax estimators.
+    taus_st : sequence of float
+        Temperatures τ > 0 of the straight-through Gumbel estimators.
     seeds : sequence of int
         One run per seed, with ``torch.Generator().manual_seed(seed)``.
     batch : int
-        Mini-batch size of the ``batch_cos`` summary.
+        The mini-batch size, both of the REINFORCE baseline's groups and of
+        the ``batch_cos`` summary (the cos of a mean of ``batch`` estimates).
 
     Returns
     -------
@@ -99,6 +131,15 @@ def compare_estimators(
         dicts, one per seed, plus :data:`DETERMINISTIC` -> [the summary of
         the lecture's deterministic straight-through gradient (eq-ste-det)].
     """
+    estimators = make_estimators(
+        z, f, n, taus_gs=taus_gs, taus_st=taus_st, batch=batch
+    )
+    seeds = [
+        integer(s, "seeds", minimum=0)
+        for s in _sequence(seeds, "seeds", "integers >= 0")
+    ]
+    if not seeds:
+        raise ValueError("seeds must hold at least one seed")
     exact = discrete.exact_gradient(z, f)
     out = {
         name: [
@@ -125,7 +166,9 @@ def _pct(x, ref):  # digits set by the mean
     return f"{100 * x:.1f}%" if ref < 0.1 else f"{100 * x:.0f}%"
 
 
-def estimator_table(res: dict, key: str = "rel_var") -> str:
+def estimator_table(
+    res: dict, *, batch: int = 16, key: str = "rel_var"
+) -> str:
     """The chapter's Markdown table of :func:`compare_estimators` results:
     mean ± standard deviation over the seeds.
 
@@ -133,6 +176,9 @@ def estimator_table(res: dict, key: str = "rel_var") -> str:
     ----------
     res : dict
         Output of :func:`compare_estimators`.
+    batch : int
+        The ``batch`` that :func:`compare_estimators` was run with (named in
+        the header of the ``batch_cos`` column).
     key : str
         The summary shown in the variance column.
 
@@ -141,10 +187,11 @@ def estimator_table(res: dict, key: str = "rel_var") -> str:
     str
         A Markdown table, one row per estimator.
     """
+    batch = integer(batch, "batch", minimum=1)
     rows = [
         "| 推定量 | 相対バイアス "
         "| $\\cos(\\mathbb{E}\\hat{\\mathbf g},\\nabla\\mathcal L)$ "
-        "| 長さの比 | 1 サンプルの相対分散 | 16 個の平均の cos |",
+        f"| 長さの比 | 1 サンプルの相対分散 | {batch} 個の平均の cos |",
         "|---|---|---|---|---|---|",
     ]
 

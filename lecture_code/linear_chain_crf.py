@@ -1,5 +1,5 @@
-"""A linear-chain CRF layer compatible with ``torchcrf.CRF`` (chapter 9, "CRF：
-点からパスへ").
+"""A linear-chain CRF layer compatible with ``torchcrf.CRF`` (chapter 9,
+"CRF：点からパスへ").
 
 :class:`LinearChainCRF` is a drop-in replacement for ``torchcrf.CRF`` (PyPI
 ``pytorch-crf==0.7.2``): same constructor, parameters (``start_transitions``,
@@ -54,9 +54,10 @@ def _scaled_forward(em, start, trans, end, lengths, full):
 
     With E = exp(φ - max φ) and P_t = exp(ψ_t - max_k ψ_t(k)), the recursion
     α̃_t = (α̂_{t-1} E) ⊙ P_t, c_t = Σ_j α̃_t(j), α̂_t = α̃_t / c_t keeps every
-    α̂_t on the simplex, and log Z = Σ_t (log c_t + shifts) + log(α̂_{L-1} ·
-    exp(end - max end)). Returns log Z (B,), whether no scale underflowed (else
-    use the log-space recursion) and the arrays the backward recursion needs.
+    α̂_t on the simplex, and
+    log Z = Σ_t (log c_t + shifts) + log(α̂_{L-1} · exp(end - max end)).
+    Returns log Z (B,), whether no scale underflowed (else use the log-space
+    recursion) and the arrays the backward recursion needs.
     """
     T, B, K = em.shape
     # padded steps may hold -inf rows; they are never read
@@ -113,10 +114,11 @@ def _scaled_backward(P, E, e_end, alphas, scales, c_end, lengths, full):
     """Rescaled backward recursion: the marginals γ_t and the pairwise factors
     Q_t.
 
-    β̂_{L-1} = exp(end - max end) / c_end and β̂_t = ((P_{t+1} ⊙ β̂_{t+1}) Eᵀ)
-    / c_{t+1}; then γ_t = α̂_t ⊙ β̂_t (eq-crf-marginals), and the pairwise
-    marginal of (y_{t-1}, y_t) = (i, j) is α̂_{t-1}(i) E_ij Q_t(j) with Q_t =
-    P_t ⊙ β̂_t / c_t. Steps t >= L are set to zero.
+    β̂_{L-1} = exp(end - max end) / c_end and
+    β̂_t = ((P_{t+1} ⊙ β̂_{t+1}) Eᵀ) / c_{t+1}; then γ_t = α̂_t ⊙ β̂_t
+    (eq-crf-marginals), and the pairwise marginal of (y_{t-1}, y_t) = (i, j) is
+    α̂_{t-1}(i) E_ij Q_t(j) with Q_t = P_t ⊙ β̂_t / c_t. Steps t >= L are set
+    to zero.
     """
     T, B, K = alphas.shape
     betas = np.empty_like(alphas)  # β̂_t, (T, B, K)
@@ -126,8 +128,7 @@ def _scaled_backward(P, E, e_end, alphas, scales, c_end, lengths, full):
     betas[T - 1] = beta_last
     with np.errstate(all="ignore"):
         if not full:
-            # (T, B, 1)
-            is_last = (lengths - 1 == np.arange(T)[:, None])[:, :, None]
+            is_last = lengths - 1 == np.arange(T)[:, None]  # (T, B)
         for t in range(T - 2, -1, -1):
             np.multiply(P[t + 1], betas[t + 1], out=Q[t + 1])
             b = betas[t]
@@ -135,7 +136,7 @@ def _scaled_backward(P, E, e_end, alphas, scales, c_end, lengths, full):
             b /= scales[t + 1]
             # sequences that end at step t start their recursion here
             if not full:
-                np.copyto(b, beta_last, where=is_last[t])
+                np.copyto(b, beta_last, where=is_last[t, :, None])
         gamma = alphas * betas  # (T, B, K)
         Q /= scales
         if not full:
@@ -174,8 +175,7 @@ class _ChainCRF(torch.autograd.Function):
         gamma, Q, alphas = _scaled_backward(
             P, E, e_end, alphas, scales, c_end, L, full
         )
-        # (1, B, 1)
-        g = grad_log_z.detach().numpy().astype(alphas.dtype)[None, :, None]
+        g = grad_log_z.detach().numpy().astype(alphas.dtype)[:, None]  # (B, 1)
         g_em = gamma * g  # (T, B, K)
         g_start = g_em[0].sum(axis=0)  # (K,)
         g_end = (g_em[T - 1] if full else g_em[L - 1, np.arange(B)]).sum(
@@ -200,10 +200,8 @@ def _logspace_log_partition(emissions, start, transitions, end, mask):
     computes it (the fallback)."""
     score = start + emissions[0]  # (B, K)
     for t in range(1, emissions.shape[0]):
-        # (B, K)
-        nxt = torch.logsumexp(
-            score.unsqueeze(2) + transitions + emissions[t].unsqueeze(1), dim=1
-        )
+        via_i = score.unsqueeze(2) + transitions  # (B, K, K), [b, i, j]
+        nxt = torch.logsumexp(via_i + emissions[t].unsqueeze(1), dim=1)
         score = torch.where(mask[t].unsqueeze(1), nxt, score)
     return torch.logsumexp(score + end, dim=1)
 
@@ -237,8 +235,8 @@ def _viterbi_batch(em, start, trans, end, mask, lengths, prefix):
             if not prefix:
                 np.copyto(scores[t], scores[t - 1], where=~mask[t][:, None])
     rows = np.arange(B)
-    # (B, K)
-    final = (scores[lengths - 1, rows] if prefix else scores[T - 1]) + end
+    last = scores[lengths - 1, rows] if prefix else scores[T - 1]  # (B, K)
+    final = last + end
     best_last = final.argmax(axis=1)
     if not np.isfinite(final[rows, best_last]).all():
         bad = int(np.flatnonzero(~np.isfinite(final[rows, best_last]))[0])
@@ -246,8 +244,8 @@ def _viterbi_batch(em, start, trans, end, mask, lengths, prefix):
             f"sequence {bad} has no path with a finite score: constraints or "
             "-inf emissions forbid every path"
         )
-    # Read the paths backwards: path[p - 1] = history[p - 1][path[p]] for p =
-    # seq_end, ..., 1.
+    # Read the paths backwards: path[p - 1] = history[p - 1][path[p]] for
+    # p = seq_end, ..., 1.
     seq_end = lengths - 1
     paths = np.zeros((T, B), dtype=np.int64)
     paths[seq_end, rows] = cur = best_last
@@ -276,12 +274,12 @@ class LinearChainCRF(nn.Module):
     batch_first : bool
         If true, emissions are (B, T, K) and tags/masks (B, T); otherwise (T,
         B, K) and (T, B).
-    allowed_transitions : bool tensor (K, K), optional
+    allowed_transitions : torch.Tensor of bool, shape (K, K), optional
         Hard constraints: ``allowed_transitions[i, j]`` false forbids tag j
         right after tag i (its score becomes −∞ in :meth:`forward`,
         :meth:`log_partition`, :meth:`marginals` and :meth:`decode`). See
         :func:`lecture_code.bio.bio_allowed_transitions`.
-    allowed_start, allowed_end : bool tensor (K,), optional
+    allowed_start, allowed_end : torch.Tensor of bool, shape (K,), optional
         Tags that may open / close a sequence.
 
     Notes
@@ -501,10 +499,8 @@ class LinearChainCRF(nn.Module):
         # left-align each sequence's active steps: torchcrf skips the gaps
         # likewise
         if not prefix:
-            # (T, B)
-            order = torch.sort(
-                (~mask).to(torch.int8), dim=0, stable=True
-            ).indices
+            gaps = (~mask).to(torch.int8)  # (T, B)
+            order = torch.sort(gaps, dim=0, stable=True).indices
             em = em.gather(0, order[:, :, None].expand_as(em))
         # the fast path (else: the log-space recursion)
         if em.device.type == "cpu" and em.dtype in _FAST_DTYPES:
@@ -579,10 +575,8 @@ class LinearChainCRF(nn.Module):
                     "tags end with a tag that allowed_end forbids"
                 )
             if self.allowed_transitions is not None:
-                # (T-1, B)
-                forbidden = (
-                    on[1:] & ~self.allowed_transitions.cpu()[y[:-1], y[1:]]
-                )
+                allowed = self.allowed_transitions.cpu()[y[:-1], y[1:]]
+                forbidden = on[1:] & ~allowed  # (T-1, B)
                 if forbidden.any():
                     t, b = (int(i) for i in forbidden.nonzero()[0])
                     raise ValueError(

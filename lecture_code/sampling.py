@@ -5,8 +5,8 @@ Book equations: (eq-sample-temperature) p = softmax(z/τ), τ = 0 meaning argmax
 (eq-sample-topk) keep the k largest logits; (eq-sample-topp) keep the smallest
 set of most probable tokens whose probability reaches p_top (nucleus sampling,
 Holtzman et al. 2020); (eq-softcap) the logit soft cap c·tanh(z/c) and
-(eq-softcap-bounds) the bounds it puts on every probability, 1/(1 + (V-1)
-e^{2c/τ}) < p_i < 1/(1 + (V-1) e^{-2c/τ}).
+(eq-softcap-bounds) the bounds it puts on every probability,
+1/(1 + (V-1) e^{2c/τ}) < p_i < 1/(1 + (V-1) e^{-2c/τ}).
 
 :func:`sample_next_token` performs the operations of ``sample_next_token`` in
 nanochat's ``nanochat/engine.py`` (Karpathy 2025; commit 92d63d4, lines
@@ -82,23 +82,24 @@ def top_p_mask(probs: torch.Tensor, top_p: float) -> torch.Tensor:
     rounds to 1.0), then 1.0 - p_(r) rounds to 1.0 and every later token is
     dropped, even at top_p = 1. Instead the comparison is written with the tail
     T_r = sum_{s>=r} p_(s) = S - sum_{s<r} p_(s) as T_r > (1 - top_p) * S, and
-    T_r is summed in float64 from the least probable token up (float32 ->
-    float64 is exact). No small term is then absorbed by a large one: each T_r
-    carries a relative error of at most about n * 2^-53 (n = number of tokens),
-    so only a token whose mass before lies that close to top_p * S can land on
-    the wrong side of the cut. Ties are ranked by position (stable sort).
+    T_r is summed in float64 from the least probable token up
+    (float32 -> float64 is exact). No small term is then absorbed by a large
+    one: each T_r carries a relative error of at most about n * 2^-53
+    (n = number of tokens), so only a token whose mass before lies that close
+    to top_p * S can land on the wrong side of the cut. Ties are ranked by
+    position (stable sort).
 
     Parameters
     ----------
-    probs : Tensor (B, n)
+    probs : torch.Tensor, shape (B, n)
         Non-negative probabilities (each row sums to 1 up to rounding), any
         order.
-    top_p : float in (0, 1]
-        Target mass of the nucleus.
+    top_p : float
+        Target mass of the nucleus, in (0, 1].
 
     Returns
     -------
-    Tensor (B, n) of bool
+    torch.Tensor of bool, shape (B, n)
         True for the tokens in the nucleus.
 
     Examples
@@ -121,7 +122,6 @@ def top_p_mask(probs: torch.Tensor, top_p: float) -> torch.Tensor:
         raise ValueError("every row of probs must have a positive sum")
     if in_interval(top_p, "top_p", 0.0, 1.0, closed="right") >= 1.0:
         return torch.ones_like(probs, dtype=torch.bool)
-    # (B, n)
     ranked, order = torch.sort(probs, dim=-1, descending=True, stable=True)
     # (B, n): T_r, summed from the smallest up
     tail = ranked.double().flip(-1).cumsum(dim=-1).flip(-1)
@@ -160,24 +160,25 @@ def sample_next_token(
 
     Parameters
     ----------
-    logits : Tensor (B, V)
+    logits : torch.Tensor, shape (B, V)
         Next-token logits, one row per sequence.
     rng : torch.Generator or None
         Generator passed to ``torch.multinomial`` (same seed → same tokens).
-    temperature : float >= 0
-        0 returns the argmax (no randomness); otherwise logits are divided by
-        it.
-    top_k : int >= 1 or None
-        Keep only the k largest logits (k is capped at V) (eq-sample-topk).
-    top_p : float in (0, 1] or None
-        Keep the smallest set of most probable tokens (after temperature and
-        top-k) whose probability reaches ``top_p`` (eq-sample-topp; rule in
-        :func:`top_p_mask`). ``top_p=1`` removes nothing and draws the same
-        tokens as ``top_p=None``.
+    temperature : float
+        τ >= 0; 0 returns the argmax (no randomness); otherwise logits are
+        divided by it.
+    top_k : int or None
+        Keep only the k >= 1 largest logits (k is capped at V)
+        (eq-sample-topk).
+    top_p : float or None
+        In (0, 1]: keep the smallest set of most probable tokens (after
+        temperature and top-k) whose probability reaches ``top_p``
+        (eq-sample-topp; rule in :func:`top_p_mask`). ``top_p=1`` removes
+        nothing and draws the same tokens as ``top_p=None``.
 
     Returns
     -------
-    tensor of int64, shape (B, 1)
+    torch.Tensor of int64, shape (B, 1)
         One token id per row.
 
     Examples
@@ -213,7 +214,7 @@ def sampling_distribution(
 
     Parameters
     ----------
-    logits : tensor, shape (B, V)
+    logits : torch.Tensor, shape (B, V)
         Next-token logits.
     temperature : float
         τ >= 0; 0 is the argmax.
@@ -224,7 +225,7 @@ def sampling_distribution(
 
     Returns
     -------
-    tensor, shape (B, V)
+    torch.Tensor, shape (B, V)
         Rows of probabilities, 0 outside the kept tokens.
 
     Examples
@@ -258,14 +259,14 @@ def truncate_top_n(probs, n: int) -> torch.Tensor:
 
     Parameters
     ----------
-    probs : tensor, shape (B, V)
+    probs : torch.Tensor, shape (B, V)
         Rows of probabilities.
     n : int
         Entries kept per row, 1 <= n <= V.
 
     Returns
     -------
-    tensor, shape (B, V)
+    torch.Tensor, shape (B, V)
         The kept entries renormalized to sum 1 per row, the others 0.
 
     Examples
@@ -295,14 +296,14 @@ def softcap(logits, cap: float = 15.0) -> torch.Tensor:
 
     Parameters
     ----------
-    logits : tensor
+    logits : torch.Tensor
         Logits z, any shape.
     cap : float
         The cap c > 0.
 
     Returns
     -------
-    tensor
+    torch.Tensor
         c·tanh(z/c), the shape of ``logits``.
     """
     if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
@@ -321,22 +322,23 @@ def softcap_probability_bounds(
     in (-c, c) (eq-softcap-bounds).
 
     The extremes are approached (never reached) by one logit at -c (or +c) and
-    the other V - 1 at +c (or -c): p_min = 1 / (1 + (V-1) e^{2c/τ}), p_max = 1
-    / (1 + (V-1) e^{-2c/τ}). Computed in float64 through log1p/exp, so very
-    small p_min stay accurate.
+    the other V - 1 at +c (or -c): p_min = 1 / (1 + (V-1) e^{2c/τ}),
+    p_max = 1 / (1 + (V-1) e^{-2c/τ}). Computed in float64 through log1p/exp,
+    so very small p_min stay accurate.
 
     Parameters
     ----------
-    vocab_size : int >= 2
-        V, the number of tokens.
-    cap : float > 0
-        c, the soft cap (nanochat: 15).
-    temperature : float > 0
-        τ, the sampling temperature (the loss uses τ = 1).
+    vocab_size : int
+        V >= 2, the number of tokens.
+    cap : float
+        c > 0, the soft cap (nanochat: 15).
+    temperature : float
+        τ > 0, the sampling temperature (the loss uses τ = 1).
 
     Returns
     -------
-    (p_min, p_max) : tuple of float
+    p_min, p_max : float
+        The infimum and the supremum.
 
     Examples
     --------

@@ -5,8 +5,8 @@ Book equations (chapter 8, 温度パラメータ):
 
 - (eq-temp-entropy-derivative) dH/dτ = Var_p(z) / τ³ with p = softmax(z/τ):
   entropy grows with τ;
-- (eq-temp-fisher-lambda) the Fisher information of the family softmax(λz) in λ
-  = 1/τ is Var_p(z);
+- (eq-temp-fisher-lambda) the Fisher information of the family softmax(λz) in
+  λ = 1/τ is Var_p(z);
 - (eq-temp-path-length) the Fisher–Rao length ∫₀^∞ √I(λ) dλ of the temperature
   path, an e-geodesic (a ray in natural coordinates) from the uniform point;
 - (eq-temp-distill) the distillation loss of Hinton et al. (2015) with its τ²
@@ -75,16 +75,17 @@ def fisher_information_lambda(z, lam, dim: int = -1) -> torch.Tensor:
 
     Parameters
     ----------
-    z : array_like or tensor, shape (..., K)
+    z : array_like, shape (..., K)
         Finite logits.
-    lam : float >= 0
-        Inverse temperature; λ = 0 is the uniform distribution (τ = ∞).
+    lam : float
+        Inverse temperature λ >= 0; λ = 0 is the uniform distribution (τ = ∞).
     dim : int
         The class axis.
 
     Returns
     -------
-    Tensor of shape (...): one variance per distribution.
+    torch.Tensor, shape (...)
+        One variance per distribution.
 
     Examples
     --------
@@ -112,7 +113,7 @@ def entropy_tau_derivative(z, tau: float, dim: int = -1) -> torch.Tensor:
 
     Parameters
     ----------
-    z : array_like or tensor, shape (..., K)
+    z : array_like, shape (..., K)
         Finite logits.
     tau : float
         Temperature τ > 0.
@@ -121,7 +122,7 @@ def entropy_tau_derivative(z, tau: float, dim: int = -1) -> torch.Tensor:
 
     Returns
     -------
-    tensor, shape (...)
+    torch.Tensor, shape (...)
         Var_p(z) / τ³, one value per distribution.
 
     Examples
@@ -149,12 +150,13 @@ def path_fisher_rao_length(z) -> float:
 
     Parameters
     ----------
-    z : array_like or tensor, shape (K,)
+    z : array_like, shape (K,)
         Finite logits, K >= 2.
 
     Returns
     -------
-    float (0 when all logits are equal: the path is a single point).
+    float
+        The length (0 when all logits are equal: the path is a single point).
 
     Examples
     --------
@@ -189,7 +191,7 @@ def path_speed(z, lam: float) -> float:
 
     Parameters
     ----------
-    z : array_like or tensor, shape (K,)
+    z : array_like, shape (K,)
         Finite logits.
     lam : float
         Inverse temperature λ >= 0.
@@ -221,12 +223,15 @@ def soft_target_loss(
 
     Parameters
     ----------
-    student_logits, teacher_logits : (N, K) tensors
-    tau : float > 0
+    student_logits, teacher_logits : torch.Tensor, shape (N, K)
+        Logits of the student and of the teacher (detached).
+    tau : float
+        The temperature τ > 0 of both softmaxes.
 
     Returns
     -------
-    Scalar tensor.
+    torch.Tensor, shape ()
+        The mean over the batch.
     """
     tau = positive(tau, "tau")
     s = _batch_logits(student_logits, "student_logits")
@@ -250,8 +255,8 @@ def distillation_loss(
     tau: float,
     soft_weight: float = 0.5,
 ) -> torch.Tensor:
-    """w · τ² KL(q_τ ‖ p_τ) + (1 - w) · CE(p_1, y) (eq-temp-distill), w =
-    ``soft_weight``.
+    """w · τ² KL(q_τ ‖ p_τ) + (1 - w) · CE(p_1, y) (eq-temp-distill), with
+    w = ``soft_weight``.
 
     The hard term uses the true labels at τ = 1; the soft term is
     :func:`soft_target_loss`. ``soft_weight`` must lie in [0, 1]; 0 is ordinary
@@ -259,11 +264,11 @@ def distillation_loss(
 
     Parameters
     ----------
-    student_logits : tensor, shape (N, K)
+    student_logits : torch.Tensor, shape (N, K)
         Student logits z.
-    teacher_logits : tensor, shape (N, K)
+    teacher_logits : torch.Tensor, shape (N, K)
         Teacher logits v.
-    labels : tensor of int, shape (N,)
+    labels : torch.Tensor of int, shape (N,)
         True classes y.
     tau : float
         Temperature τ > 0 of the soft term.
@@ -272,7 +277,7 @@ def distillation_loss(
 
     Returns
     -------
-    tensor, shape ()
+    torch.Tensor, shape ()
         The mean loss over the N examples.
     """
     soft_weight, s = (
@@ -303,9 +308,9 @@ def shuffle_non_target(
 
     Parameters
     ----------
-    logits : (N, K) tensor
+    logits : torch.Tensor, shape (N, K)
         Teacher logits.
-    labels : (N,) integer tensor
+    labels : torch.Tensor of int, shape (N,)
         True classes.
     generator : torch.Generator
         Source of the permutations (pass a seeded one for reproducible
@@ -313,8 +318,9 @@ def shuffle_non_target(
 
     Returns
     -------
-    (N, K) tensor of the same dtype: row n is a permutation of ``logits[n]``
-    that fixes position ``labels[n]``.
+    torch.Tensor, shape (N, K)
+        Same dtype: row n is a permutation of ``logits[n]`` that fixes
+        position ``labels[n]``.
 
     Examples
     --------
@@ -349,8 +355,8 @@ def label_smoothing_logits(
     distillation control).
 
     q puts ``true_mass`` on the true class and (1 - true_mass)/(K - 1) on every
-    other class: ordinary label smoothing with ε_LS = (1 - true_mass)·K/(K -
-    1), i.e. q = (1 - ε_LS) e_y + ε_LS/K
+    other class: ordinary label smoothing with
+    ε_LS = (1 - true_mass)·K/(K - 1), i.e. q = (1 - ε_LS) e_y + ε_LS/K
     (``torch.nn.functional.cross_entropy(..., label_smoothing=ε_LS)``). Passing
     these logits as the "teacher" to :func:`soft_target_loss` or
     :func:`distillation_loss` with the same τ trains the student towards q with
@@ -360,17 +366,22 @@ def label_smoothing_logits(
 
     Parameters
     ----------
-    labels : (N,) integer tensor
-    num_classes : int >= 2
-    true_mass : float in [1/K, 1)
-        Probability of the true class (1/K is the uniform target; 1 would need
-        an infinite logit).
-    tau : float > 0
-    dtype : torch dtype of the result
+    labels : torch.Tensor of int, shape (N,)
+        True classes.
+    num_classes : int
+        K >= 2.
+    true_mass : float
+        Probability of the true class, in [1/K, 1) (1/K is the uniform target;
+        1 would need an infinite logit).
+    tau : float
+        The temperature τ > 0 the logits are meant for.
+    dtype : torch.dtype
+        Floating dtype of the result.
 
     Returns
     -------
-    (N, K) tensor.
+    torch.Tensor, shape (N, K)
+        The logits τ·log q.
 
     Examples
     --------
@@ -405,13 +416,13 @@ class ReliabilityBins:
 
     Attributes
     ----------
-    edges : tensor, shape (M + 1,)
+    edges : torch.Tensor, shape (M + 1,)
         Bin edges 0, 1/M, ..., 1.
-    count : tensor, shape (M,)
+    count : torch.Tensor, shape (M,)
         Number of examples per bin.
-    confidence : tensor, shape (M,)
+    confidence : torch.Tensor, shape (M,)
         Mean top-label confidence per bin.
-    accuracy : tensor, shape (M,)
+    accuracy : torch.Tensor, shape (M,)
         Fraction correct per bin.
     """
 
@@ -435,9 +446,9 @@ def reliability_bins(probs, labels, n_bins: int = 10) -> ReliabilityBins:
 
     Parameters
     ----------
-    probs : tensor, shape (N, K)
+    probs : torch.Tensor, shape (N, K)
         Probabilities, rows in Δ^{K-1}.
-    labels : tensor of int, shape (N,)
+    labels : torch.Tensor of int, shape (N,)
         True classes.
     n_bins : int
         Number of bins M; bin m holds confidences in ((m-1)/M, m/M] (Guo et
@@ -471,9 +482,9 @@ def expected_calibration_error(probs, labels, n_bins: int = 10) -> float:
 
     Parameters
     ----------
-    probs : tensor, shape (N, K)
+    probs : torch.Tensor, shape (N, K)
         Probabilities, rows in Δ^{K-1}.
-    labels : tensor of int, shape (N,)
+    labels : torch.Tensor of int, shape (N,)
         True classes.
     n_bins : int
         Number of equal-width bins M.
@@ -492,13 +503,14 @@ def fit_temperature(
     """The τ minimising the NLL of softmax(z/τ) on held-out data
     (eq-temp-scaling), Guo et al. (2017).
 
-    Damped Newton's method on the inverse temperature λ = 1/τ. With L(λ) =
-    mean_n [LSE(λ z_n) - λ z_{n,y_n}], L'(λ) = mean_n (E_p[z_n] - z_{n,y_n})
-    and L''(λ) = mean_n Var_p(z_n) >= 0, the average over examples of the
-    Fisher information in λ (:func:`fisher_information_lambda`). So L is convex
-    in λ and a root of L' is the minimum. Convexity alone does not make plain
-    Newton converge: a step is halved until λ stays positive and L decreases
-    enough (Armijo backtracking).
+    Damped Newton's method on the inverse temperature λ = 1/τ. With
+    L(λ) = mean_n [LSE(λ z_n) - λ z_{n,y_n}],
+    L'(λ) = mean_n (E_p[z_n] - z_{n,y_n}) and L''(λ) = mean_n Var_p(z_n) >= 0,
+    the average over examples of the Fisher information in λ
+    (:func:`fisher_information_lambda`). So L is convex in λ and a root of L'
+    is the minimum. Convexity alone does not make plain Newton converge: a step
+    is halved until λ stays positive and L decreases enough (Armijo
+    backtracking).
 
     L' increases from L'(0) = mean_n (z̄_n - z_{n,y_n}) (z̄_n the plain mean of
     the logits) to L'(∞) = mean_n (max_k z_{n,k} - z_{n,y_n}) >= 0, so a finite
@@ -511,9 +523,9 @@ def fit_temperature(
 
     Parameters
     ----------
-    logits : tensor, shape (N, K)
+    logits : torch.Tensor, shape (N, K)
         Held-out logits z_n.
-    labels : tensor of int, shape (N,)
+    labels : torch.Tensor of int, shape (N,)
         Their true classes y_n.
     max_iter : int
         Maximum number of Newton steps.

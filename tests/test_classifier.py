@@ -376,6 +376,10 @@ def test_fit_with_errors_and_no_bias():
     )
     with pytest.raises(TypeError, match="optimizer"):
         fit_with(head, x, y, "sgd", steps=1)
+    with pytest.raises(TypeError, match="X"):
+        fit_with(head, "x", y, torch.optim.SGD(head.parameters()), steps=1)
+    with pytest.raises(ValueError, match="X"):
+        fit_with(head, x[0], y, torch.optim.SGD(head.parameters()), steps=1)
     with pytest.raises(ValueError, match="steps"):
         fit_with(
             head, x, y, torch.optim.SGD(head.parameters(), lr=0.1), steps=0
@@ -425,8 +429,8 @@ def test_etf_max_prob_matches_a_head_with_etf_weights():
     assert round(etf_max_prob(1.0, 10), 4) == 0.2524 and etf_max_prob(
         1.0, 10
     ) < max_prob_bound(1.0, 10)
-    # for this arrangement, inputs along a class vector are the most confident
-    # ones
+    # for this arrangement, inputs along a class vector are the most
+    # confident ones
     x = torch.randn(
         4000, 64, generator=torch.Generator().manual_seed(0), dtype=F64
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 
+import numpy as np
 import pytest
 import torch
 
@@ -121,6 +122,16 @@ def test_train_tagger_is_deterministic_and_learns():
         ce.train_tagger("hmm", X, Y)
     with pytest.raises(ValueError, match="lr"):
         ce.train_tagger("crf", X, Y, lr=-1.0)
+    with pytest.raises(TypeError, match="lr"):
+        ce.train_tagger("crf", X, Y, lr="0.1")
+    for epochs in (0, -3):
+        with pytest.raises(ValueError, match="epochs"):
+            ce.train_tagger("crf", X, Y, epochs=epochs)
+    with pytest.raises(TypeError, match="batch_size"):
+        ce.train_tagger("crf", X, Y, batch_size=2.5)
+    # a NumPy number is a number
+    enc32, _ = ce.train_tagger("softmax", X[:20], Y[:20], lr=np.float32(0.1))
+    assert isinstance(enc32, ce.WindowEncoder)
     with pytest.raises(ValueError, match="equally long"):
         ce.train_tagger("crf", X, Y[:-1])
 

@@ -12,7 +12,7 @@ from lecture_code.gradient_estimators import (
     DETERMINISTIC,
     compare_estimators,
     estimator_table,
-    estimators,
+    make_estimators,
 )
 
 DT = torch.float64
@@ -25,7 +25,9 @@ def f(y):  # (N, 3) -> (N,)
 
 
 def test_estimators_are_the_discrete_module_calls():
-    est = estimators(Z, f, 32, taus_gs=(0.5, 2.0), taus_st=(1.0,), batch=8)
+    est = make_estimators(
+        Z, f, 32, taus_gs=(0.5, 2.0), taus_st=(1.0,), batch=8
+    )
     assert list(est) == [
         "REINFORCE",
         "REINFORCE＋ベースライン（残り全部）",
@@ -53,8 +55,7 @@ def test_estimators_are_the_discrete_module_calls():
 
 
 def test_compare_estimators_reinforce_is_unbiased_relaxation_is_not():
-    est = estimators(Z, f, 20_000, taus_gs=(1.0,))
-    res = compare_estimators(Z, f, est, seeds=range(2))
+    res = compare_estimators(Z, f, 20_000, taus_gs=(1.0,), seeds=range(2))
     assert list(res)[-1] == DETERMINISTIC and len(res[DETERMINISTIC]) == 1
     exact = discrete.exact_gradient(Z, f)
     norm = float(torch.linalg.norm(exact))
@@ -64,13 +65,27 @@ def test_compare_estimators_reinforce_is_unbiased_relaxation_is_not():
         assert r["rel_bias"] * norm > 4 * r["se"]
     # the seeds' summaries are summarize_estimates of the estimator's output
     again = discrete.summarize_estimates(
-        est["REINFORCE"](torch.Generator().manual_seed(1)), exact, 16
+        discrete.score_function_grads(
+            Z, f, 20_000, generator=torch.Generator().manual_seed(1)
+        ),
+        exact,
+        16,
     )
     assert res["REINFORCE"][1] == again
     det = discrete.deterministic_ste_grad(Z, f)
     assert res[DETERMINISTIC][0]["norm_ratio"] == pytest.approx(
         float(torch.linalg.norm(det)) / norm
     )
+
+
+def test_one_batch_for_the_baseline_groups_and_the_batch_cos():
+    res = compare_estimators(Z, f, 40, seeds=[3], batch=8)
+    assert "REINFORCE＋ベースライン（8 個のバッチ）" in res
+    G = discrete.score_function_grads(
+        Z, f, 40, generator=torch.Generator().manual_seed(3)
+    )
+    exact = discrete.exact_gradient(Z, f)
+    assert res["REINFORCE"][0] == discrete.summarize_estimates(G, exact, 8)
 
 
 def test_estimator_table_formats_mean_and_sd():
@@ -83,6 +98,7 @@ def test_estimator_table_formats_mean_and_sd():
     det = [dict(runs[0], rel_bias=3.74)]
     lines = estimator_table({"A": runs, DETERMINISTIC: det}).split("\n")
     assert len(lines) == 4 and lines[1] == "|---|---|---|---|---|---|"
+    assert lines[0].endswith("| 16 個の平均の cos |")
     sd = math.sqrt(((10 - 20) ** 2 + (30 - 20) ** 2) / 2)  # population sd
     assert lines[2] == (
         f"| A | 6.0% ± 1.0% | 0.800 ± 0.100 | 2.00 ± 1.00 | 20 ± {sd:.2g} "
@@ -91,8 +107,39 @@ def test_estimator_table_formats_mean_and_sd():
     assert lines[3] == (
         f"| {DETERMINISTIC} | 374% | 0.900 | 1.00 | 0 | 0.500 |"
     )
+    header = estimator_table({"A": runs}, batch=8).split("\n")[0]
+    assert header.endswith("| 8 個の平均の cos |")
 
 
-def test_estimators_validate():
-    with pytest.raises(ValueError, match="n"):
-        estimators(Z, f, 0)
+# fmt: off
+@pytest.mark.parametrize(("kwargs", "error", "message"), [
+    ({"n": 0}, ValueError, "n must be an integer >= 2, got 0"),
+    ({"n": 2.5}, TypeError, "n must be an integer, got float"),
+    ({"batch": 0}, ValueError,
+     r"batch must be an integer in \[2, 32\], got 0"),
+    ({"batch": 64}, ValueError,
+     r"batch must be an integer in \[2, 32\], got 64"),
+    ({"batch": 5}, ValueError, "batch must divide n=32, got 5"),
+    ({"taus_gs": (1.0, -1.0)}, ValueError,
+     "taus_gs must be a finite number > 0, got -1.0"),
+    ({"taus_st": (0.0,)}, ValueError,
+     "taus_st must be a finite number > 0, got 0.0"),
+    ({"taus_gs": 0.5}, TypeError, "taus_gs must be a sequence of τ > 0"),
+    ({"seeds": []}, ValueError, "seeds must hold at least one seed"),
+    ({"seeds": [-1]}, ValueError, "seeds must be an integer >= 0, got -1"),
+    ({"seeds": 3}, TypeError, "seeds must be a sequence of integers >= 0"),
+    ({"f": "f"}, TypeError, "f must be a function"),
+    ({"z": [[1.0, 2.0]]}, ValueError, "z must have 1 dimension"),
+])
+# fmt: on
+def test_compare_estimators_validates_up_front(kwargs, error, message):
+    args = {"z": Z, "f": f, "n": 32, "seeds": [0]} | kwargs
+    z, fn, n = args.pop("z"), args.pop("f"), args.pop("n")
+    with pytest.raises(error, match=message):
+        compare_estimators(z, fn, n, **args)
+
+
+def test_make_estimators_fails_before_any_estimator_runs():
+    # a negative τ is refused when the estimators are built, not when run
+    with pytest.raises(ValueError, match="taus_st must be a finite number"):
+        make_estimators(Z, f, 32, taus_st=(-1.0,))

@@ -356,6 +356,16 @@ def test_cross_entropy_matches_torch_with_ignore_index():
         cross_entropy(logits[:2], torch.tensor([-1, -1]))
     with pytest.raises(ValueError, match="targets must lie"):
         cross_entropy(logits[:2], torch.tensor([0, 9]))
+    # lists are arrays of numbers; float targets are not labels
+    torch.testing.assert_close(
+        cross_entropy(logits.tolist(), targets.tolist()).double(), ref
+    )
+    with pytest.raises(TypeError, match="targets"):
+        cross_entropy(logits, targets.double())
+    with pytest.raises(ValueError, match=r"targets must have shape \(12,\)"):
+        cross_entropy(logits, targets[:5])
+    with pytest.raises(ValueError, match="logits"):
+        cross_entropy(logits[0], targets[:1])
 
 
 def test_interleaved_split_and_book_text(tmp_path):
@@ -451,20 +461,9 @@ def test_softcap_bounds_are_approached_by_the_extreme_logits(V, cap, tau):
         torch.softmax(-z / tau, 0)[0].item(), hi, rel_tol=1e-12
     )
     # random logits strictly inside (-cap, cap) stay strictly inside the bounds
-    r = (
-        (
-            2
-            * torch.rand(
-                50,
-                V,
-                generator=torch.Generator().manual_seed(0),
-                dtype=torch.float64,
-            )
-            - 1
-        )
-        * cap
-        * 0.999
-    )
+    gen = torch.Generator().manual_seed(0)
+    u = torch.rand(50, V, generator=gen, dtype=torch.float64)
+    r = (2 * u - 1) * cap * 0.999
     p = torch.softmax(r / tau, -1)
     assert (p > lo).all() and (p < hi).all()
 

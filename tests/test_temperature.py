@@ -42,8 +42,7 @@ def logits(n=16, k=5, seed=0, scale=3.0):
     return scale * torch.randn(n, k, generator=g, dtype=DT)
 
 
-# --- entropy along the temperature path
-# -------------------------------------------------
+# --- entropy along the temperature path --------------------------------------
 
 
 @settings(max_examples=40, deadline=None)
@@ -75,8 +74,7 @@ def test_entropy_derivative_rejects_bad_tau():
         entropy_tau_derivative([1.0, 2.0], "hot")
 
 
-# --- the temperature path seen geometrically
-# ------------------------------------------
+# --- the temperature path seen geometrically ---------------------------------
 
 
 @settings(max_examples=40, deadline=None)
@@ -252,8 +250,7 @@ def test_path_length_invariances_and_bad_inputs():
         path_fisher_rao_length("abc")
 
 
-# --- distillation
-# -----------------------------------------------------------------------
+# --- distillation ------------------------------------------------------------
 
 
 @pytest.mark.parametrize("tau", [1.0, 2.0, 5.0, 20.0])
@@ -333,8 +330,7 @@ def test_distillation_bad_inputs():
         soft_target_loss(torch.full_like(s, float("nan")), t, 2.0)
 
 
-# --- controls for distillation
-# ----------------------------------------------------------
+# --- controls for distillation -----------------------------------------------
 
 
 @pytest.mark.parametrize("k", [2, 3, 10])
@@ -383,8 +379,8 @@ def test_label_smoothing_logits_match_torch_label_smoothing():
         torch.full((5,), mass, dtype=DT),
         atol=1e-15,
     )
-    # cross-entropy to q = torch's label smoothing with ε = (1 - mass)·K/(K -
-    # 1)
+    # cross-entropy to q = torch's label smoothing with
+    # ε = (1 - mass)·K/(K - 1)
     eps = (1 - mass) * K / (K - 1)
     s = logits(n=5, k=K, seed=10)
     ours = -(q * torch.log_softmax(s, -1)).sum(-1).mean()
@@ -426,8 +422,7 @@ def test_distillation_controls_bad_inputs():
         label_smoothing_logits(y[None], 3, 0.5, 2.0)
 
 
-# --- calibration
-# ------------------------------------------------------------------------
+# --- calibration -------------------------------------------------------------
 
 
 def _ece_loop(probs, labels, n_bins):
