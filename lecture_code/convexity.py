@@ -1,15 +1,19 @@
 """Log-sum-exp convexity at work: Hessian spectrum, softmax regression, step
 sizes (chapter 4).
 
-Book equations: (eq-lse-bounds) max z ≤ LSE(z) ≤ max z + log K;
-(eq-lse-hessian) ∇²LSE(z) = diag(p) - p pᵀ with p = softmax(z); (eq-lse-eig)
-its largest eigenvalue is at most 1/2; (eq-lse-ce) the cross-entropy -z_y +
-LSE(z), convex in the logits; (eq-lse-softreg) L2-regularized softmax
-regression 𝓛(W, b) = mean CE + (ρ/2)‖W‖²_F, convex in (W, b);
-(eq-lse-sklearn-c) its match with scikit-learn's C, ρ = 1/(C N);
-(eq-lse-descent-lemma) and (eq-lse-descent) the descent lemma for gradient
-descent with step 1/L; (eq-lse-param-lipschitz) the Lipschitz constant of ∇𝓛 in
-(W, b), at most ½ λ_max(X̃ᵀX̃/N) + ρ, with the Hessian of 𝓛 (the logit Hessian
+Book equations:
+
+- (eq-lse-bounds) max z ≤ LSE(z) ≤ max z + log K;
+- (eq-lse-hessian) ∇²LSE(z) = diag(p) - p pᵀ with p = softmax(z);
+- (eq-lse-eig) its largest eigenvalue is at most 1/2;
+- (eq-lse-ce) the cross-entropy -z_y + LSE(z), convex in the logits;
+- (eq-lse-softreg) L2-regularized softmax regression
+  𝓛(W, b) = mean CE + (ρ/2)‖W‖²_F, convex in (W, b);
+- (eq-lse-sklearn-c) its match with scikit-learn's C, ρ = 1/(C N);
+- (eq-lse-descent-lemma) and (eq-lse-descent) the descent lemma for
+  gradient descent with step 1/L;
+- (eq-lse-param-lipschitz) the Lipschitz constant of ∇𝓛 in (W, b), at most
+  ½ λ_max(X̃ᵀX̃/N) + ρ, with the Hessian of 𝓛 (the logit Hessian
 pulled back through the linear map to the logits). The L2 strength is ρ, as in
 chapter 3 (λ is the book's Lagrange multiplier / inverse temperature).
 
@@ -61,15 +65,16 @@ def lse_hessian(p) -> torch.Tensor:
 
     Parameters
     ----------
-    p : array-like (..., K)
+    p : array_like, shape (..., K)
         Probability vectors.
 
     Returns
     -------
-    torch.Tensor (..., K, K)
+    torch.Tensor, shape (..., K, K)
+        diag(p) - p pᵀ.
     """
-    # (..., K, K)
-    return softmax_covariance(probabilities(_tensor(p, "p"), "p"))
+    p = probabilities(_tensor(p, "p"), "p")
+    return softmax_covariance(p)  # (..., K, K)
 
 
 def hessian_max_eigenvalue(p) -> torch.Tensor:
@@ -78,34 +83,36 @@ def hessian_max_eigenvalue(p) -> torch.Tensor:
 
     Parameters
     ----------
-    p : array-like (..., K)
+    p : array_like, shape (..., K)
         Probability vectors.
 
     Returns
     -------
-    torch.Tensor (...,)
+    torch.Tensor, shape (...,)
+        The largest eigenvalue, <= 1/2.
     """
     # eigvalsh sorts ascending
     return torch.linalg.eigvalsh(lse_hessian(p))[..., -1]
 
 
 def cross_entropy_on_logits(z, q) -> torch.Tensor:
-    """ℓ(z) = -qᵀz + LSE(z) (eq-lse-ce); with a one-hot q = e_y this is -z_y +
-    LSE(z).
+    """ℓ(z) = -qᵀz + LSE(z) (eq-lse-ce); with a one-hot q = e_y this is
+    -z_y + LSE(z).
 
     ``q`` may be any probability vector (a soft target); the minimum over z is
     then H(q), reached at z = log q + c·1.
 
     Parameters
     ----------
-    z : array-like (..., K)
+    z : array_like, shape (..., K)
         Logits.
-    q : array-like (K,)
+    q : array_like, shape (K,)
         The target distribution.
 
     Returns
     -------
-    torch.Tensor (...,)
+    torch.Tensor, shape (...,)
+        ℓ(z).
     """
     z = _tensor(z, "z")
     q = probabilities(as_tensor(q, "q", dtype=z.dtype).to(z.dtype), "q")
@@ -122,14 +129,14 @@ def gradient_descent_on_logits(z0, q, lr: float, steps: int) -> torch.Tensor:
     for t = 0..steps.
 
     The gradient of ℓ is softmax(z) - q because ∇LSE = softmax. With the
-    Lipschitz constant L = 1/2 of that gradient (eq-lse-eig), a step η ≤ 1/L =
-    2 never increases ℓ (eq-lse-descent).
+    Lipschitz constant L = 1/2 of that gradient (eq-lse-eig), a step
+    η ≤ 1/L = 2 never increases ℓ (eq-lse-descent).
 
     Parameters
     ----------
-    z0 : array-like (K,)
+    z0 : array_like, shape (K,)
         Starting logits.
-    q : array-like (K,)
+    q : array_like, shape (K,)
         The target distribution.
     lr : float
         Step size η > 0.
@@ -138,13 +145,12 @@ def gradient_descent_on_logits(z0, q, lr: float, steps: int) -> torch.Tensor:
 
     Returns
     -------
-    torch.Tensor (steps + 1,)
+    torch.Tensor, shape (steps + 1,)
+        ℓ before each step and after the last one.
     """
-    lr, steps, z = (
-        positive(lr, "lr"),
-        integer(steps, "steps", minimum=0),
-        _tensor(z0, "z0").clone(),
-    )
+    lr = positive(lr, "lr")
+    steps = integer(steps, "steps", minimum=0)
+    z = _tensor(z0, "z0").clone()
     q = torch.as_tensor(q, dtype=z.dtype)
     losses = [cross_entropy_on_logits(z, q)]
     for _ in range(steps):
@@ -162,10 +168,13 @@ def softmax_regression_objective(W, b, X, y, rho: float) -> torch.Tensor:
 
     Parameters
     ----------
-    W : torch.Tensor (K, D)
-    b : torch.Tensor (K,)
-    X : torch.Tensor (N, D)
-    y : torch.Tensor (N,)
+    W : torch.Tensor, shape (K, D)
+        Weights.
+    b : torch.Tensor, shape (K,)
+        Biases.
+    X : torch.Tensor, shape (N, D)
+        Inputs.
+    y : torch.Tensor, shape (N,)
         int64 labels.
     rho : float
         The L2 strength ρ >= 0.
@@ -180,8 +189,8 @@ def softmax_regression_objective(W, b, X, y, rho: float) -> torch.Tensor:
 
 
 def sklearn_C(rho: float, n_samples: int) -> float:
-    """The scikit-learn ``C`` with the same optimum as (eq-lse-softreg): C =
-    1/(ρ N) (eq-lse-sklearn-c).
+    """The scikit-learn ``C`` with the same optimum as (eq-lse-softreg):
+    C = 1/(ρ N) (eq-lse-sklearn-c).
 
     ``LogisticRegression`` minimizes (1/2)‖W‖² + C Σ_n CE_n; dividing by C N
     gives 𝓛(W, b).
@@ -196,11 +205,10 @@ def sklearn_C(rho: float, n_samples: int) -> float:
     Returns
     -------
     float
+        The ``C`` of ``LogisticRegression``.
     """
-    rho, n_samples = (
-        positive(rho, "rho"),
-        integer(n_samples, "n_samples", minimum=1),
-    )
+    rho = positive(rho, "rho")
+    n_samples = integer(n_samples, "n_samples", minimum=1)
     return 1.0 / (rho * n_samples)
 
 
@@ -225,15 +233,19 @@ def classification_margins(W, b, X, y) -> torch.Tensor:
 
     Parameters
     ----------
-    W : tensor (K, D)
-    b : tensor (K,)
-    X : tensor (N, D)
-    y : integer tensor (N,)
+    W : torch.Tensor, shape (K, D)
+        Weights.
+    b : torch.Tensor, shape (K,)
+        Biases.
+    X : torch.Tensor, shape (N, D)
+        Inputs.
+    y : torch.Tensor, shape (N,)
+        Integer labels 0..K-1.
 
     Returns
     -------
-    Tensor (N,): positive where example n is classified correctly with room to
-    spare.
+    torch.Tensor, shape (N,)
+        Positive where example n is classified correctly with room to spare.
     """
     X = _design(X)
     y = labels(y, X.shape[0], W.shape[0], "y")
@@ -253,20 +265,24 @@ def softmax_regression_hessian(W, b, X, rho: float) -> torch.Tensor:
     linear map -- the generalized Gauss–Newton matrix, here equal to the Fisher
     matrix (:func:`lecture_code.natgrad.softmax_regression_fisher`) -- plus ρ
     on the entries of W (b is not penalized). Coordinates are ordered class by
-    class, (w_1, b_1, w_2, b_2, ...): row-major for the (K, D + 1) matrix [W |
-    b].
+    class, (w_1, b_1, w_2, b_2, ...): row-major for the (K, D + 1) matrix
+    [W | b].
 
     Parameters
     ----------
-    W : tensor (K, D)
-    b : tensor (K,)
-    X : tensor (N, D)
-    rho : float >= 0
-        The L2 strength of (eq-lse-softreg).
+    W : torch.Tensor, shape (K, D)
+        Weights.
+    b : torch.Tensor, shape (K,)
+        Biases.
+    X : torch.Tensor, shape (N, D)
+        Inputs.
+    rho : float
+        The L2 strength ρ >= 0 of (eq-lse-softreg).
 
     Returns
     -------
-    Tensor of shape (K·(D+1), K·(D+1)).
+    torch.Tensor, shape (K·(D+1), K·(D+1))
+        The Hessian of 𝓛 in (W, b), class by class.
     """
     X, rho = _design(X), positive(rho, "rho", allow_zero=True)
     K, D = W.shape
@@ -286,21 +302,28 @@ def softmax_regression_lipschitz_bound(X, rho: float) -> float:
     """Upper bound ½ λ_max(X̃ᵀX̃/N) + ρ on the Lipschitz constant of ∇𝓛
     (eq-lse-param-lipschitz).
 
-    For a direction V = [V_W | v_b] (K × (D+1)) the Hessian's quadratic form is
-    (1/N) Σ_n (V x̃_n)ᵀ (diag p_n - p_n p_nᵀ)(V x̃_n) + ρ‖V_W‖² ≤ ½ (1/N) Σ_n
-    ‖V x̃_n‖² + ρ‖V‖² ≤ (½ λ_max(X̃ᵀX̃/N) + ρ) ‖V‖², using the logit bound 1/2
-    (eq-lse-eig). Gradient descent on (eq-lse-softreg) with the step 1/L then
-    never increases 𝓛, from any start.
+    For a direction V = [V_W | v_b] (K × (D+1)) the Hessian's quadratic form
+    is
+
+        (1/N) Σ_n (V x̃_n)ᵀ (diag p_n - p_n p_nᵀ)(V x̃_n) + ρ‖V_W‖²
+        ≤ ½ (1/N) Σ_n ‖V x̃_n‖² + ρ‖V‖²
+        ≤ (½ λ_max(X̃ᵀX̃/N) + ρ) ‖V‖²,
+
+    using the logit bound 1/2 (eq-lse-eig). Gradient descent on
+    (eq-lse-softreg) with the step 1/L then never increases 𝓛, from any
+    start.
 
     Parameters
     ----------
-    X : tensor (N, D)
+    X : torch.Tensor, shape (N, D)
         Inputs; a column of ones for the intercepts is appended here.
-    rho : float >= 0
+    rho : float
+        The L2 penalty ρ.
 
     Returns
     -------
-    float: the bound L.
+    float
+        The bound L.
 
     Examples
     --------
@@ -309,8 +332,8 @@ def softmax_regression_lipschitz_bound(X, rho: float) -> float:
     0.6
     """
     X, rho = _design(X), positive(rho, "rho", allow_zero=True)
-    # (N, D + 1)
-    Xt = torch.cat([X, torch.ones(X.shape[0], 1, dtype=X.dtype)], dim=1)
+    ones = torch.ones(X.shape[0], 1, dtype=X.dtype)
+    Xt = torch.cat([X, ones], dim=1)  # (N, D + 1)
     return 0.5 * float(torch.linalg.eigvalsh(Xt.T @ Xt / X.shape[0])[-1]) + rho
 
 
@@ -327,23 +350,26 @@ def gradient_descent_softmax_regression(
 
     Parameters
     ----------
-    X : tensor (N, D)
-    y : integer tensor (N,) with classes 0..K-1
-    rho : float >= 0
+    X : torch.Tensor, shape (N, D)
+        Inputs.
+    y : torch.Tensor, shape (N,)
+        Integer labels 0..K-1.
+    rho : float
+        The L2 penalty ρ >= 0.
     lr : float > 0
         The step size η.
-    steps : int >= 0
+    steps : int
+        Number of steps (>= 0).
 
     Returns
     -------
-    Tensor (steps + 1,): 𝓛 before each step and after the last one.
+    torch.Tensor, shape (steps + 1,)
+        𝓛 before each step and after the last one.
     """
-    X, rho, lr, steps = (
-        _design(X),
-        positive(rho, "rho", allow_zero=True),
-        positive(lr, "lr"),
-        integer(steps, "steps", minimum=0),
-    )
+    X = _design(X)
+    rho = positive(rho, "rho", allow_zero=True)
+    lr = positive(lr, "lr")
+    steps = integer(steps, "steps", minimum=0)
     y = labels(y, X.shape[0], int(torch.as_tensor(y).max()) + 1, "y")
     K = int(y.max()) + 1
     W = torch.zeros(K, X.shape[1], dtype=X.dtype, requires_grad=True)
@@ -361,13 +387,14 @@ def gradient_descent_softmax_regression(
 
 @dataclass(frozen=True)
 class SoftmaxRegressionFit:
-    """Result of :func:`fit_softmax_regression`; ``b`` is centred (Σ_k b_k =
-    0).
+    """Result of :func:`fit_softmax_regression`; ``b`` is centred
+    (Σ_k b_k = 0).
 
     Attributes
     ----------
-    W : torch.Tensor (K, D)
-    b : torch.Tensor (K,)
+    W : torch.Tensor, shape (K, D)
+        Weights.
+    b : torch.Tensor, shape (K,)
         Centred intercepts.
     loss : float
         𝓛 at the optimum.
@@ -496,8 +523,9 @@ def fit_softmax_regression(
 
     Parameters
     ----------
-    X : tensor (N, D)
-    y : integer tensor (N,)
+    X : torch.Tensor, shape (N, D)
+        Inputs.
+    y : torch.Tensor, shape (N,)
         Classes 0..K-1.
     rho : float
         ρ > 0.
@@ -511,6 +539,7 @@ def fit_softmax_regression(
     Returns
     -------
     SoftmaxRegressionFit
+        The optimum and how the solver got there.
     """
     # rho > 0: a unique optimum
     rho, X = positive(rho, "rho"), _design(X).to(torch.float64)
@@ -562,7 +591,7 @@ def loss_along_line(
     ----------
     model : torch.nn.Module
         Scratch container for the parameters.
-    theta_a, theta_b : torch.Tensor (P,)
+    theta_a, theta_b : torch.Tensor, shape (P,)
         The ends of the line.
     loss_fn : callable
         model -> scalar loss.
@@ -571,7 +600,7 @@ def loss_along_line(
 
     Returns
     -------
-    torch.Tensor (len(ts),)
+    torch.Tensor, shape (len(ts),)
         float64.
     """
     theta_a, theta_b = theta_a.detach(), theta_b.detach()
@@ -601,9 +630,9 @@ def max_above_chord(ts, curve) -> float:
 
     Parameters
     ----------
-    ts : array-like (T,)
+    ts : array_like, shape (T,)
         The positions t of the samples; must include 0 and 1 (within 1e-9).
-    curve : array-like (T,)
+    curve : array_like, shape (T,)
         The loss at each t (e.g. from :func:`loss_along_line`).
 
     Returns
@@ -634,18 +663,22 @@ def softmax_regression_hvp(W, b, X, y, rho: float, v) -> torch.Tensor:
 
     Parameters
     ----------
-    W : tensor (K, D)
-    b : tensor (K,)
-    X : tensor (N, D)
-    y : integer tensor (N,)
-    rho : float >= 0
-        The L2 strength.
-    v : tensor (K·(D+1),)
+    W : torch.Tensor, shape (K, D)
+        Weights.
+    b : torch.Tensor, shape (K,)
+        Biases.
+    X : torch.Tensor, shape (N, D)
+        Inputs.
+    y : torch.Tensor, shape (N,)
+        Integer labels 0..K-1.
+    rho : float
+        The L2 strength ρ >= 0.
+    v : torch.Tensor, shape (K·(D+1),)
         The direction.
 
     Returns
     -------
-    torch.Tensor (K·(D+1),)
+    torch.Tensor, shape (K·(D+1),)
         ∇²𝓛 v at (W, b).
     """
     X, rho = _design(X), positive(rho, "rho", allow_zero=True)
@@ -675,9 +708,9 @@ def fit_mlp(
 
     Parameters
     ----------
-    X : tensor (N, D)
+    X : torch.Tensor, shape (N, D)
         Inputs.
-    y : integer tensor (N,)
+    y : torch.Tensor, shape (N,)
         Class labels 0..K-1 (K = max label + 1).
     hidden : int
         Width of the hidden layer.

@@ -24,9 +24,9 @@ class Split:
 
     Attributes
     ----------
-    X_train, X_test : torch.Tensor (N, 64)
+    X_train, X_test : torch.Tensor, shape (N, 64)
         Standardized pixels.
-    y_train, y_test : torch.Tensor (N,)
+    y_train, y_test : torch.Tensor, shape (N,)
         int64 labels 0..9.
     """
 
@@ -50,9 +50,9 @@ def load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
 
     Returns
     -------
-    X : numpy.ndarray (1797, 64)
+    X : numpy.ndarray, shape (1797, 64)
         float64 pixel values 0..16, one flattened 8×8 image per row.
-    y : numpy.ndarray (1797,)
+    y : numpy.ndarray, shape (1797,)
         int64 labels 0..9.
     """
     from sklearn.datasets import load_digits
@@ -82,6 +82,7 @@ def load_digits_split(
     Returns
     -------
     Split
+        The standardized training and test sets.
     """
     test_fraction = in_interval(
         test_fraction, "test_fraction", 0.0, 1.0, closed="neither"
@@ -100,8 +101,8 @@ def load_digits_split(
 
 
 def pool_digits(images) -> torch.Tensor:
-    """Shrink 8×8 digit images to 4×4 by averaging each 2×2 block: (N, 64) ->
-    (N, 16).
+    """Shrink 8×8 digit images to 4×4 by averaging each 2×2 block:
+    (N, 64) -> (N, 16).
 
     Chapter 5 uses it to keep the Fisher matrix of softmax regression small
     (170 parameters instead of 650). Works on any float tensor of flattened 8×8
@@ -109,12 +110,13 @@ def pool_digits(images) -> torch.Tensor:
 
     Parameters
     ----------
-    images : torch.Tensor (N, 64)
+    images : torch.Tensor, shape (N, 64)
         Flattened 8×8 images, float.
 
     Returns
     -------
-    torch.Tensor (N, 16)
+    torch.Tensor, shape (N, 16)
+        The pooled images.
     """
     if not isinstance(images, torch.Tensor) or not images.is_floating_point():
         raise TypeError(

@@ -3,8 +3,9 @@ small students trained on them.
 
 Book equations (chapter 8, 温度パラメータ):
 
-- (eq-temp-distill) the students' loss w τ² KL(softmax(v/τ) ‖ softmax(z/τ)) +
-  (1 − w) CE(z, y) (:func:`lecture_code.temperature.distillation_loss`);
+- (eq-temp-distill) the students' loss
+  w τ² KL(softmax(v/τ) ‖ softmax(z/τ)) + (1 − w) CE(z, y)
+  (:func:`lecture_code.temperature.distillation_loss`);
 - the teacher's soft targets softmax(v/τ), averaged per true class
   (:func:`class_mean_targets`), show which digits resemble each other.
 
@@ -19,7 +20,6 @@ students trained one at a time.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import torch
@@ -33,7 +33,19 @@ from .temperature import (
     label_smoothing_logits,
     shuffle_non_target,
 )
-from .validate import as_tensor, positive, positive_int
+from .validate import (
+    as_tensor,
+    choice,
+    in_interval,
+    integer,
+    positive,
+    positive_int,
+)
+from .validate import labels as check_labels
+
+#: "Any number of classes" for :func:`lecture_code.validate.labels` when K is
+#: read from the labels themselves.
+_ANY_K = torch.iinfo(torch.int64).max
 
 #: The settings of the chapter's table: (kind, τ); "labels" has no τ.
 KINDS = ("labels", "teacher", "shuffled", "smoothed")
@@ -47,9 +59,9 @@ def train_teacher(
 
     Parameters
     ----------
-    X : tensor, shape (N, D)
+    X : torch.Tensor, shape (N, D)
         Inputs.
-    y : tensor of int, shape (N,)
+    y : torch.Tensor, shape (N,)
         Labels 0..K-1 (K = y.max() + 1).
     hidden : int
         Width of the hidden layer.
@@ -66,6 +78,7 @@ def train_teacher(
         The trained network (logits of shape (N, K) for inputs (N, D)).
     """
     X = as_tensor(X, "X", ndim=2)
+    y = check_labels(y, len(X), _ANY_K, "y")  # K is read from y
     steps, lr = positive_int(steps, "steps"), positive(lr, "lr")
     model = make_mlp(X.shape[1], hidden, int(y.max()) + 1, seed=seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
@@ -84,9 +97,9 @@ def class_mean_targets(
 
     Parameters
     ----------
-    logits : tensor, shape (N, K)
+    logits : torch.Tensor, shape (N, K)
         Teacher logits v.
-    labels : tensor of int, shape (N,)
+    labels : torch.Tensor, shape (N,)
         True classes; every class 0..n_classes-1 must occur.
     tau : float
         Temperature τ > 0.
@@ -95,12 +108,14 @@ def class_mean_targets(
 
     Returns
     -------
-    tensor, shape (n_classes, K)
+    torch.Tensor, shape (n_classes, K)
         Row c is the mean soft target of the images of class c.
     """
     logits = as_tensor(logits, "logits", ndim=2)
+    tau = positive(tau, "tau")
     n = logits.shape[1] if n_classes is None else n_classes
     n = positive_int(n, "n_classes")
+    labels = check_labels(labels, len(logits), n, "labels")
     missing = [c for c in range(n) if not bool((labels == c).any())]
     if missing:
         raise ValueError(f"labels has no image of class(es) {missing}")
@@ -120,9 +135,9 @@ def student_targets(kind: str, v, y, tau, seed: int = 0) -> torch.Tensor:
         :func:`~lecture_code.temperature.shuffle_non_target` with the
         generator seeded 1000 + seed) or "smoothed" (label smoothing
         with the teacher's mean true-class mass at τ).
-    v : tensor, shape (N, K)
+    v : torch.Tensor, shape (N, K)
         Teacher logits of the student's images.
-    y : tensor of int, shape (N,)
+    y : torch.Tensor, shape (N,)
         Their labels.
     tau : float or None
         Temperature of the smoothed control.
@@ -131,11 +146,14 @@ def student_targets(kind: str, v, y, tau, seed: int = 0) -> torch.Tensor:
 
     Returns
     -------
-    tensor, shape (N, K)
+    torch.Tensor, shape (N, K)
         The logits the student is trained towards.
     """
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    kind = choice(kind, "kind", KINDS)
+    v = as_tensor(v, "v", ndim=2)
+    y = check_labels(y, len(v), v.shape[1], "y")
+    if kind in ("shuffled", "smoothed"):
+        tau = positive(tau, "tau")
     if kind == "shuffled":
         gen = torch.Generator().manual_seed(1000 + seed)
         return shuffle_non_target(v, y, gen)
@@ -143,6 +161,16 @@ def student_targets(kind: str, v, y, tau, seed: int = 0) -> torch.Tensor:
         mass = softmax(v, tau).gather(1, y[:, None]).mean().item()
         return label_smoothing_logits(y, v.shape[1], mass, tau)
     return v
+
+
+def _held_out(X, y, D: int, K: int, which: str):
+    """Held-out images (N, D) and their labels 0..K-1, checked."""
+    X = as_tensor(X, f"X_{which}", ndim=2)
+    if X.shape[1] != D:
+        raise ValueError(
+            f"X_{which} must have D = {D} columns like X_lab, got {X.shape[1]}"
+        )
+    return X, check_labels(y, len(X), K, f"y_{which}")
 
 
 @dataclass
@@ -199,13 +227,13 @@ def distillation_experiment(
 
     Parameters
     ----------
-    X_lab, y_lab : tensor, shapes (N, D) and (N,)
+    X_lab, y_lab : torch.Tensor, shapes (N, D) and (N,)
         The teacher's labelled images, from which the students draw theirs.
-    v_lab : tensor, shape (N, K)
+    v_lab : torch.Tensor, shape (N, K)
         Teacher logits of those images.
-    X_val, y_val : tensor
+    X_val, y_val : torch.Tensor
         Held-out images that choose the step size.
-    X_test, y_test : tensor
+    X_test, y_test : torch.Tensor
         Test images.
     taus : sequence of float
         Distillation temperatures of the "teacher" settings.
@@ -227,17 +255,28 @@ def distillation_experiment(
     Returns
     -------
     DistillationResult
+        Every setting's accuracies and chosen step size.
     """
-    X_lab, v_lab = (
-        as_tensor(X_lab, "X_lab", ndim=2),
-        as_tensor(v_lab, "v_lab", ndim=2),
-    )
-    seeds, lrs = list(seeds), [positive(lr, "lrs") for lr in lrs]
-    steps, n_labelled = (
-        positive_int(steps, "steps"),
-        positive_int(n_labelled, "n_labelled"),
-    )
+    X_lab = as_tensor(X_lab, "X_lab", ndim=2)
+    v_lab = as_tensor(v_lab, "v_lab", ndim=2)
     D, K = X_lab.shape[1], v_lab.shape[1]
+    y_lab = check_labels(y_lab, len(X_lab), K, "y_lab")
+    if len(v_lab) != len(X_lab):
+        raise ValueError(
+            f"v_lab must have one row per image of X_lab ({len(X_lab)}), "
+            f"got {len(v_lab)}"
+        )
+    X_val, y_val = _held_out(X_val, y_val, D, K, "val")
+    X_test, y_test = _held_out(X_test, y_test, D, K, "test")
+    # the temperatures are checked but kept as given: they name the settings
+    taus = [t for t in taus if positive(t, "taus")]
+    positive(tau_control, "tau_control")
+    seeds = [integer(s, "seeds", minimum=0) for s in seeds]
+    lrs = [positive(lr, "lrs") for lr in lrs]
+    steps = positive_int(steps, "steps")
+    n_labelled = integer(n_labelled, "n_labelled", 1, len(X_lab))
+    w_soft = in_interval(w_soft, "w_soft", 0.0, 1.0)
+    hidden = positive_int(hidden, "hidden")
     subset = {
         s: torch.randperm(
             len(y_lab), generator=torch.Generator().manual_seed(s)
@@ -280,7 +319,7 @@ def distillation_experiment(
         )[0]
         for _ in lrs
     ]
-    skeleton = copy.deepcopy(make_mlp(D, hidden, K)).to("meta")
+    skeleton = make_mlp(D, hidden, K).to("meta")
     forward = vmap(lambda p, x: functional_call(skeleton, p, (x,)))
     optimizer = torch.optim.Adam(
         [
@@ -323,7 +362,7 @@ def distillation_experiment(
     ).mean(-1)  # (n,)
     chosen, val_by_lr = {}, {}
     for setting in settings:
-        # (step size, seed)
+        # rows of this setting, indexed (step size, seed)
         ix = torch.tensor(rows_of[setting]).reshape(G, len(seeds))
         val_by_lr[setting] = val_acc[ix].mean(1)  # (G,)
         best = int(val_by_lr[setting].argmax())

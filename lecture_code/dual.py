@@ -1,19 +1,23 @@
-"""The dually flat structure of the categorical family (chapter 6, 双対平坦構造
-).
+"""The dually flat structure of the categorical family
+(chapter 6, 双対平坦構造).
 
 The categorical distributions on int Δ^{K-1} form an exponential family. Its
-natural coordinates are the logits modulo the gauge 1 (θ, centred by default: θ
-= z - mean(z)·1 = clr(p)); its expectation coordinates are the probabilities p
-themselves. The two potentials LSE(θ) and -H(p) = Σ p_i log p_i are Legendre
-duals.
+natural coordinates are the logits modulo the gauge 1 (θ, centred by
+default: θ = z - mean(z)·1 = clr(p)); its expectation coordinates are the
+probabilities p themselves. The two potentials LSE(θ) and
+-H(p) = Σ p_i log p_i are Legendre duals.
 
-Book equations: (eq-dual-legendre) ∇LSE = softmax and ∇(-H) = clr are inverse
-maps; (eq-dual-bregman) the Bregman divergence of -H is KL(p ‖ q);
-(eq-dual-bregman-lse) the Bregman divergence of LSE is KL with the arguments
-swapped; (eq-dual-mgeodesic) the m-geodesic (1-t)p + tq; (eq-dual-egeodesic)
-the e-geodesic p^{1-t} q^t / Σ; (eq-dual-pythagoras) the three-point identity;
-(prop-dual-mirror) a natural-gradient step in free natural coordinates is a
-mirror-descent step with potential -H.
+Book equations:
+
+- (eq-dual-legendre) ∇LSE = softmax and ∇(-H) = clr are inverse maps;
+- (eq-dual-bregman) the Bregman divergence of -H is KL(p ‖ q);
+- (eq-dual-bregman-lse) the Bregman divergence of LSE is KL with the
+  arguments swapped;
+- (eq-dual-mgeodesic) the m-geodesic (1-t)p + tq;
+- (eq-dual-egeodesic) the e-geodesic p^{1-t} q^t / Σ;
+- (eq-dual-pythagoras) the three-point identity;
+- (prop-dual-mirror) a natural-gradient step in free natural coordinates is
+  a mirror-descent step with potential -H.
 
 References: Amari (2016), *Information Geometry and Its Applications*, ch. 1-2;
 Amari & Nagaoka (2000); Raskutti & Mukherjee (2015), "The information geometry
@@ -31,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .fisher import categorical_fisher, check_interior
+from .fisher import categorical_fisher, check_interior, from_free, point_pair
 from .simplex import check_simplex
 from .softmax import entropy, kl_divergence, logsumexp, softmax
 from .validate import (
@@ -56,19 +60,21 @@ def to_natural(p, gauge: str = "centred") -> np.ndarray:
 
     ``"centred"``: θ = log p - mean(log p)·1, the gradient of -H along the
     simplex; every row sums to 0 and softmax(θ) = p
-    (eq-softmax-centred-inverse). ``"free"``: θ_i = log p_i - log p_K for i <
-    K, the gradient of -H in the free expectation coordinates (p_1, ...,
-    p_{K-1}).
+    (eq-softmax-centred-inverse). ``"free"``: θ_i = log p_i - log p_K for
+    i < K, the gradient of -H in the free expectation coordinates
+    (p_1, ..., p_{K-1}).
 
     Parameters
     ----------
     p : array_like, shape (K,) or (N, K)
         Points of the open simplex (the logarithm needs every p_i > 0).
     gauge : {"centred", "free"}
+        Which representative of the gauge class to return.
 
     Returns
     -------
-    numpy.ndarray, shape (..., K) for ``"centred"``, (..., K-1) for ``"free"``.
+    numpy.ndarray, shape (..., K), or (..., K-1) for ``"free"``
+        The natural coordinates θ.
 
     Examples
     --------
@@ -85,33 +91,39 @@ def to_natural(p, gauge: str = "centred") -> np.ndarray:
 def to_expectation(theta, gauge: str = "centred") -> np.ndarray:
     """Expectation coordinates p = ∇LSE(θ) = softmax(θ) (eq-dual-legendre).
 
-    ``"centred"``: θ has K entries; any representative of the gauge class gives
-    the same p, so θ need not sum to 0. ``"free"``: θ has K-1 entries θ_i = z_i
-    - z_K, and z_K = 0 is appended. Computed by
+    ``"centred"``: θ has K entries; any representative of the gauge class
+    gives the same p, so θ need not sum to 0. ``"free"``: θ has K-1 entries
+    θ_i = z_i - z_K, and z_K = 0 is appended. Computed by
     :func:`lecture_code.softmax.softmax` (the stable form).
 
     Parameters
     ----------
-    theta : array_like, shape (..., K) or (..., K-1) for ``"free"``
+    theta : array_like, shape (..., K), or (..., K-1) for ``"free"``
         Finite numbers.
     gauge : {"centred", "free"}
+        Which representative θ is.
 
     Returns
     -------
-    numpy.ndarray, shape (..., K); rows sum to 1. (Logit gaps beyond ~745
-    underflow to a probability of exactly 0 in float64, chapter 2.)
+    numpy.ndarray, shape (..., K)
+        p; rows sum to 1. (Logit gaps beyond ~745 underflow to a probability
+        of exactly 0 in float64, chapter 2.)
     """
     gauge = choice(gauge, "gauge", GAUGES)
-    arr = as_array(theta, "theta", finite=True)
+    arr = torch.tensor(as_array(theta, "theta", finite=True))
     if gauge == "free":
-        # z_K = 0
-        arr = np.concatenate([arr, np.zeros(arr.shape[:-1] + (1,))], axis=-1)
-    return softmax(torch.tensor(arr)).numpy()  # (..., K)
+        arr = _append_zero(arr)
+    return softmax(arr).numpy()  # (..., K)
 
 
 def _free_point(x, name: str) -> torch.Tensor:
     """A 1-D floating tensor of free coordinates, its autograd graph kept."""
     return as_tensor(x, name, ndim=1, finite=True)
+
+
+def _append_zero(theta: torch.Tensor) -> torch.Tensor:
+    """Free natural coordinates (..., K-1) -> logits (..., K) with z_K = 0."""
+    return torch.cat([theta, theta.new_zeros(theta.shape[:-1] + (1,))], -1)
 
 
 def lse_free(theta) -> torch.Tensor:
@@ -126,14 +138,14 @@ def lse_free(theta) -> torch.Tensor:
     Returns
     -------
     torch.Tensor, shape ()
+        LSE(θ, 0).
 
     Examples
     --------
     >>> float(lse_free(torch.zeros(1, dtype=torch.float64)))  # log 2
     0.6931471805599453
     """
-    theta = _free_point(theta, "theta")
-    return logsumexp(torch.cat([theta, theta.new_zeros(1)]))
+    return logsumexp(_append_zero(_free_point(theta, "theta")))
 
 
 def neg_entropy_free(pi) -> torch.Tensor:
@@ -148,17 +160,18 @@ def neg_entropy_free(pi) -> torch.Tensor:
     Returns
     -------
     torch.Tensor, shape ()
+        -H(p) of the full point p = (π̃, 1 - Σπ̃).
     """
-    pi = _free_point(pi, "pi")
-    return -entropy(torch.cat([pi, 1 - pi.sum(0, keepdim=True)]))
+    return -entropy(from_free(_free_point(pi, "pi")))
 
 
 def kl_free(q, x, coordinates: str = "natural") -> torch.Tensor:
     """L = KL(q ‖ p) as a differentiable function of free natural (θ) or free
-    expectation (π̃) coordinates of p (eq-dual-mirror).
+    expectation (π̃) coordinates of p; its gradients are (eq-fisher-klgrad).
 
     ``"natural"``: p = softmax(θ, 0); ``"expectation"``: p = (π̃, 1 - Σπ̃).
-    Chapter 6 differentiates it in both systems to show ∇_θ L = F_θ ∇_π̃ L.
+    Chapter 6 differentiates it in both systems to show ∇_θ L = F_θ ∇_π̃ L
+    (eq-dual-hessians).
 
     Parameters
     ----------
@@ -167,10 +180,12 @@ def kl_free(q, x, coordinates: str = "natural") -> torch.Tensor:
     x : torch.Tensor, shape (K-1,)
         The free coordinates of p; differentiable.
     coordinates : {"natural", "expectation"}
+        Which free coordinates ``x`` is.
 
     Returns
     -------
     torch.Tensor, shape ()
+        KL(q ‖ p).
     """
     coordinates = choice(coordinates, "coordinates", STEP_COORDINATES)
     x = _free_point(x, "x")
@@ -180,10 +195,7 @@ def kl_free(q, x, coordinates: str = "natural") -> torch.Tensor:
             f"q must have K = {x.numel() + 1} entries (x has K-1), "
             f"got shape {tuple(q.shape)}"
         )
-    if coordinates == "natural":
-        p = softmax(torch.cat([x, x.new_zeros(1)]))
-    else:
-        p = torch.cat([x, 1 - x.sum(0, keepdim=True)])
+    p = softmax(_append_zero(x)) if coordinates == "natural" else from_free(x)
     return kl_divergence(q, p)
 
 
@@ -201,6 +213,7 @@ def fenchel_young_gap(theta, p) -> np.ndarray:
     Returns
     -------
     numpy.ndarray, shape (...)
+        The gap, >= 0.
 
     Examples
     --------
@@ -214,16 +227,6 @@ def fenchel_young_gap(theta, p) -> np.ndarray:
     return (
         lse_theta - entropy(torch.tensor(p)).numpy() - (theta * p).sum(axis=-1)
     )
-
-
-def _endpoints(p, q) -> tuple[np.ndarray, np.ndarray]:
-    p, q = check_interior(p, "p"), check_interior(q, "q")
-    if p.ndim != 1 or q.shape != p.shape:
-        raise ValueError(
-            "p and q must be two 1-D points with the same K, got shapes "
-            f"{p.shape} and {q.shape}"
-        )
-    return p, q
 
 
 def _curve_parameter(t) -> tuple[np.ndarray, bool]:
@@ -270,10 +273,10 @@ def m_geodesic(p, q, t) -> np.ndarray:
 
     Returns
     -------
-    numpy.ndarray, shape (K,) for a scalar ``t``, else (T, K); every row in int
-    Δ^{K-1}.
+    numpy.ndarray, shape (K,) for a scalar ``t``, else (T, K)
+        The points; every row lies in int Δ^{K-1}.
     """
-    p, q = _endpoints(p, q)
+    p, q = point_pair(p, q)
     tt, scalar = _curve_parameter(t)
     gamma = (1 - tt) * p + tt * q  # (T, K)
     return gamma[0] if scalar else gamma
@@ -283,8 +286,8 @@ def e_geodesic(p, q, t) -> np.ndarray:
     """The e-geodesic (exponential geodesic) p^{1-t} q^t / Σ_j p_j^{1-t} q_j^t
     (eq-dual-egeodesic).
 
-    Straight in the natural coordinates: softmax((1-t) θ_p + t θ_q) with θ =
-    :func:`to_natural`.
+    Straight in the natural coordinates: softmax((1-t) θ_p + t θ_q) with
+    θ = :func:`to_natural`.
 
     Parameters
     ----------
@@ -296,11 +299,12 @@ def e_geodesic(p, q, t) -> np.ndarray:
     Returns
     -------
     numpy.ndarray, shape (K,) for a scalar ``t``, else (T, K)
+        The points.
     """
-    p, q = _endpoints(p, q)
+    p, q = point_pair(p, q)
     tt, scalar = _curve_parameter(t)
-    # (T, K)
-    gamma = to_expectation((1 - tt) * to_natural(p) + tt * to_natural(q))
+    theta = (1 - tt) * to_natural(p) + tt * to_natural(q)  # (T, K)
+    gamma = to_expectation(theta)
     return gamma[0] if scalar else gamma
 
 
@@ -325,6 +329,7 @@ def bregman(p, q) -> np.ndarray:
     Returns
     -------
     numpy.ndarray, shape (...)
+        D_{-H}(p, q), >= 0.
 
     Examples
     --------
@@ -344,8 +349,8 @@ def bregman_lse(theta1, theta2) -> np.ndarray:
     """D_LSE(θ₁, θ₂) = LSE(θ₁) - LSE(θ₂) - ⟨softmax(θ₂), θ₁ - θ₂⟩ = KL(p₂ ‖ p₁)
     (eq-dual-bregman-lse).
 
-    The Bregman divergence of the other potential, log-sum-exp, with p_i =
-    softmax(θ_i): the order of the arguments is swapped relative to
+    The Bregman divergence of the other potential, log-sum-exp, with
+    p_i = softmax(θ_i): the order of the arguments is swapped relative to
     :func:`bregman`. Any representatives of the gauge classes may be passed
     (adding c·1 to θ₁ or θ₂ does not change the value).
 
@@ -357,11 +362,10 @@ def bregman_lse(theta1, theta2) -> np.ndarray:
     Returns
     -------
     numpy.ndarray, shape (...)
+        D_LSE(θ₁, θ₂), >= 0.
     """
-    t1, t2 = (
-        as_array(theta1, "theta1", finite=True),
-        as_array(theta2, "theta2", finite=True),
-    )
+    t1 = as_array(theta1, "theta1", finite=True)
+    t2 = as_array(theta2, "theta2", finite=True)
     same_last_axis(t1, t2, "theta1 and theta2")
     lse1 = logsumexp(torch.tensor(t1)).numpy()
     lse2 = logsumexp(torch.tensor(t2)).numpy()
@@ -371,15 +375,15 @@ def bregman_lse(theta1, theta2) -> np.ndarray:
 def natural_gradient_step_free(
     x, grad, lr, coordinates: str = "natural"
 ) -> np.ndarray:
-    """One natural-gradient step x - lr F(x)⁻¹ grad in free coordinates (K-1
-    numbers) (eq-natgrad).
+    """One natural-gradient step x - lr F(x)⁻¹ grad in free coordinates,
+    K-1 numbers (eq-natgrad).
 
-    ``"natural"``: x = θ with θ_i = z_i - z_K, p = softmax(θ, 0); F_θ =
-    diag(π̃) - π̃ π̃ᵀ (π̃ = p_1..p_{K-1}; the Hessian of LSE, eq-fisher-logits
-    without the last row and column). ``"expectation"``: x = π̃ = (p_1, ...,
-    p_{K-1}); F_π̃ = diag(1/π̃) + 11ᵀ/p_K (eq-fisher-free), the Hessian of -H.
-    The two matrices are inverse to each other. With coordinates="natural" the
-    step equals :func:`mirror_descent_step` exactly (prop-dual-mirror).
+    ``"natural"``: x = θ with θ_i = z_i - z_K, p = softmax(θ, 0);
+    F_θ = diag(π̃) - π̃ π̃ᵀ with π̃ = (p_1, ..., p_{K-1}), the Hessian of LSE
+    (eq-fisher-logits without the last row and column). ``"expectation"``:
+    x = π̃; F_π̃ = diag(1/π̃) + 11ᵀ/p_K (eq-fisher-free), the Hessian of -H.
+    The two matrices are inverse to each other. With coordinates="natural"
+    the step equals :func:`mirror_descent_step` exactly (prop-dual-mirror).
 
     Parameters
     ----------
@@ -391,12 +395,13 @@ def natural_gradient_step_free(
     lr : float
         The step size η > 0.
     coordinates : {"natural", "expectation"}
+        Which free coordinates ``x`` and ``grad`` are in.
 
     Returns
     -------
-    numpy.ndarray, shape (K-1,): the new point in the same coordinates. It is
-    not checked (a step in "expectation" coordinates may leave the simplex; the
-    caller decides).
+    numpy.ndarray, shape (K-1,)
+        The new point in the same coordinates. It is not checked (a step in
+        "expectation" coordinates may leave the simplex; the caller decides).
     """
     coordinates = choice(coordinates, "coordinates", STEP_COORDINATES)
     x = as_array(x, "x", finite=True)
@@ -412,23 +417,22 @@ def natural_gradient_step_free(
         # F_θ = ∇²LSE in free coordinates
         F = categorical_fisher(p, "logits")[:-1, :-1]
     else:
-        p = check_interior(
-            np.append(x, 1.0 - x.sum()), "x (with p_K = 1 - Σ x)"
-        )
+        p = check_interior(from_free(x), "x (with p_K = 1 - Σ x)")
         F = categorical_fisher(p, "free")  # F_π̃ = ∇²(-H)
     return x - lr * np.linalg.solve(F, g)
 
 
 def mirror_descent_step(p, grad_p, lr) -> np.ndarray:
-    """One mirror-descent step with the potential -H: ∇(-H)(p_new) = ∇(-H)(p) -
-    lr ∇_π̃ L (eq-dual-mirror, prop-dual-mirror).
+    """One mirror-descent step with the potential -H:
+    ∇(-H)(p_new) = ∇(-H)(p) - lr ∇_π̃ L (eq-dual-mirror, prop-dual-mirror).
 
-    The mirror map ∇(-H) sends the free expectation coordinates π̃ = (p_1, ...,
-    p_{K-1}) to the free natural coordinates θ_i = log p_i - log p_K
-    (:func:`to_natural` with gauge="free"); its inverse is softmax(θ, 0)
-    (:func:`to_expectation`). So the step is: go to θ, subtract lr times the
-    gradient taken in π̃, come back. In full coordinates this is the
-    exponentiated gradient p_new ∝ p · exp(-lr (∇_π̃ L, 0)).
+    The mirror map ∇(-H) sends the free expectation coordinates
+    π̃ = (p_1, ..., p_{K-1}) to the free natural coordinates
+    θ_i = log p_i - log p_K (:func:`to_natural` with gauge="free"); its
+    inverse is softmax(θ, 0) (:func:`to_expectation`). So the step is: go to
+    θ, subtract lr times the gradient taken in π̃, come back. In full
+    coordinates this is the exponentiated gradient
+    p_new ∝ p · exp(-lr (∇_π̃ L, 0)).
 
     Parameters
     ----------
@@ -441,8 +445,8 @@ def mirror_descent_step(p, grad_p, lr) -> np.ndarray:
 
     Returns
     -------
-    numpy.ndarray, shape (K,): the new point (in the open simplex unless exp
-    underflows).
+    numpy.ndarray, shape (K,)
+        The new point (in the open simplex unless exp underflows).
     """
     p = check_interior(p, "p")
     g = as_array(grad_p, "grad_p", finite=True)

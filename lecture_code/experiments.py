@@ -9,9 +9,9 @@ grid with ratio ``ratio``, e.g. 1/9, 1/3, 1, 3 for ratio 3);
 2. every grid point runs with every seed; the best step size is the one with
 the lowest mean final loss over the seeds;
 3. if the best point sits at (or too close to) the edge of the grid, the grid
-is widened on that side and the sweep continues, until the points at best /
-``sensitivity`` and best × ``sensitivity`` are on the grid; if that needs
-more than ``max_points`` points it raises;
+is widened on that side and the sweep continues, until the points at
+best / ``sensitivity`` and best × ``sensitivity`` are on the grid; if that
+needs more than ``max_points`` points it raises;
 4. every run is timed, and a run may report further costs per step (backward
 passes, matrix–vector products).
 
@@ -143,6 +143,7 @@ class Sweep:
     Parameters
     ----------
     trials : sequence of Trial
+        Every run of the sweep.
     ratio : float
         The grid's ratio between neighbouring learning rates.
     sensitivity : float
@@ -311,6 +312,7 @@ def lr_sweep(
     Returns
     -------
     Sweep
+        Every run of the sweep.
     """
     function(run, "run", "run(method, lr, seed) -> final loss")
     if not isinstance(grids, Mapping) or not grids:
@@ -387,6 +389,7 @@ def fmt_number(x: float, digits: int = 3) -> str:
     Returns
     -------
     str
+        The formatted loss.
     """
     if not math.isfinite(x):
         return "発散"
@@ -409,6 +412,7 @@ def fmt_seconds(s: float | None) -> str:
     Returns
     -------
     str
+        The duration with its unit.
     """
     if s is None:
         return "–"
@@ -426,9 +430,9 @@ def markdown_table(
     learning rate.
 
     Columns: method, best η, the loss over seeds (mean ± standard deviation,
-    with the smallest and largest), the mean loss at η/s and s·η (s =
-    ``sweep.sensitivity``), the grid searched, time per step, and any per-step
-    costs the runs reported.
+    with the smallest and largest), the mean loss at η/s and s·η
+    (s = ``sweep.sensitivity``), the grid searched, time per step, and any
+    per-step costs the runs reported.
 
     Parameters
     ----------
@@ -444,6 +448,7 @@ def markdown_table(
     Returns
     -------
     str
+        The table in Markdown.
     """
     rows = [sweep.summary(m) for m in (methods or sweep.methods)]
     s = f"{sweep.sensitivity:g}"

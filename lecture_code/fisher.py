@@ -1,14 +1,19 @@
-"""The Fisher metric of the categorical family on the simplex (chapter 5, フィ
-ッシャー計量).
+"""The Fisher metric of the categorical family on the simplex
+(chapter 5, フィッシャー計量).
 
-Book equations: (eq-fisher-def) F = E[∇log p ∇log pᵀ]; (eq-fisher-probs) the K
-probabilities as coordinates, diag(1/π) - 11ᵀ; (eq-fisher-free) the first K-1
-probabilities π̃, diag(1/π_i) + (1/π_K) 11ᵀ; (eq-fisher-logits) the logits,
-diag(p) - p pᵀ (the Hessian of log-sum-exp, eq-lse); (eq-fisher-coords) the
-change of coordinates F' = Jᵀ F J; (eq-fisher-rao) the Fisher–Rao distance 2
-arccos Σ √(p_i q_i) through the sphere map p ↦ 2√p, and its geodesics;
-(eq-fisher-klgrad, chapter 7) the gradient of KL(q ‖ p) in each coordinate
-system.
+Book equations:
+
+- (eq-fisher-def) F = E[∇log p ∇log pᵀ];
+- (eq-fisher-probs) the K probabilities as coordinates: diag(1/π) - 11ᵀ;
+- (eq-fisher-free) the first K-1 probabilities π̃:
+  diag(1/π_i) + (1/π_K) 11ᵀ;
+- (eq-fisher-logits) the logits: diag(p) - p pᵀ, the Hessian of
+  log-sum-exp (eq-lse-hessian);
+- (eq-fisher-coords) the change of coordinates F' = Jᵀ F J;
+- (eq-fisher-rao) the Fisher–Rao distance 2 arccos Σ √(p_i q_i) through
+  the sphere map p ↦ 2√p, and its geodesics;
+- (eq-fisher-klgrad, chapter 7) the gradient of KL(q ‖ p) in each
+  coordinate system.
 
 References: Amari (1998), "Natural gradient works efficiently in learning";
 Amari (2016), *Information Geometry and Its Applications*.
@@ -28,6 +33,7 @@ from .softmax import kl_divergence as _kl
 from .softmax import log_softmax, softmax, softmax_covariance
 from .validate import (
     as_array,
+    as_tensor,
     choice,
     positive_int,
     probabilities,
@@ -48,16 +54,78 @@ def check_interior(p, name: str = "p") -> np.ndarray:
 
     Parameters
     ----------
-    p : array-like (..., K)
+    p : array_like, shape (..., K)
         Probability vectors.
     name : str
         The argument's name for error messages.
 
     Returns
     -------
-    numpy.ndarray (..., K)
+    numpy.ndarray, shape (..., K)
+        ``p`` as float64.
     """
     return probabilities(as_array(p, name), name, interior=True)
+
+
+def point_pair(p, q, names=("p", "q"), interior=(True, True)):
+    """Two points of the simplex, each one vector (K,) with the same K: the
+    ends of a path or a geodesic.
+
+    Parameters
+    ----------
+    p, q : array_like, shape (K,)
+        The two points.
+    names : tuple of str
+        Their names for error messages (default ``("p", "q")``).
+    interior : tuple of bool
+        For each point, whether it must lie in the open simplex (True) or may
+        lie on the boundary (False).
+
+    Returns
+    -------
+    tuple of numpy.ndarray, shape (K,)
+        ``p`` and ``q`` as float64.
+    """
+    p, q = (
+        check_interior(x, n) if inside else check_simplex(x, n)
+        for x, n, inside in zip((p, q), names, interior)
+    )
+    if p.ndim != 1 or q.shape != p.shape:
+        raise ValueError(
+            f"{names[0]} and {names[1]} must be two 1-D points with the same "
+            f"K, got shapes {p.shape} and {q.shape}"
+        )
+    return p, q
+
+
+def from_free(pi):
+    """The full point (π̃, 1 - Σπ̃) from the free expectation coordinates
+    π̃ = (p_1, ..., p_{K-1}) (eq-fisher-free).
+
+    A torch tensor stays a tensor (its autograd graph kept); anything else
+    becomes a float64 NumPy array. The result is not checked to lie in the
+    simplex (a step of an optimizer may leave it).
+
+    Parameters
+    ----------
+    pi : array_like or torch.Tensor, shape (..., K-1)
+        Free expectation coordinates.
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor, shape (..., K)
+        The probabilities, p_K = 1 - Σπ̃ appended.
+
+    Examples
+    --------
+    >>> from_free([0.25, 0.5])
+    array([0.25, 0.5 , 0.25])
+    """
+    if isinstance(pi, torch.Tensor):
+        pi = as_tensor(pi, "pi")
+        return torch.cat([pi, 1 - pi.sum(-1, keepdim=True)], dim=-1)
+    pi = as_array(pi, "pi")
+    return np.concatenate([pi, 1.0 - pi.sum(axis=-1, keepdims=True)], axis=-1)
 
 
 def categorical_fisher(p, coordinates: str = "logits") -> np.ndarray:
@@ -69,59 +137,55 @@ def categorical_fisher(p, coordinates: str = "logits") -> np.ndarray:
     p : array_like, shape (..., K)
         Points of the open simplex (every entry > 0, rows sum to 1).
     coordinates : {"probs", "free", "logits"}
-        ``"probs"``: all K probabilities π, with the model p(k) = π_k / Σ_j π_j
-        extended off the simplex; F = diag(1/π) - 11ᵀ (eq-fisher-probs),
-        singular with null vector π. ``"free"``: the first K-1 probabilities,
-        π_K = 1 - Σ π_i; F = diag(1/π_i) + (1/π_K) 11ᵀ (eq-fisher-free),
-        positive definite, shape (K-1, K-1). ``"logits"``: p = softmax(z); F =
-        diag(p) - p pᵀ (eq-fisher-logits), which is the Hessian of log-sum-exp
-        and has null vector 1 (the gauge direction).
+        ``"probs"``: all K probabilities π, with the model
+        p(k) = π_k / Σ_j π_j extended off the simplex; F = diag(1/π) - 11ᵀ
+        (eq-fisher-probs), singular with null vector π. ``"free"``: the first
+        K-1 probabilities, π_K = 1 - Σ π_i; F = diag(1/π_i) + (1/π_K) 11ᵀ
+        (eq-fisher-free), positive definite, shape (K-1, K-1).
+        ``"logits"``: p = softmax(z); F = diag(p) - p pᵀ (eq-fisher-logits),
+        which is the Hessian of log-sum-exp and has null vector 1 (the gauge
+        direction).
 
     Returns
     -------
-    numpy.ndarray, shape (..., K, K) or (..., K-1, K-1) for ``"free"``.
+    numpy.ndarray, shape (..., K, K), or (..., K-1, K-1) for ``"free"``
+        The Fisher matrix F at every point.
 
     Examples
     --------
     >>> categorical_fisher([0.5, 0.5], "free")
     array([[4.]])
     """
-    # p: (..., K)
-    coordinates, p = (
-        choice(coordinates, "coordinates", COORDINATES),
-        check_interior(p),
-    )
+    coordinates = choice(coordinates, "coordinates", COORDINATES)
+    p = check_interior(p)  # (..., K)
     K = p.shape[-1]
     if coordinates == "logits":
         return softmax_covariance(torch.from_numpy(p)).numpy()  # (..., K, K)
     if coordinates == "probs":
-        # (..., K, K)
-        return torch.diag_embed(torch.from_numpy(1.0 / p)).numpy() - np.ones(
-            (K, K)
-        )
+        diag = torch.diag_embed(torch.from_numpy(1.0 / p)).numpy()
+        return diag - np.ones((K, K))  # (..., K, K)
     head, last = p[..., :-1], p[..., -1]  # (..., K-1), (...)
-    return torch.diag_embed(torch.from_numpy(1.0 / head)).numpy() + (
-        1.0 / last
-    )[..., None, None] * np.ones((K - 1, K - 1))
+    diag = torch.diag_embed(torch.from_numpy(1.0 / head)).numpy()
+    return diag + (1.0 / last)[..., None, None]  # (..., K-1, K-1)
 
 
 def sphere_map(p) -> np.ndarray:
     """The map p ↦ √p onto the positive part of the unit sphere
     (eq-fisher-rao).
 
-    Σ (√p_i)² = 1, so the simplex lands on the sphere; with the factor 2 (p ↦
-    2√p) the Euclidean metric of the sphere of radius 2 pulls back to the
+    Σ (√p_i)² = 1, so the simplex lands on the sphere; with the factor 2
+    (p ↦ 2√p) the Euclidean metric of the sphere of radius 2 pulls back to the
     Fisher metric. Boundary points are allowed (they map to the sphere's
     boundary arcs).
 
     Parameters
     ----------
-    p : array-like (..., K)
+    p : array_like, shape (..., K)
         Points of the closed simplex.
 
     Returns
     -------
-    numpy.ndarray (..., K)
+    numpy.ndarray, shape (..., K)
         √p, unit vectors.
     """
     return np.sqrt(check_simplex(p, "p"))
@@ -137,12 +201,12 @@ def fisher_rao_distance(p, q) -> np.ndarray:
 
     Parameters
     ----------
-    p, q : array-like (..., K)
+    p, q : array_like, shape (..., K)
         Points of the closed simplex (broadcast).
 
     Returns
     -------
-    numpy.ndarray (...,)
+    numpy.ndarray, shape (...,)
         Distances in [0, π].
 
     Examples
@@ -164,19 +228,20 @@ def kl_divergence(p, q) -> np.ndarray:
     """KL(p ‖ q) = Σ_i p_i log(p_i / q_i) in nats, on the closed simplex; rows
     broadcast.
 
-    Terms with p_i = 0 contribute 0; if some q_i = 0 < p_i the divergence is
-    +inf (q cannot produce an outcome that p produces). Not symmetric, and not
-    a distance: for nearby points KL ≈ d²/2 with d =
-    :func:`fisher_rao_distance` (the Fisher metric is KL's second-order term).
+    Terms with p_i = 0 contribute 0; if some q_i = 0 < p_i the divergence
+    is +inf (q cannot produce an outcome that p produces). Not symmetric, and
+    not a distance: for nearby points KL ≈ d²/2 with
+    d = :func:`fisher_rao_distance` (the Fisher metric is KL's second-order
+    term).
 
     Parameters
     ----------
-    p, q : array-like (..., K)
+    p, q : array_like, shape (..., K)
         Points of the closed simplex (broadcast).
 
     Returns
     -------
-    numpy.ndarray (...,)
+    numpy.ndarray, shape (...,)
         >= 0, may be +inf.
     """
     p, q = check_simplex(p, "p"), check_simplex(q, "q")
@@ -190,8 +255,8 @@ def fisher_rao_geodesic(p, q, t) -> np.ndarray:
     (eq-fisher-rao).
 
     The great circle between √p and √q on the unit sphere, squared back to the
-    simplex: √γ(t) = [sin((1-t)ω) √p + sin(tω) √q] / sin ω, cos ω = Σ √(p_i
-    q_i) (ω is half the distance).
+    simplex: √γ(t) = [sin((1-t)ω) √p + sin(tω) √q] / sin ω with
+    cos ω = Σ √(p_i q_i) (ω is half the distance).
 
     Parameters
     ----------
@@ -202,15 +267,11 @@ def fisher_rao_geodesic(p, q, t) -> np.ndarray:
 
     Returns
     -------
-    numpy.ndarray, shape (K,) for a scalar ``t``, else (T, K); every row sums
-    to 1.
+    numpy.ndarray, shape (K,) for a scalar ``t``, else (T, K)
+        The points; every row sums to 1.
     """
-    sp, sq = sphere_map(p), np.sqrt(check_simplex(q, "q"))
-    if sp.ndim != 1 or sq.shape != sp.shape:
-        raise ValueError(
-            "p and q must be two 1-D points with the same K, got shapes "
-            f"{sp.shape} and {sq.shape}"
-        )
+    p, q = point_pair(p, q, interior=(False, False))
+    sp, sq = np.sqrt(p), np.sqrt(q)  # sphere_map
     t_arr = np.asarray(t, dtype=float)
     if t_arr.ndim > 1 or np.isnan(t_arr).any():
         raise ValueError(
@@ -222,10 +283,8 @@ def fisher_rao_geodesic(p, q, t) -> np.ndarray:
     if omega < 1e-12:
         root = np.broadcast_to(sp, (tt.shape[0], sp.size)).copy()
     else:
-        # (T, K)
-        root = (
-            np.sin((1 - tt) * omega) * sp + np.sin(tt * omega) * sq
-        ) / np.sin(omega)
+        a, b = np.sin((1 - tt) * omega), np.sin(tt * omega)  # (T, 1)
+        root = (a * sp + b * sq) / np.sin(omega)  # (T, K)
     gamma = root**2
     # exact on the sphere; removes rounding only
     gamma /= gamma.sum(axis=-1, keepdims=True)
@@ -255,6 +314,7 @@ def curve_length(curve, n_nodes: int = 64, h: float = 1e-6) -> float:
     Returns
     -------
     float
+        The Fisher length of the curve.
     """
     if not callable(curve):
         raise TypeError(
@@ -272,8 +332,7 @@ def curve_length(curve, n_nodes: int = 64, h: float = 1e-6) -> float:
     )
 
 
-# ------------------------------------------------- the definition, by sampling
-# (eq-fisher-def)
+# ------------------------------- the definition (eq-fisher-def), by sampling
 
 
 def coordinates_of(p, coordinates: str) -> np.ndarray:
@@ -285,19 +344,18 @@ def coordinates_of(p, coordinates: str) -> np.ndarray:
 
     Parameters
     ----------
-    p : array-like (..., K)
+    p : array_like, shape (..., K)
         Points of the open simplex.
     coordinates : str
         "probs", "free" or "logits".
 
     Returns
     -------
-    numpy.ndarray (..., K) or (..., K-1) for "free"
+    numpy.ndarray, shape (..., K) or (..., K-1) for "free"
+        The coordinates ξ.
     """
-    coordinates, p = (
-        choice(coordinates, "coordinates", COORDINATES),
-        check_interior(p),
-    )
+    coordinates = choice(coordinates, "coordinates", COORDINATES)
+    p = check_interior(p)
     return {"probs": p, "free": p[..., :-1], "logits": np.log(p)}[coordinates]
 
 
@@ -312,26 +370,23 @@ def probs_of(xi, coordinates: str) -> np.ndarray:
 
     Parameters
     ----------
-    xi : array-like (..., dim)
+    xi : array_like, shape (..., dim)
         Coordinates.
     coordinates : str
         "probs", "free" or "logits".
 
     Returns
     -------
-    numpy.ndarray (..., K)
+    numpy.ndarray, shape (..., K)
+        The probabilities (not checked).
     """
-    coordinates, xi = (
-        choice(coordinates, "coordinates", COORDINATES),
-        as_array(xi, "xi"),
-    )
+    coordinates = choice(coordinates, "coordinates", COORDINATES)
+    xi = as_array(xi, "xi")
     if coordinates == "logits":
         # the stable form (eq-stable-softmax)
         return softmax(torch.from_numpy(xi)).numpy()
     if coordinates == "free":
-        return np.concatenate(
-            [xi, 1.0 - xi.sum(axis=-1, keepdims=True)], axis=-1
-        )
+        return from_free(xi)
     return xi / xi.sum(axis=-1, keepdims=True)
 
 
@@ -344,23 +399,22 @@ def log_prob(xi, coordinates: str):
 
     Parameters
     ----------
-    xi : torch.Tensor (..., dim)
+    xi : torch.Tensor, shape (..., dim)
         Coordinates.
     coordinates : str
         "probs", "free" or "logits".
 
     Returns
     -------
-    torch.Tensor (..., K)
+    torch.Tensor, shape (..., K)
+        log p(k; ξ) for every k.
     """
     if coordinates == "logits":
         return log_softmax(xi)
     if coordinates == "probs":
         return torch.log(xi) - torch.log(xi.sum(dim=-1, keepdim=True))
     if coordinates == "free":
-        return torch.log(
-            torch.cat([xi, 1 - xi.sum(dim=-1, keepdim=True)], dim=-1)
-        )
+        return torch.log(from_free(xi))
     raise ValueError(
         f"coordinates must be one of {COORDINATES}, got {coordinates!r}"
     )
@@ -377,27 +431,25 @@ def kl_gradient(q, p, coordinates: str) -> np.ndarray:
 
     Parameters
     ----------
-    q : array-like (..., K)
+    q : array_like, shape (..., K)
         The target distribution (may have zeros).
-    p : array-like (..., K)
+    p : array_like, shape (..., K)
         The model's point, in the open simplex.
     coordinates : str
         "probs", "free" or "logits".
 
     Returns
     -------
-    numpy.ndarray (..., dim)
+    numpy.ndarray, shape (..., dim)
+        ∇_ξ KL(q ‖ p(ξ)); dim = K, or K-1 for "free".
 
     Examples
     --------
     >>> kl_gradient([0.5, 0.5], [0.25, 0.75], "logits")
     array([-0.25,  0.25])
     """
-    coordinates, p, q = (
-        choice(coordinates, "coordinates", COORDINATES),
-        check_interior(p),
-        check_simplex(q, "q"),
-    )
+    coordinates = choice(coordinates, "coordinates", COORDINATES)
+    p, q = check_interior(p), check_simplex(q, "q")
     if q.shape != p.shape:
         raise ValueError(
             f"q must have the shape of p {p.shape}, got {q.shape}"
@@ -415,25 +467,25 @@ def score_matrix(p, coordinates: str) -> np.ndarray:
 
     Parameters
     ----------
-    p : array-like (K,)
+    p : array_like, shape (K,)
         A point of the open simplex.
     coordinates : str
         "probs", "free" or "logits".
 
     Returns
     -------
-    numpy.ndarray (K, dim)
+    numpy.ndarray, shape (K, dim)
+        The scores ∇_ξ log p(k; ξ), one row per k.
     """
     xi = torch.tensor(coordinates_of(p, coordinates), dtype=torch.float64)
     if xi.dim() != 1:
         raise ValueError(
             f"p must be a single point (K,), got shape {tuple(xi.shape)}"
         )
-    # (K, dim)
     jac = torch.autograd.functional.jacobian(
         lambda t: log_prob(t, coordinates), xi
     )
-    return jac.numpy()
+    return jac.numpy()  # (K, dim)
 
 
 def monte_carlo_fisher(
@@ -448,7 +500,7 @@ def monte_carlo_fisher(
 
     Parameters
     ----------
-    p : array-like (K,)
+    p : array_like, shape (K,)
         A point of the open simplex.
     coordinates : str
         "probs", "free" or "logits".
@@ -459,7 +511,8 @@ def monte_carlo_fisher(
 
     Returns
     -------
-    numpy.ndarray (dim, dim)
+    numpy.ndarray, shape (dim, dim)
+        The sampled estimate of F.
     """
     n_samples, p = positive_int(n_samples, "n_samples"), check_interior(p)
     S = score_matrix(p, coordinates)  # (K, dim)

@@ -32,19 +32,20 @@ def tanh_mlp_logits(xi, X, hidden: int = 4) -> torch.Tensor:
 
     Parameters
     ----------
-    xi : tensor (hidden·(D+1) + K·(hidden+1),)
+    xi : torch.Tensor, shape (hidden·(D+1) + K·(hidden+1),)
         The weights; K is what their number leaves.
-    X : tensor (N, D)
+    X : torch.Tensor, shape (N, D)
         Inputs.
     hidden : int
         Number of tanh units.
 
     Returns
     -------
-    torch.Tensor (N, K)
+    torch.Tensor, shape (N, K)
         The logits.
     """
-    (xi, X), h = _flat(xi, X), positive_int(hidden, "hidden")
+    xi, X = _flat(xi, X)
+    h = positive_int(hidden, "hidden")
     D = X.shape[1]
     n1 = h * (D + 1)  # the first layer's weights
     K, rest = divmod(xi.shape[0] - n1, h + 1)
@@ -64,14 +65,14 @@ def linear_logits(xi, X) -> torch.Tensor:
 
     Parameters
     ----------
-    xi : tensor (K·(D+1),)
+    xi : torch.Tensor, shape (K·(D+1),)
         The rows (w_k, b_k) of W = [W | b], flattened.
-    X : tensor (N, D)
+    X : torch.Tensor, shape (N, D)
         Inputs.
 
     Returns
     -------
-    torch.Tensor (N, K)
+    torch.Tensor, shape (N, K)
         The logits.
     """
     xi, X = _flat(xi, X)
@@ -91,23 +92,26 @@ def cross_entropy_hessian(logits_fn, xi, X, y) -> torch.Tensor:
     ----------
     logits_fn : callable
         (xi, X) -> logits (N, K), e.g. :func:`tanh_mlp_logits`.
-    xi : tensor (P,)
+    xi : torch.Tensor, shape (P,)
         The parameters.
-    X : tensor (N, D)
+    X : torch.Tensor, shape (N, D)
         Inputs.
-    y : integer tensor (N,)
-        The data's labels.
+    y : torch.Tensor, shape (N,)
+        The data's integer labels 0..K-1.
 
     Returns
     -------
-    torch.Tensor (P, P)
+    torch.Tensor, shape (P, P)
+        The Hessian ∇²_ξ 𝓛.
     """
     function(logits_fn, "logits_fn", "(xi, X) -> logits of shape (N, K)")
     xi, X = _flat(xi, X)
-    y = labels(y, X.shape[0], logits_fn(xi, X).shape[-1], "y")
-    return torch.autograd.functional.hessian(
-        lambda t: F.cross_entropy(logits_fn(t, X), y), xi
-    )
+
+    def loss(t):
+        Z = logits_fn(t, X)  # (N, K); y is checked against this K
+        return F.cross_entropy(Z, labels(y, X.shape[0], Z.shape[-1], "y"))
+
+    return torch.autograd.functional.hessian(loss, xi)
 
 
 def hessian_residual(logits_fn, xi, X, y) -> torch.Tensor:
@@ -121,16 +125,17 @@ def hessian_residual(logits_fn, xi, X, y) -> torch.Tensor:
     ----------
     logits_fn : callable
         (xi, X) -> logits (N, K).
-    xi : tensor (P,)
+    xi : torch.Tensor, shape (P,)
         The parameters.
-    X : tensor (N, D)
+    X : torch.Tensor, shape (N, D)
         Inputs.
-    y : integer tensor (N,)
-        The data's labels.
+    y : torch.Tensor, shape (N,)
+        The data's integer labels 0..K-1.
 
     Returns
     -------
-    torch.Tensor (P, P)
+    torch.Tensor, shape (P, P)
+        The residual term; 0 for logits linear in ξ.
     """
     function(logits_fn, "logits_fn", "(xi, X) -> logits of shape (N, K)")
     xi, X = _flat(xi, X)

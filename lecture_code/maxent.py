@@ -65,7 +65,7 @@ class MaxEntSolution:
 
     Attributes
     ----------
-    p : torch.Tensor (K,)
+    p : torch.Tensor, shape (K,)
         The maximizer, float64.
     lam : float
         The multiplier λ (±inf on the boundary).
@@ -85,14 +85,14 @@ def as_features(f, name: str = "f") -> torch.Tensor:
 
     Parameters
     ----------
-    f : array-like (K,)
+    f : array_like, shape (K,)
         One feature value per category.
     name : str
         The argument's name for error messages.
 
     Returns
     -------
-    torch.Tensor (K,)
+    torch.Tensor, shape (K,)
         float64.
     """
     return _as_feature_tensor(f, name, 1)
@@ -102,19 +102,20 @@ def gibbs(f, lam) -> torch.Tensor:
     """The exponential-family member softmax(λ f) (eq-maxent-solution), shape
     (K,).
 
-    λ may be ±inf: the limit is uniform on the categories where f is largest (λ
-    = +inf) or smallest (λ = -inf).
+    λ may be ±inf: the limit is uniform on the categories where f is largest
+    (λ = +inf) or smallest (λ = -inf).
 
     Parameters
     ----------
-    f : array-like (K,)
+    f : array_like, shape (K,)
         Feature values.
     lam : float
         The multiplier λ (may be ±inf).
 
     Returns
     -------
-    torch.Tensor (K,)
+    torch.Tensor, shape (K,)
+        softmax(λ f).
     """
     f = as_features(f)
     if (
@@ -133,7 +134,7 @@ def mean_feature(f, lam) -> float:
 
     Parameters
     ----------
-    f : array-like (K,)
+    f : array_like, shape (K,)
         Feature values.
     lam : float
         The multiplier λ.
@@ -141,6 +142,7 @@ def mean_feature(f, lam) -> float:
     Returns
     -------
     float
+        E_p[f] = Σ p_i f_i.
     """
     f = as_features(f)
     return float(gibbs(f, lam) @ f)
@@ -152,7 +154,7 @@ def dual_objective(f, fbar, lam) -> float:
 
     Parameters
     ----------
-    f : array-like (K,)
+    f : array_like, shape (K,)
         Feature values.
     fbar : float
         The target mean f̄.
@@ -162,6 +164,7 @@ def dual_objective(f, fbar, lam) -> float:
     Returns
     -------
     float
+        The value of the dual at λ.
     """
     f = as_features(f)
     lam = number(lam, "lam")
@@ -244,17 +247,18 @@ def solve_maxent(f, fbar, xtol: float = 1e-13) -> MaxEntSolution:
 
 
 def kl_to_uniform(p) -> torch.Tensor:
-    """KL(p ‖ u) = Σ p_i log(K p_i) = log K - H(p) (eq-maxent-kl); 0·log 0 =
-    0. Shape (...).
+    """KL(p ‖ u) = Σ p_i log(K p_i) = log K - H(p) (eq-maxent-kl), with
+    0·log 0 = 0. Shape (...).
 
     Parameters
     ----------
-    p : array-like (..., K)
+    p : array_like, shape (..., K)
         Probability vectors.
 
     Returns
     -------
-    torch.Tensor (...,)
+    torch.Tensor, shape (...,)
+        KL(p ‖ u) in nats.
     """
     p = torch.from_numpy(probabilities(as_array(p, "p"), "p"))
     # = log K - H(p)
@@ -262,17 +266,18 @@ def kl_to_uniform(p) -> torch.Tensor:
 
 
 def euclidean_to_center(p) -> torch.Tensor:
-    """‖p - u‖₂, the straight-line distance from p (..., K) to the centre u
-    = (1/K, …, 1/K).
+    """‖p - u‖₂, the straight-line distance from p (..., K) to the centre
+    u = (1/K, …, 1/K).
 
     Parameters
     ----------
-    p : array-like (..., K)
+    p : array_like, shape (..., K)
         Probability vectors.
 
     Returns
     -------
-    torch.Tensor (...,)
+    torch.Tensor, shape (...,)
+        ‖p - u‖₂.
     """
     p = torch.from_numpy(as_array(p, "p"))
     return torch.linalg.vector_norm(p - 1.0 / p.shape[-1], dim=-1)
@@ -287,14 +292,14 @@ def constraint_segment(f, fbar) -> np.ndarray:
 
     Parameters
     ----------
-    f : array-like (3,)
+    f : array_like, shape (3,)
         Feature values of the three categories.
     fbar : float
         The target mean.
 
     Returns
     -------
-    numpy.ndarray (M, 3)
+    numpy.ndarray, shape (M, 3)
         The end points, M = 2, 1 or 0.
     """
     f = as_features(f).numpy()
@@ -325,8 +330,8 @@ def constraint_segment(f, fbar) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------
-# Several features and the conditional problem: p = softmax(F λ), p(k | x) =
-# softmax(W x̃)_k
+# Several features and the conditional problem: p = softmax(F λ),
+# p(k | x) = softmax(W x̃)_k
 # ---------------------------------------------------------------------------
 
 #: Smallest "min_{n,k} p(k | x_n)" a linear program must reach for the
@@ -340,17 +345,18 @@ POSITIVITY_TOL = 1e-7
 class FeatureMaxEntSolution:
     """The maximizer of the feature-constrained problem and its multipliers.
 
-    ``p`` is (K,) for :func:`solve_maxent_features` and (N, K) (row n = p(· |
-    x_n)) for :func:`solve_conditional_maxent`. ``lam`` (M,) has no component
-    along the directions of λ that change no probability (for class features:
-    Σ_k w_k = 0), so it is unique. ``dual`` is the minimum of the dual; with
-    ``l2 = 0`` it equals the maximum (mean) entropy.
+    ``p`` is (K,) for :func:`solve_maxent_features` and (N, K)
+    (row n = p(· | x_n)) for :func:`solve_conditional_maxent`. ``lam`` (M,)
+    has no component along the directions of λ that change no probability
+    (for class features: Σ_k w_k = 0), so it is unique. ``dual`` is the
+    minimum of the dual; with ``l2 = 0`` it equals the maximum (mean)
+    entropy.
 
     Attributes
     ----------
-    p : torch.Tensor (K,) or (N, K)
+    p : torch.Tensor, shape (K,) or (N, K)
         The maximizer.
-    lam : torch.Tensor (M,)
+    lam : torch.Tensor, shape (M,)
         The multipliers.
     dual : float
         The dual's minimum.
@@ -368,8 +374,8 @@ class FeatureMaxEntSolution:
 
     @property
     def entropy(self) -> float:
-        """H(p), or for the conditional problem the mean (1/N) Σ_n H(p(· |
-        x_n))."""
+        """H(p), or for the conditional problem the mean
+        (1/N) Σ_n H(p(· | x_n))."""
         return float(entropy(self.p).mean())
 
 
@@ -422,12 +428,12 @@ def class_features(X, num_classes: int, bias: bool = True) -> torch.Tensor:
         integer(num_classes, "num_classes", minimum=2),
     )
     if bias:
-        # (N, D + 1)
-        X = torch.cat([X, torch.ones(len(X), 1, dtype=X.dtype)], dim=1)
+        ones = torch.ones(len(X), 1, dtype=X.dtype)
+        X = torch.cat([X, ones], dim=1)  # (N, D + 1)
     N, D = X.shape
     eye = torch.eye(K, dtype=X.dtype)  # (K, K)
-    # (N, K, K*D)
-    return (eye[None, :, :, None] * X[:, None, None, :]).reshape(N, K, K * D)
+    Phi = eye[None, :, :, None] * X[:, None, None, :]  # (N, K, K, D)
+    return Phi.reshape(N, K, K * D)
 
 
 def empirical_moments(Phi, y) -> torch.Tensor:
@@ -436,14 +442,15 @@ def empirical_moments(Phi, y) -> torch.Tensor:
 
     Parameters
     ----------
-    Phi : torch.Tensor (N, K, M)
+    Phi : torch.Tensor, shape (N, K, M)
         ``Phi[n, k]`` = φ(x_n, k).
-    y : torch.Tensor (N,)
+    y : torch.Tensor, shape (N,)
         int64 classes.
 
     Returns
     -------
-    torch.Tensor (M,)
+    torch.Tensor, shape (M,)
+        φ̄, the data's mean feature vector.
     """
     Phi = _as_feature_tensor(Phi, "Phi", 3)
     y = validate.labels(y, Phi.shape[0], Phi.shape[1], "y")
@@ -454,19 +461,20 @@ def model_moments(Phi, P) -> torch.Tensor:
     """(1/N) Σ_n Σ_k p(k | x_n) φ(x_n, k), the right side of
     (eq-maxent-moment). Shape (M,).
 
-    ``P`` (N, K) holds the model's conditional distributions, row n = p(· |
-    x_n).
+    ``P`` (N, K) holds the model's conditional distributions,
+    row n = p(· | x_n).
 
     Parameters
     ----------
-    Phi : array-like (N, K, M)
+    Phi : array_like, shape (N, K, M)
         ``Phi[n, k]`` = φ(x_n, k).
-    P : array-like (N, K)
+    P : array_like, shape (N, K)
         The model's conditional distributions.
 
     Returns
     -------
-    torch.Tensor (M,)
+    torch.Tensor, shape (M,)
+        The model's mean feature vector.
     """
     Phi = _as_feature_tensor(Phi, "Phi", 3)
     P = _as_feature_tensor(P, "P", 2)
@@ -479,20 +487,20 @@ def model_moments(Phi, P) -> torch.Tensor:
 
 
 def feature_dual(Phi, target, lam, l2: float = 0.0) -> float:
-    """g(λ) = (1/N) Σ_n LSE(Φ_n λ) - λᵀ φ̄ + (ρ/2)‖λ‖² (eq-maxent-cond-dual), ρ
-    = ``l2``.
+    """g(λ) = (1/N) Σ_n LSE(Φ_n λ) - λᵀ φ̄ + (ρ/2)‖λ‖² (eq-maxent-cond-dual),
+    ρ = ``l2``.
 
     ``Phi`` (N, K, M), ``target`` = φ̄ (M,), ``lam`` (M,). With N = 1 this is
-    the dual (eq-maxent-vector-dual) of one distribution with features F =
-    Phi[0].
+    the dual (eq-maxent-vector-dual) of one distribution with features
+    F = Phi[0].
 
     Parameters
     ----------
-    Phi : array-like (N, K, M)
+    Phi : array_like, shape (N, K, M)
         ``Phi[n, k]`` = φ(x_n, k).
-    target : array-like (M,)
+    target : array_like, shape (M,)
         φ̄.
-    lam : array-like (M,)
+    lam : array_like, shape (M,)
         The multipliers λ.
     l2 : float
         ρ >= 0.
@@ -500,6 +508,7 @@ def feature_dual(Phi, target, lam, l2: float = 0.0) -> float:
     Returns
     -------
     float
+        g(λ).
     """
     Phi = _as_feature_tensor(Phi, "Phi", 3)
     target = _as_feature_tensor(target, "target", 1)
@@ -520,13 +529,13 @@ def positivity_margin(Phi, target) -> float | None:
     met; None if they cannot.
 
     The largest t such that some conditional distributions p(· | x_n) with
-    every p(k | x_n) >= t satisfy Σ_k p(k | x_n) = 1 and (1/N) Σ_n Φ_nᵀ p(· |
-    x_n) = φ̄ — a linear program in the N·K probabilities and t
-    (``scipy.optimize.linprog``, HiGHS). A positive margin means the
-    constraints hold for some strictly positive p: then the maximizer is
-    interior and the dual has a minimizer (finite λ). A margin of 0 means every
-    feasible p has zeros: the maximizer lies on the boundary of the simplex (λ
-    = ∞ in some direction), like f̄ = max f for one feature.
+    every p(k | x_n) >= t satisfy Σ_k p(k | x_n) = 1 and
+    (1/N) Σ_n Φ_nᵀ p(· | x_n) = φ̄ — a linear program in the N·K
+    probabilities and t (``scipy.optimize.linprog``, HiGHS). A positive
+    margin means the constraints hold for some strictly positive p: then the
+    maximizer is interior and the dual has a minimizer (finite λ). A margin of
+    0 means every feasible p has zeros: the maximizer lies on the boundary of
+    the simplex (λ = ∞ in some direction), like f̄ = max f for one feature.
 
     Parameters
     ----------
@@ -551,8 +560,8 @@ def positivity_margin(Phi, target) -> float | None:
         )
     N, K, M = Phi.shape
     rows = sparse.kron(sparse.eye(N), np.ones((1, K)))  # (N, N*K): Σ_k p_nk
-    # (M, N*K)
-    moments = sparse.csr_matrix(Phi.reshape(N * K, M).numpy().T / N)
+    moments = Phi.reshape(N * K, M).numpy().T / N  # (M, N*K)
+    moments = sparse.csr_matrix(moments)
     A_eq = sparse.hstack(
         [sparse.vstack([rows, moments]), sparse.csr_matrix((N + M, 1))]
     )
@@ -696,8 +705,8 @@ def maxent_slsqp(F, fbar) -> np.ndarray:
     """
     F = as_array(F, "F", finite=True)
     F = F.reshape(len(F), -1)  # (K, M); one feature becomes (K, 1)
-    # (M,)
-    fbar = np.atleast_1d(as_array(fbar, "fbar", nonempty=False, finite=True))
+    fbar = as_array(fbar, "fbar", nonempty=False, finite=True)
+    fbar = np.atleast_1d(fbar)  # (M,)
     K = len(F)
 
     def neg_entropy(p):
@@ -732,9 +741,9 @@ def solve_maxent_features(
     """Maximize H(p) subject to Σ p_i = 1 and Σ p_i f_i = f̄ ∈ R^M
     (eq-maxent-vector-solution).
 
-    The maximizer is p = softmax(F λ) with λ minimizing the convex dual g(λ) =
-    LSE(F λ) - λᵀ f̄ (eq-maxent-vector-dual); its gradient Fᵀ p - f̄ vanishes
-    exactly when the constraints hold.
+    The maximizer is p = softmax(F λ) with λ minimizing the convex dual
+    g(λ) = LSE(F λ) - λᵀ f̄ (eq-maxent-vector-dual); its gradient Fᵀ p - f̄
+    vanishes exactly when the constraints hold.
 
     Parameters
     ----------
@@ -789,8 +798,9 @@ def solve_conditional_maxent(
     """Conditional maximum entropy with the empirical feature expectations
     (eq-maxent-cond-dual).
 
-    Maximize the mean entropy (1/N) Σ_n H(p(· | x_n)) subject to (1/N) Σ_n Σ_k
-    p(k | x_n) φ(x_n, k) = (1/N) Σ_n φ(x_n, y_n) (eq-maxent-moment). The
+    Maximize the mean entropy (1/N) Σ_n H(p(· | x_n)) subject to
+    (1/N) Σ_n Σ_k p(k | x_n) φ(x_n, k) = (1/N) Σ_n φ(x_n, y_n)
+    (eq-maxent-moment). The
     solution is p(· | x_n) = softmax(Φ_n λ); λ minimizes the dual, which for
     :func:`class_features` is the mean cross-entropy of multinomial logistic
     regression (Berger et al. 1996). With ``l2`` = ρ > 0 the dual gets

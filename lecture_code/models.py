@@ -2,10 +2,11 @@
 small MLP.
 
 Book equations: (eq-lse-softreg) of chapter 4, the L2-regularized softmax
-regression objective, with its gradient (eq-natgrad-persample) and Hessian F +
-ρ (eq-natgrad-fisher-sr) as chapter 7 uses them; :func:`pooled_digits_problem`
-is chapter 7's data set. :func:`make_mlp` is the one-hidden-layer tanh network
-of chapters 4, 7 and 8. Training loops live in :mod:`lecture_code.optim`.
+regression objective, with its gradient (eq-natgrad-persample) and Hessian
+F + ρ (eq-natgrad-fisher-sr) as chapter 7 uses them;
+:func:`pooled_digits_problem` is chapter 7's data set. :func:`make_mlp` is
+the one-hidden-layer tanh network of chapters 4, 7 and 8. Training loops live
+in :mod:`lecture_code.optim`.
 """
 
 from __future__ import annotations
@@ -64,8 +65,8 @@ class SoftmaxRegression:
         return r
 
     def objective(self, W, rows=None) -> torch.Tensor:
-        """Mean cross-entropy (over ``rows`` if given) plus (ρ/2)‖W_{:,
-        :-1}‖²; differentiable."""
+        """Mean cross-entropy (over ``rows`` if given) plus
+        (ρ/2)‖W_{:, :-1}‖²; differentiable."""
         X, y = (
             (self.X, self.y) if rows is None else (self.X[rows], self.y[rows])
         )
@@ -144,11 +145,12 @@ def pooled_digits_problem(
     Returns
     -------
     SoftmaxRegression
+        The standardized pooled-digits problem.
     """
     rho = positive(rho, "rho")
     data = load_digits_split(seed=split_seed, dtype=torch.float64)
-    # (N, 16)
-    train, test = pool_digits(data.X_train), pool_digits(data.X_test)
+    train = pool_digits(data.X_train)  # (N, 16)
+    test = pool_digits(data.X_test)
     mu, sd = train.mean(0), train.std(0)
     return SoftmaxRegression(
         with_bias((train - mu) / sd),
@@ -182,6 +184,7 @@ def make_mlp(
     Returns
     -------
     torch.nn.Sequential
+        Linear, Tanh, Linear.
 
     Examples
     --------

@@ -1,21 +1,29 @@
-"""Natural gradient and its approximations for small softmax models (chapter 7,
-自然勾配とその近似).
+"""Natural gradient and its approximations for small softmax models
+(chapter 7, 自然勾配とその近似).
 
-Book equations: (eq-natgrad) Δξ = -η (F + δI)⁻¹ ∇L; (eq-natgrad-persample) the
-per-sample gradients (pₙ - e_{yₙ}) xₙᵀ of softmax regression;
-(eq-natgrad-fisher-sr) its exact Fisher (1/N) Σₙ (diag pₙ - pₙpₙᵀ) ⊗ xₙxₙᵀ;
-(eq-natgrad-ef) the empirical Fisher (1/N) Σₙ gₙgₙᵀ; (eq-natgrad-kfac) the
-K-FAC block G ⊗ A of a linear layer; (eq-natgrad-hutchinson) the Hutchinson
-estimate E[u ⊙ Hu] of diag H used by Sophia-H; (eq-natgrad-gnb) Sophia-G's
-Gauss–Newton–Bartlett estimate B ĝ ⊙ ĝ of diag F; Adam's update written out for
-comparison. The second half of the module holds the chapter's experiments (the
+Book equations:
+
+- (eq-natgrad) Δξ = -η (F + δI)⁻¹ ∇L;
+- (eq-natgrad-persample) the per-sample gradients (pₙ - e_{yₙ}) xₙᵀ of
+  softmax regression;
+- (eq-natgrad-fisher-sr) its exact Fisher
+  (1/N) Σₙ (diag pₙ - pₙpₙᵀ) ⊗ xₙxₙᵀ;
+- (eq-natgrad-ef) the empirical Fisher (1/N) Σₙ gₙgₙᵀ;
+- (eq-natgrad-kfac) the K-FAC block G ⊗ A of a linear layer;
+- (eq-natgrad-hutchinson) the Hutchinson estimate E[u ⊙ Hu] of diag H used
+  by Sophia-H;
+- (eq-natgrad-gnb) Sophia-G's Gauss–Newton–Bartlett estimate B ĝ ⊙ ĝ of
+  diag F;
+- Adam's update written out for comparison.
+
+The second half of the module holds the chapter's experiments (the
 pooled-digits problem, full-batch, mini-batch and MLP training loops) and
 :data:`SWEEPS`, the comparisons the chapter shows under the protocol of
 lecture_code.experiments. Chapter 5 (フィッシャー計量) uses the two functions
 for any conditional model p(y | x; ξ) = softmax(z(x; ξ)):
 :func:`conditional_fisher` (def-fisher-conditional, from the definition) and
-:func:`gauss_newton` (eq-fisher-ggn, the generalized Gauss–Newton form Jᵀ F_z
-J).
+:func:`gauss_newton` (eq-fisher-ggn, the generalized Gauss–Newton form
+Jᵀ F_z J).
 
 References: Amari (1998); Martens (2020) for Fisher = generalized Gauss–Newton;
 Martens & Grosse (2015) for K-FAC; Kunstner, Balles & Hennig (2019) on the
@@ -61,6 +69,7 @@ def with_bias(X) -> torch.Tensor:
     Returns
     -------
     torch.Tensor, shape (N, D+1)
+        [X | 1].
     """
     X = _tensor(X, "X", 2)
     return torch.cat([X, torch.ones(X.shape[0], 1, dtype=X.dtype)], dim=1)
@@ -82,8 +91,8 @@ def _check_xy(X, P, y=None, need_y=False):
 
 
 def per_sample_grads(X, P, y) -> torch.Tensor:
-    """Gradients of -log p_{yₙ} with respect to W, one per sample: (pₙ -
-    e_{yₙ}) xₙᵀ (eq-natgrad-persample).
+    """Gradients of -log p_{yₙ} with respect to W, one per sample:
+    (pₙ - e_{yₙ}) xₙᵀ (eq-natgrad-persample).
 
     Parameters
     ----------
@@ -106,8 +115,8 @@ def per_sample_grads(X, P, y) -> torch.Tensor:
 
 
 def softmax_regression_grad(X, P, y) -> torch.Tensor:
-    """Gradient of the mean cross-entropy of softmax regression, (1/N) Σₙ (pₙ -
-    e_{yₙ}) xₙᵀ.
+    """Gradient of the mean cross-entropy of softmax regression,
+    (1/N) Σₙ (pₙ - e_{yₙ}) xₙᵀ.
 
     The mean of :func:`per_sample_grads` (eq-natgrad-persample), computed as
     one (K, N) @ (N, D) product without the (N, K·D) matrix.
@@ -124,6 +133,7 @@ def softmax_regression_grad(X, P, y) -> torch.Tensor:
     Returns
     -------
     torch.Tensor, shape (K·D,)
+        The gradient, flattened row by row.
     """
     X, P, y = _check_xy(X, P, y, need_y=True)
     # (N, K) residuals
@@ -149,6 +159,7 @@ def softmax_regression_fisher(X, P) -> torch.Tensor:
     Returns
     -------
     torch.Tensor, shape (K·D, K·D)
+        The Fisher matrix F.
     """
     X, P, _ = _check_xy(X, P)
     (N, D), K = X.shape, P.shape[1]
@@ -173,6 +184,7 @@ def empirical_fisher(G) -> torch.Tensor:
     Returns
     -------
     torch.Tensor, shape (P, P)
+        F̃ = (1/N) Gᵀ G.
     """
     G = _tensor(G, "G", 2)
     return G.T @ G / G.shape[0]
@@ -182,10 +194,10 @@ def softmax_regression_diag_fisher(X, P, y=None) -> torch.Tensor:
     """Diagonal of the Fisher (``y`` omitted) or of the empirical Fisher (``y``
     given).
 
-    Entry (k, d): (1/N) Σₙ pₙₖ(1 - pₙₖ) xₙ_d² for the Fisher, (1/N) Σₙ (pₙₖ -
-    δ_{k yₙ})² xₙ_d² for the empirical Fisher: the diagonals of
-    (eq-natgrad-fisher-sr) and (eq-natgrad-ef), computed as one (K, N) @ (N, D)
-    product instead of building the matrices.
+    Entry (k, d): (1/N) Σₙ pₙₖ(1 - pₙₖ) xₙ_d² for the Fisher,
+    (1/N) Σₙ (pₙₖ - δ_{k yₙ})² xₙ_d² for the empirical Fisher: the diagonals
+    of (eq-natgrad-fisher-sr) and (eq-natgrad-ef), computed as one
+    (K, N) @ (N, D) product instead of building the matrices.
 
     Parameters
     ----------
@@ -199,13 +211,14 @@ def softmax_regression_diag_fisher(X, P, y=None) -> torch.Tensor:
     Returns
     -------
     torch.Tensor, shape (K·D,)
+        The diagonal, flattened row by row.
     """
     X, P, y = _check_xy(X, P, y)
     if y is None:
         W2 = P * (1 - P)  # (N, K)
     else:
-        # (N, K)
-        W2 = (P - torch.nn.functional.one_hot(y, P.shape[1]).to(P.dtype)) ** 2
+        Y = torch.nn.functional.one_hot(y, P.shape[1]).to(P.dtype)  # (N, K)
+        W2 = (P - Y) ** 2
     return (W2.T @ X**2 / X.shape[0]).reshape(-1)  # (K·D,)
 
 
@@ -279,10 +292,8 @@ def hutchinson_diag(
         The estimate of diag(H).
     """
     function(hvp, "hvp", "U (M, dim) -> H U (M, dim)")
-    n_probes, dim = (
-        positive_int(n_probes, "n_probes"),
-        positive_int(dim, "dim"),
-    )
+    n_probes = positive_int(n_probes, "n_probes")
+    dim = positive_int(dim, "dim")
     # (M, dim), entries ±1
     U = (
         torch.randint(0, 2, (n_probes, dim), generator=generator).to(dtype) * 2
@@ -334,6 +345,63 @@ def hessian_vector_products(fn, x, U) -> torch.Tensor:
     return torch.stack(
         [torch.autograd.grad(grad @ u, x, retain_graph=True)[0] for u in U]
     )
+
+
+def relative_error(a, b) -> float:
+    """‖a - b‖ / ‖b‖ (Frobenius norms): how far an estimate ``a`` is from the
+    reference ``b``.
+
+    Parameters
+    ----------
+    a : torch.Tensor or array_like
+        The estimate.
+    b : torch.Tensor or array_like, same shape as ``a``
+        The reference (not all zero).
+
+    Returns
+    -------
+    float
+        The relative error, >= 0.
+
+    Examples
+    --------
+    >>> relative_error([0.0, 3.0], [4.0, 0.0])  # ‖(-4, 3)‖ / 4
+    1.25
+    """
+    a, b = _tensor(a, "a"), _tensor(b, "b")
+    if a.shape != b.shape:
+        raise ValueError(
+            f"a and b must have the same shape, got {tuple(a.shape)} and "
+            f"{tuple(b.shape)}"
+        )
+    return ((a - b).norm() / b.norm()).item()
+
+
+def cosine(a, b) -> float:
+    """aᵀb / (‖a‖ ‖b‖), the cosine of the angle between two directions.
+
+    Parameters
+    ----------
+    a, b : torch.Tensor or array_like, shape (P,)
+        Two non-zero vectors.
+
+    Returns
+    -------
+    float
+        The cosine, in [-1, 1].
+
+    Examples
+    --------
+    >>> cosine([1.0, 0.0], [1.0, 1.0])  # 1/√2
+    0.7071067811865475
+    """
+    a, b = _tensor(a, "a", 1), _tensor(b, "b", 1)
+    if a.shape != b.shape:
+        raise ValueError(
+            f"a and b must have the same length, got {a.numel()} and "
+            f"{b.numel()}"
+        )
+    return (a @ b / (a.norm() * b.norm())).item()
 
 
 class FisherComparison(NamedTuple):
@@ -388,9 +456,9 @@ def compare_fisher(problem, W, damping: float = 1e-4) -> FisherComparison:
     d_F = precondition(g, F + rho, damping)
     d_Ft = precondition(g, Ft + rho, damping)
     return FisherComparison(
-        ((Ft - F).norm() / F.norm()).item(),
+        relative_error(Ft, F),
         (Ft.trace() / F.trace()).item(),
-        (d_F @ d_Ft / (d_F.norm() * d_Ft.norm())).item(),
+        cosine(d_F, d_Ft),
         (d_Ft.norm() / d_F.norm()).item(),
     )
 
@@ -435,14 +503,15 @@ def _jacobian_rows(fn, xi) -> torch.Tensor:
 
 
 def conditional_fisher(logits_fn, xi, X) -> torch.Tensor:
-    """The Fisher matrix of the conditional model p(y | x; ξ) = softmax(z(x;
-    ξ)), from its definition.
+    """The Fisher matrix of the conditional model
+    p(y | x; ξ) = softmax(z(x; ξ)), from its definition.
 
-    F(ξ) = (1/N) Σₙ E_{y ~ p(·|xₙ; ξ)}[s sᵀ] with the score s = ∇_ξ log p(y |
-    xₙ; ξ) (def-fisher-conditional): the inputs are the data's, the labels are
-    drawn from the model (the empirical Fisher, eq-natgrad-ef, uses the data's
-    labels instead). The expectation over y is exact (a sum over the K labels);
-    the scores come from automatic differentiation.
+    F(ξ) = (1/N) Σₙ E_{y ~ p(·|xₙ; ξ)}[s sᵀ] with the score
+    s = ∇_ξ log p(y | xₙ; ξ) (def-fisher-conditional): the inputs are the
+    data's, the labels are drawn from the model (the empirical Fisher,
+    eq-natgrad-ef, uses the data's labels instead). The expectation over y is
+    exact (a sum over the K labels); the scores come from automatic
+    differentiation.
 
     Parameters
     ----------
@@ -456,7 +525,8 @@ def conditional_fisher(logits_fn, xi, X) -> torch.Tensor:
 
     Returns
     -------
-    torch.Tensor, shape (P, P): symmetric positive semidefinite.
+    torch.Tensor, shape (P, P)
+        Symmetric positive semidefinite.
 
     Examples
     --------
@@ -483,8 +553,9 @@ def gauss_newton(logits_fn, xi, X) -> torch.Tensor:
     Jₙ = ∂z(xₙ; ξ)/∂ξ is the Jacobian of the logits and diag p - p pᵀ the
     Hessian of the cross-entropy in the logits (eq-fisher-logits). For softmax
     outputs it equals the Fisher matrix :func:`conditional_fisher` (Martens,
-    2020, §9); the Hessian of the mean cross-entropy adds (1/N) Σₙ Σ_k (pₙₖ -
-    [yₙ = k]) ∇²zₙₖ, which vanishes when z is linear in ξ.
+    2020, §9); the Hessian of the mean cross-entropy adds
+    (1/N) Σₙ Σ_k (pₙₖ - [yₙ = k]) ∇²zₙₖ, which vanishes when z is linear in
+    ξ.
 
     Parameters
     ----------
@@ -498,6 +569,7 @@ def gauss_newton(logits_fn, xi, X) -> torch.Tensor:
     Returns
     -------
     torch.Tensor, shape (P, P)
+        The generalized Gauss–Newton matrix.
 
     Examples
     --------
@@ -604,14 +676,15 @@ def exact_layer_fisher(a, S) -> torch.Tensor:
     Returns
     -------
     torch.Tensor, shape (out·in, out·in)
+        The layer's exact Fisher block.
     """
     a = _tensor(a, "a", 2)
     S = _tensor(S, "S", 3)
     N, d_in = a.shape
     d_out = S.shape[1]
     aa = (a[:, :, None] * a[:, None, :]).reshape(N, -1)  # (N, in·in)
-    # (o, o', i, i')
     F = (S.reshape(N, -1).T @ aa / N).reshape(d_out, d_out, d_in, d_in)
+    # F[o, o', i, i'] -> rows (o, i), columns (o', i')
     return F.permute(0, 2, 1, 3).reshape(d_out * d_in, d_out * d_in)
 
 
@@ -668,6 +741,7 @@ def kfac_direction(grad_W, A, G, damping: float) -> torch.Tensor:
     Returns
     -------
     torch.Tensor, shape (out, in)
+        The preconditioned direction.
     """
     sqrt_delta = positive(damping, "damping") ** 0.5
     Ga = G + sqrt_delta * torch.eye(G.shape[0], dtype=G.dtype)
@@ -690,8 +764,8 @@ def gnb_diag(
     (eq-natgrad-gnb).
 
     For each draw, labels ŷ_b ~ p(· | x_b; ξ) are sampled from the model for
-    the B inputs X and ĝ = ∇_ξ (1/B) Σ_b -log p(ŷ_b | x_b; ξ). Because E_ŷ[∇
-    log p(ŷ|x)] = 0, the cross terms vanish and E[B ĝ ⊙ ĝ] = diag of the
+    the B inputs X and ĝ = ∇_ξ (1/B) Σ_b -log p(ŷ_b | x_b; ξ). Because
+    E_ŷ[∇ log p(ŷ|x)] = 0, the cross terms vanish and E[B ĝ ⊙ ĝ] = diag of the
     generalized Gauss–Newton matrix = diag of the Fisher matrix
     (:func:`gauss_newton`, :func:`conditional_fisher`) on these inputs (Liu et
     al., 2023).
@@ -712,11 +786,10 @@ def gnb_diag(
     Returns
     -------
     torch.Tensor, shape (S, P)
+        One estimate B ĝ ⊙ ĝ per draw.
     """
-    n_draws, Z = (
-        positive_int(n_draws, "n_draws"),
-        _model_logits(logits_fn, xi, X),
-    )
+    n_draws = positive_int(n_draws, "n_draws")
+    Z = _model_logits(logits_fn, xi, X)
     B, K = Z.shape
     P = softmax(Z.detach())  # (B, K)
     # (S, B): ŷ ~ p(·|x_b)
@@ -801,7 +874,7 @@ SWEEPS = {
 }
 
 #: Backward passes per step: K-FAC adds one with labels drawn from the model
-# (plus two small solves per layer).
+#: (plus two small solves per layer).
 BACKWARD_PASSES = {"sgd": 1, "adam": 1, "kfac": 2}
 
 

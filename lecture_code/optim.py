@@ -127,15 +127,15 @@ def damped_newton(
     feasible=None,
     after_step=None,
 ) -> NewtonResult:
-    """Damped Newton's method: x ← x - t d with d = ``direction(x, g)`` and t =
-    1, 1/2, 1/4, ... (Armijo backtracking).
+    """Damped Newton's method: x ← x - t d with d = ``direction(x, g)`` and
+    t = 1, 1/2, 1/4, ... (Armijo backtracking).
 
     t is halved until x - t d is ``feasible`` and the objective falls by at
-    least ``armijo`` · t gᵀd (no further than ``min_t``). Stops when max|∇| <
-    ``tol`` or when the step max|t d| <= ``xtol`` · max(1, max|x|). A unit step
-    alone can overshoot or cycle even on a convex problem; the line search
-    prevents it. Works on tensors of any shape (a 0-d tensor for one unknown).
-    The one damped Newton of the library: chapter 7's optimum W*
+    least ``armijo`` · t gᵀd (no further than ``min_t``). Stops when
+    max|∇| < ``tol`` or when the step max|t d| <= ``xtol`` · max(1, max|x|).
+    A unit step alone can overshoot or cycle even on a convex problem; the
+    line search prevents it. Works on tensors of any shape (a 0-d tensor for
+    one unknown). The one damped Newton of the library: chapter 7's optimum W*
     (:func:`newton_optimum`, eq-natgrad with C = F + ρ), temperature scaling
     and the bias-only model of chapter 2.
 
@@ -167,6 +167,7 @@ def damped_newton(
     Returns
     -------
     NewtonResult
+        The last point and how the iteration went.
 
     Examples
     --------
@@ -208,8 +209,8 @@ def newton_optimum(
     tol: float = 1e-12,
     max_iter: int = 50,
 ):
-    """Newton's method with a backtracking line search, from W = 0 until max|∇|
-    < ``tol``: chapter 7's reference optimum W*.
+    """Newton's method with a backtracking line search, from W = 0 until
+    max|∇| < ``tol``: chapter 7's reference optimum W*.
 
     Direction d = (F + ρ + δI)⁻¹∇ (the Hessian of the objective, so this is
     also the natural gradient, eq-natgrad); step W ← W - t d with t = 1, 1/2,
@@ -307,10 +308,8 @@ def full_batch_run(
     tuple
         (objective at every iterate (n_iter + 1,), final W (K, D)).
     """
-    method, lr = (
-        choice(method, "method", sorted(FULL_BATCH_DAMPING)),
-        positive(lr, "lr"),
-    )
+    method = choice(method, "method", sorted(FULL_BATCH_DAMPING))
+    lr = positive(lr, "lr")
     delta = FULL_BATCH_DAMPING[method] if damping is None else damping
     W = torch.zeros(problem.shape, dtype=problem.X.dtype, requires_grad=True)
     opt = {"gd": torch.optim.SGD, "adam": torch.optim.Adam}.get(method)
@@ -477,11 +476,9 @@ def train_mlp(
         The full-data training loss at every step (n_steps + 1,) if
         ``record``, else only the final loss (1,).
     """
-    method, lr, X = (
-        choice(method, "method", ("sgd", "adam", "kfac")),
-        positive(lr, "lr"),
-        as_tensor(X, "X", ndim=2),
-    )
+    method = choice(method, "method", ("sgd", "adam", "kfac"))
+    lr = positive(lr, "lr")
+    X = as_tensor(X, "X", ndim=2)
     default = torch.get_default_dtype()
     # draw the initial weights in X's dtype, whatever the caller's default
     torch.set_default_dtype(X.dtype)

@@ -38,7 +38,7 @@ def to_numpy(x) -> np.ndarray:
 
     Parameters
     ----------
-    x : tensor or array-like
+    x : torch.Tensor or array_like
         The values.
 
     Returns
@@ -190,7 +190,7 @@ def plot_simplex_points(ax, p, **kwargs):
     ----------
     ax : matplotlib.axes.Axes
         Axes prepared by :func:`simplex_axes`.
-    p : array-like (..., 3)
+    p : array_like, shape (..., 3)
         Barycentric coordinates.
     **kwargs
         Passed to ``ax.scatter``.
@@ -198,6 +198,7 @@ def plot_simplex_points(ax, p, **kwargs):
     Returns
     -------
     matplotlib.collections.PathCollection
+        The scatter plot.
     """
     xy = barycentric_to_cartesian(to_numpy(p).reshape(-1, 3))
     kwargs.setdefault("s", 18)
@@ -212,7 +213,7 @@ def plot_simplex_path(ax, p, **kwargs):
     ----------
     ax : matplotlib.axes.Axes
         Axes prepared by :func:`simplex_axes`.
-    p : array-like (N, 3)
+    p : array_like, shape (N, 3)
         Barycentric coordinates along the path.
     **kwargs
         Passed to ``ax.plot``.
@@ -220,6 +221,7 @@ def plot_simplex_path(ax, p, **kwargs):
     Returns
     -------
     list of matplotlib.lines.Line2D
+        The drawn line.
     """
     xy = barycentric_to_cartesian(to_numpy(p).reshape(-1, 3))
     kwargs.setdefault("zorder", 4)
@@ -232,8 +234,8 @@ def simplex_heatmap(
     """Filled contours of ``f`` over Δ²; ``f`` maps an (M, 3) array of points
     to (M,) values.
 
-    The grid contains boundary points, so ``f`` must accept them (use 0·log 0 =
-    0 etc.). Returns the contour set (pass it to ``fig.colorbar``).
+    The grid contains boundary points, so ``f`` must accept them (use
+    0·log 0 = 0 etc.). Returns the contour set (pass it to ``fig.colorbar``).
 
     Parameters
     ----------
@@ -253,6 +255,7 @@ def simplex_heatmap(
     Returns
     -------
     matplotlib.contour.QuadContourSet
+        The contour set (pass it to ``fig.colorbar``).
     """
     pts = simplex_grid(n, 3)
     vals = to_numpy(f(pts)).reshape(-1)

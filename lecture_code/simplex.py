@@ -15,6 +15,7 @@ import numpy as np
 
 from .validate import (
     as_array,
+    flag,
     in_interval,
     labels,
     positive,
@@ -39,14 +40,14 @@ def as_points(p, name: str = "p") -> np.ndarray:
 
     Parameters
     ----------
-    p : array-like (..., K)
+    p : array_like, shape (..., K)
         The points.
     name : str
         The argument's name for error messages.
 
     Returns
     -------
-    numpy.ndarray (..., K)
+    numpy.ndarray, shape (..., K)
         float64.
     """
     return as_array(p, name)
@@ -63,7 +64,7 @@ def vertices(K: int) -> np.ndarray:
 
     Returns
     -------
-    numpy.ndarray (K, K)
+    numpy.ndarray, shape (K, K)
         Row i is e_{i+1}.
     """
     return np.eye(positive_int(K, "K"))
@@ -75,14 +76,15 @@ def in_simplex(p, atol: float = ATOL) -> np.ndarray:
 
     Parameters
     ----------
-    p : array-like (..., K)
+    p : array_like, shape (..., K)
         Points, one per row.
     atol : float
         Tolerance of both checks.
 
     Returns
     -------
-    numpy.ndarray (...,) of bool
+    numpy.ndarray, shape (...,) of bool
+        True where the row lies in Δ^{K-1} (to ``atol``).
     """
     arr = as_points(p)
     return (arr >= -atol).all(axis=-1) & (
@@ -96,14 +98,15 @@ def in_interior(p, atol: float = ATOL) -> np.ndarray:
 
     Parameters
     ----------
-    p : array-like (..., K)
+    p : array_like, shape (..., K)
         Points, one per row.
     atol : float
         Tolerance of the simplex check.
 
     Returns
     -------
-    numpy.ndarray (...,) of bool
+    numpy.ndarray, shape (...,) of bool
+        True where every entry of the row is > ``atol``.
     """
     arr = as_points(p)
     return in_simplex(arr, atol) & (arr > 0).all(axis=-1)
@@ -115,7 +118,7 @@ def check_simplex(p, name: str = "p", atol: float = ATOL) -> np.ndarray:
 
     Parameters
     ----------
-    p : array-like (..., K)
+    p : array_like, shape (..., K)
         Probability vectors, one per row.
     name : str
         The argument's name for error messages.
@@ -124,7 +127,7 @@ def check_simplex(p, name: str = "p", atol: float = ATOL) -> np.ndarray:
 
     Returns
     -------
-    numpy.ndarray (..., K)
+    numpy.ndarray, shape (..., K)
         float64.
 
     Raises
@@ -139,19 +142,20 @@ def support(p, atol: float = ATOL) -> np.ndarray:
     """Boolean mask of the categories with positive probability.
 
     A point of Δ^{K-1} with ``m`` categories in its support lies in the
-    relative interior of an (m-1)-dimensional face: m = K is the interior, m =
-    1 is a vertex.
+    relative interior of an (m-1)-dimensional face: m = K is the interior,
+    m = 1 is a vertex.
 
     Parameters
     ----------
-    p : array-like (..., K)
+    p : array_like, shape (..., K)
         Probability vectors.
     atol : float
         Entries at or below it count as 0.
 
     Returns
     -------
-    numpy.ndarray (..., K) of bool
+    numpy.ndarray, shape (..., K) of bool
+        True for the categories with p_i > ``atol``.
     """
     return check_simplex(p, atol=atol) > atol
 
@@ -167,14 +171,15 @@ def barycentric_to_cartesian(p, corners=TRIANGLE) -> np.ndarray:
 
     Parameters
     ----------
-    p : array-like (..., K)
+    p : array_like, shape (..., K)
         Barycentric coordinates.
-    corners : array-like (K, 2) or (K, 3)
+    corners : array_like, shape (K, 2) or (K, 3)
         One corner per coordinate (default: the equilateral ``TRIANGLE``).
 
     Returns
     -------
-    numpy.ndarray (..., 2) (or (..., 3) for corners in space)
+    numpy.ndarray, shape (..., 2) (or (..., 3) for corners in space)
+        The points in the plane of the corners.
     """
     arr = as_points(p)
     c = np.asarray(corners, dtype=float)
@@ -195,14 +200,14 @@ def cartesian_to_barycentric(xy, corners=TRIANGLE) -> np.ndarray:
 
     Parameters
     ----------
-    xy : array-like (..., 2)
+    xy : array_like, shape (..., 2)
         Points of the plane.
-    corners : array-like (3, 2)
+    corners : array_like, shape (3, 2)
         The triangle's corners.
 
     Returns
     -------
-    numpy.ndarray (..., 3)
+    numpy.ndarray, shape (..., 3)
         Coordinates summing to 1.
     """
     arr = np.asarray(xy, dtype=float)
@@ -216,8 +221,8 @@ def cartesian_to_barycentric(xy, corners=TRIANGLE) -> np.ndarray:
             f"corners must have shape (3, 2) for the triangle, got {c.shape}"
         )
     system = np.vstack([c.T, np.ones(3)])  # (3, 3)
-    # (..., 3)
-    rhs = np.concatenate([arr, np.ones(arr.shape[:-1] + (1,))], axis=-1)
+    ones = np.ones(arr.shape[:-1] + (1,))
+    rhs = np.concatenate([arr, ones], axis=-1)  # (..., 3)
     return np.linalg.solve(system, rhs[..., None])[..., 0]
 
 
@@ -240,7 +245,8 @@ def simplex_grid(n: int, K: int = 3, interior: bool = False) -> np.ndarray:
 
     Returns
     -------
-    numpy.ndarray (M, K)
+    numpy.ndarray, shape (M, K)
+        The grid points, one per row.
     """
     n, K = positive_int(n, "n"), positive_int(K, "K")
 
@@ -266,14 +272,15 @@ def sample_dirichlet(n: int, alpha, seed: int | None = 0) -> np.ndarray:
     ----------
     n : int
         Number of samples.
-    alpha : array-like (K,)
+    alpha : array_like, shape (K,)
         Positive concentrations.
     seed : int or None
         Seed of NumPy's generator.
 
     Returns
     -------
-    numpy.ndarray (n, K)
+    numpy.ndarray, shape (n, K)
+        The draws, one per row.
     """
     a = as_points(alpha, "alpha")
     if a.ndim != 1 or (a <= 0).any():
@@ -294,12 +301,13 @@ def distance_to_boundary(p) -> np.ndarray:
 
     Parameters
     ----------
-    p : array-like (..., K)
+    p : array_like, shape (..., K)
         Points of Δ^{K-1}, K >= 2.
 
     Returns
     -------
-    numpy.ndarray (...,)
+    numpy.ndarray, shape (...,)
+        The distances, min_i p_i · sqrt(K/(K-1)).
     """
     arr = check_simplex(p)
     K = arr.shape[-1]
@@ -321,7 +329,7 @@ def smooth_labels(y, num_classes: int, eps: float) -> np.ndarray:
 
     Parameters
     ----------
-    y : array-like of int (N,)
+    y : array_like of int (N,)
         Class labels in 0..K-1.
     num_classes : int
         K.
@@ -330,7 +338,7 @@ def smooth_labels(y, num_classes: int, eps: float) -> np.ndarray:
 
     Returns
     -------
-    numpy.ndarray (N, K)
+    numpy.ndarray, shape (N, K)
         One smoothed target per label.
     """
     E, eps = vertices(num_classes), in_interval(eps, "eps", 0.0, 1.0)
@@ -350,7 +358,7 @@ def feasible_fraction(p, eps: float = 1e-6, n_directions: int = 3600) -> float:
 
     Parameters
     ----------
-    p : array-like (3,)
+    p : array_like, shape (3,)
         A point of Δ².
     eps : float
         Step length, > 0 (small against the distance to the boundary).
@@ -376,39 +384,51 @@ def feasible_fraction(p, eps: float = 1e-6, n_directions: int = 3600) -> float:
     return float(inside.mean())
 
 
-def distance_to_segment(points, a, b) -> np.ndarray:
-    """Euclidean distance from each point (T, K) to the segment [a, b] (as a
-    set of points), shape (T,).
+def distance_to_segment(points, a, b, segment: bool = True) -> np.ndarray:
+    """Euclidean distance from each point to the segment [a, b] or, with
+    ``segment=False``, to the whole line through a and b.
 
-    The nearest point is a + s (b - a) with s the projection parameter clipped
-    to [0, 1]. Used to measure how far a curve in Δ^{K-1} (a Fisher–Rao
-    geodesic, eq-fisher-rao) strays from the straight segment
-    (eq-simplex-mixture).
+    The nearest point is a + s u, u = (b - a)/‖b - a‖, with s the projection
+    (p - a)·u, clipped to [0, ‖b - a‖] for the segment. Chapters 5 and 6 use
+    it to measure how far a curve in Δ^{K-1} (a Fisher–Rao geodesic,
+    eq-fisher-rao, or a descent path) strays from the straight segment
+    (1-s) a + s b, the m-geodesic (eq-dual-mgeodesic).
 
     Parameters
     ----------
-    points : array-like (T, K)
+    points : array_like, shape (T, K)
         Points of ℝ^K, one per row.
-    a, b : array-like (K,)
+    a, b : array_like, shape (K,)
         The segment's end points, a ≠ b.
+    segment : bool
+        Distance to the segment (default) or to the line.
 
     Returns
     -------
-    numpy.ndarray (T,)
+    numpy.ndarray, shape (T,)
         Distances, >= 0.
+
+    Examples
+    --------
+    >>> distance_to_segment([[2.0, 1.0]], [0.0, 0.0], [1.0, 0.0])
+    array([1.41421356])
+    >>> distance_to_segment([[2.0, 1.0]], [0.0, 0.0], [1.0, 0.0], False)
+    array([1.])
     """
     points = as_array(points, "points", finite=True)
     a, b = as_array(a, "a", finite=True), as_array(b, "b", finite=True)
+    segment = flag(segment, "segment")
     if points.ndim != 2 or a.shape != points.shape[1:] or b.shape != a.shape:
         raise ValueError(
             "points must have shape (T, K) and a, b shape (K,), got "
             f"{points.shape}, {a.shape}, {b.shape}"
         )
-    u = b - a
-    if not (u @ u) > 0:
+    length = np.linalg.norm(b - a)
+    if not length > 0:
         raise ValueError("a and b must differ (the segment is a point)")
-    s = np.clip((points - a) @ u / (u @ u), 0.0, 1.0)  # (T,)
-    return np.linalg.norm(points - (a + np.outer(s, u)), axis=1)
+    u, D = (b - a) / length, points - a  # (K,), (T, K)
+    s = D @ u if not segment else np.clip(D @ u, 0.0, length)  # (T,)
+    return np.linalg.norm(D - np.outer(s, u), axis=1)
 
 
 def project_to_simplex(z) -> np.ndarray:
@@ -422,12 +442,12 @@ def project_to_simplex(z) -> np.ndarray:
 
     Parameters
     ----------
-    z : array-like (K,)
+    z : array_like, shape (K,)
         The point to project (logits).
 
     Returns
     -------
-    numpy.ndarray (K,)
+    numpy.ndarray, shape (K,)
         The projection, to about 1e-8.
 
     Raises

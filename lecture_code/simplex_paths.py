@@ -27,24 +27,15 @@ from .dual import (
 )
 from .fisher import (
     categorical_fisher,
-    check_interior,
     coordinates_of,
     fisher_rao_distance,
+    from_free,
     kl_gradient,
+    point_pair,
     probs_of,
 )
 from .simplex import check_simplex, sample_dirichlet
 from .validate import as_array, choice, flag, positive, positive_int
-
-
-def _point_pair(p0, q):
-    p0, q = check_interior(p0, "p0"), check_simplex(q, "q")
-    if p0.ndim != 1 or q.shape != p0.shape:
-        raise ValueError(
-            "p0 and q must be two 1-D points with the same K, got shapes "
-            f"{p0.shape} and {q.shape}"
-        )
-    return p0, q
 
 
 def descent_path(p0, q, coordinates: str, natural: bool, lr, n_steps: int):
@@ -82,7 +73,7 @@ def descent_path(p0, q, coordinates: str, natural: bool, lr, n_steps: int):
     >>> descent_path([0.5, 0.5], [0.5, 0.5], "logits", True, 0.1, 3).shape
     (4, 2)
     """
-    p0, q = _point_pair(p0, q)
+    p0, q = point_pair(p0, q, ("p0", "q"), (True, False))
     natural = flag(natural, "natural")
     lr, n_steps = positive(lr, "lr"), positive_int(n_steps, "n_steps")
     xi, path = coordinates_of(p0, coordinates), [p0]
@@ -190,7 +181,7 @@ def kl_descent_iterates(p0, q, lr, n_steps: int, coordinates: str):
     numpy.ndarray, shape (n_steps + 1, K)
         p0 and every iterate.
     """
-    p0, q = _point_pair(p0, q)
+    p0, q = point_pair(p0, q, ("p0", "q"), (True, False))
     coordinates = choice(coordinates, "coordinates", STEP_COORDINATES)
     lr, n_steps = positive(lr, "lr"), positive_int(n_steps, "n_steps")
     path = [p0]
@@ -201,7 +192,7 @@ def kl_descent_iterates(p0, q, lr, n_steps: int, coordinates: str):
             path.append(mirror_descent_step(p, g, lr))
         else:
             pi = natural_gradient_step_free(p[:-1], g, lr, "expectation")
-            path.append(np.append(pi, 1 - pi.sum()))
+            path.append(from_free(pi))
     return np.array(path)
 
 
@@ -233,7 +224,7 @@ def natural_gradient_flow(p0, q, t_eval, rtol=1e-11, atol=1e-12):
     # chapter 6 needs it
     from scipy.integrate import solve_ivp
 
-    p0, q = _point_pair(p0, q)
+    p0, q = point_pair(p0, q, ("p0", "q"), (True, False))
     t_eval = as_array(t_eval, "t_eval", finite=True)
     if t_eval.ndim != 1 or t_eval.size == 0 or (t_eval < 0).any():
         raise ValueError(
@@ -257,36 +248,6 @@ def natural_gradient_flow(p0, q, t_eval, rtol=1e-11, atol=1e-12):
     return to_expectation(flow.y.T, "free")
 
 
-def distance_from_line(points, a, b) -> np.ndarray:
-    """Euclidean distance (in p) of each point from the straight line
-    through a and b: how far a path strays from the m-geodesic
-    (eq-dual-mgeodesic).
-
-    Parameters
-    ----------
-    points : array_like, shape (T, K)
-        The points of a path.
-    a, b : array_like, shape (K,)
-        Two distinct points of the line.
-
-    Returns
-    -------
-    numpy.ndarray, shape (T,)
-
-    Examples
-    --------
-    >>> distance_from_line([[0.0, 1.0]], [0.0, 0.0], [1.0, 0.0])
-    array([1.])
-    """
-    points = as_array(points, "points", finite=True)
-    a, b = as_array(a, "a", finite=True), as_array(b, "b", finite=True)
-    if np.linalg.norm(b - a) == 0:
-        raise ValueError("a and b must be two distinct points")
-    d = (b - a) / np.linalg.norm(b - a)
-    D = points - a
-    return np.linalg.norm(D - np.outer(D @ d, d), axis=1)
-
-
 def offsets_along_segment(curve, a, b, s_grid) -> np.ndarray:
     """Signed distance of a curve from the segment [a, b] in Δ², as a
     function of the position s along the segment (eq-dual-egeodesic).
@@ -307,6 +268,7 @@ def offsets_along_segment(curve, a, b, s_grid) -> np.ndarray:
     Returns
     -------
     numpy.ndarray, shape (S,)
+        The signed offset at each position of ``s_grid``.
     """
     curve = as_array(curve, "curve", finite=True)
     a, b = as_array(a, "a", finite=True), as_array(b, "b", finite=True)

@@ -34,7 +34,7 @@ def as_logits(z, name: str = "z") -> torch.Tensor:
 
     Parameters
     ----------
-    z : tensor or array-like
+    z : torch.Tensor or array_like
         The logits.
     name : str
         The argument's name for error messages.
@@ -42,6 +42,7 @@ def as_logits(z, name: str = "z") -> torch.Tensor:
     Returns
     -------
     torch.Tensor
+        ``z`` as a floating tensor.
     """
     return as_tensor(z, name)
 
@@ -62,15 +63,15 @@ def _shifted(z, temperature, dim):
 
 
 def logsumexp(z, dim: int = -1) -> torch.Tensor:
-    """LSE(z) = log Σ_j exp z_j, computed as m + log Σ_j exp(z_j - m) with m =
-    max_j z_j (eq-lse).
+    """LSE(z) = log Σ_j exp z_j, computed as m + log Σ_j exp(z_j - m) with
+    m = max_j z_j (eq-lse).
 
     Masked entries (``-inf``) contribute exp(-inf) = 0. The reduced axis is
     removed.
 
     Parameters
     ----------
-    z : tensor or array-like (..., K)
+    z : torch.Tensor or array_like, shape (..., K)
         Logits; ``-inf`` marks a masked category.
     dim : int
         The axis summed over.
@@ -98,7 +99,7 @@ def softmax(z, temperature: float = 1.0, dim: int = -1) -> torch.Tensor:
 
     Parameters
     ----------
-    z : tensor or array-like (..., K)
+    z : torch.Tensor or array_like, shape (..., K)
         Logits; ``-inf`` marks a masked category (probability exactly 0).
         Integer input is converted to the default float dtype.
     temperature : float
@@ -138,13 +139,13 @@ def log_softmax(z, temperature: float = 1.0, dim: int = -1) -> torch.Tensor:
     With s = (z - max z)/τ it returns s_i - log Σ_j exp s_j, where the sum lies
     in [1, K]. Unlike ``log(softmax(z))`` this never rounds a tiny probability
     to 0 before taking the log, so the result is finite wherever z_i is finite
-    (masked ``-inf`` entries stay ``-inf``; only a τ so small that (z_i - max
-    z)/τ itself overflows gives ``-inf``). Same arguments and errors as
-    :func:`softmax`.
+    (masked ``-inf`` entries stay ``-inf``; only a τ so small that
+    (z_i - max z)/τ itself overflows gives ``-inf``). Same arguments and
+    errors as :func:`softmax`.
 
     Parameters
     ----------
-    z : tensor or array-like (..., K)
+    z : torch.Tensor or array_like, shape (..., K)
         Logits.
     temperature : float
         τ > 0.
@@ -177,7 +178,7 @@ def naive_softmax(z, dim: int = -1) -> torch.Tensor:
 
     Parameters
     ----------
-    z : tensor or array-like (..., K)
+    z : torch.Tensor or array_like, shape (..., K)
         Logits.
     dim : int
         The category axis.
@@ -205,12 +206,13 @@ def softmax_covariance(p) -> torch.Tensor:
 
     Parameters
     ----------
-    p : torch.Tensor (..., K)
+    p : torch.Tensor, shape (..., K)
         Probability vectors.
 
     Returns
     -------
-    torch.Tensor (..., K, K)
+    torch.Tensor, shape (..., K, K)
+        diag(p) - p pᵀ.
 
     Examples
     --------
@@ -218,8 +220,8 @@ def softmax_covariance(p) -> torch.Tensor:
     tensor([[ 0.2500, -0.2500],
             [-0.2500,  0.2500]])
     """
-    # (..., K, K)
-    return torch.diag_embed(p) - p.unsqueeze(-1) * p.unsqueeze(-2)
+    outer = p.unsqueeze(-1) * p.unsqueeze(-2)  # (..., K, K)
+    return torch.diag_embed(p) - outer
 
 
 def softmax_jacobian(z=None, *, p=None) -> torch.Tensor:
@@ -233,14 +235,15 @@ def softmax_jacobian(z=None, *, p=None) -> torch.Tensor:
 
     Parameters
     ----------
-    z : tensor or array-like (..., K), optional
+    z : torch.Tensor or array_like, shape (..., K), optional
         Logits.
-    p : tensor or array-like (..., K), optional
+    p : torch.Tensor or array_like, shape (..., K), optional
         Probabilities instead of logits (keyword only).
 
     Returns
     -------
-    torch.Tensor (..., K, K)
+    torch.Tensor, shape (..., K, K)
+        ∂p/∂z = diag(p) - p pᵀ.
 
     Examples
     --------
@@ -264,7 +267,7 @@ def entropy(p, dim: int = -1) -> torch.Tensor:
 
     Parameters
     ----------
-    p : tensor or array-like (..., K)
+    p : torch.Tensor or array_like, shape (..., K)
         Non-negative weights (probability vectors).
     dim : int
         The category axis.
@@ -305,7 +308,7 @@ def kl_divergence(p, q, dim: int = -1, log: bool = False) -> torch.Tensor:
 
     Parameters
     ----------
-    p, q : torch.Tensor (..., K)
+    p, q : torch.Tensor, shape (..., K)
         Probability vectors (log-probabilities with ``log=True``).
     dim : int
         The category axis.
@@ -349,7 +352,7 @@ def centre_logits(z, dim: int = -1) -> torch.Tensor:
 
     Parameters
     ----------
-    z : tensor or array-like (..., K)
+    z : torch.Tensor or array_like, shape (..., K)
         Logits (or log-probabilities), finite.
     dim : int
         The category axis.

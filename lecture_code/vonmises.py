@@ -45,7 +45,7 @@ def von_mises_density(theta, kappa, mu: float = 0.0) -> torch.Tensor:
 
     Parameters
     ----------
-    theta : tensor or array-like
+    theta : torch.Tensor or array_like
         Angles in radians.
     kappa : float
         Concentration κ >= 0 (κ = 0 is uniform).
@@ -79,7 +79,7 @@ def von_mises_arc_mass(
 
     Parameters
     ----------
-    a, b : tensor or array-like
+    a, b : torch.Tensor or array_like
         Arc ends in radians, a <= b (broadcast against each other).
     kappa : float
         Concentration κ >= 0.

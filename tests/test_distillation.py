@@ -119,7 +119,10 @@ def test_experiment_matches_students_trained_one_at_a_time():
         for lr in lrs:
             accs = []
             for s in seeds:
-                sub = res.subset[s]
+                # the subset drawn independently of the library
+                gen = torch.Generator().manual_seed(s)
+                sub = torch.randperm(len(y_lab), generator=gen)[:20]
+                assert torch.equal(res.subset[s], sub)
                 v = student_targets(kind, v_lab[sub], y_lab[sub], tau, s)
                 m = one_student(X_lab, y_lab, v.float(), s, w, t, lr, 15, sub)
                 with torch.no_grad():
@@ -146,3 +149,61 @@ def test_experiment_validates():
         distillation_experiment(X, y, v, X, y, X, y, lrs=(0.1, -1.0))
     with pytest.raises(ValueError, match="X_lab"):
         distillation_experiment(X[0], y, v, X, y, X, y)
+
+
+X_T, Y_T = toy()
+V_T = torch.zeros(90, 4, dtype=DT)
+
+
+def experiment(**changes):
+    """distillation_experiment on the toy data with some arguments changed."""
+    args = dict(
+        X_lab=X_T, y_lab=Y_T, v_lab=V_T, X_val=X_T, y_val=Y_T,
+        X_test=X_T, y_test=Y_T,
+    )  # fmt: skip
+    args.update(changes)
+    return distillation_experiment(**args)
+
+
+# fmt: off
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda: experiment(taus=(2, -1)), ValueError, "taus must be"),
+        (lambda: experiment(tau_control=0), ValueError, "tau_control must"),
+        (lambda: experiment(seeds=(0, 1.5)), TypeError, "seeds must be"),
+        (lambda: experiment(seeds=(-1,)), ValueError, "seeds must be"),
+        (lambda: experiment(X_val=X_T[:, :3]), ValueError, "X_val must have"),
+        (lambda: experiment(X_test=X_T[0]), ValueError, "X_test must have"),
+        (lambda: experiment(y_test=Y_T[:5]), ValueError, "y_test must have"),
+        (lambda: experiment(y_lab=Y_T + 1), ValueError, "y_lab must lie"),
+        (lambda: experiment(y_lab=Y_T.double()), TypeError, "y_lab must"),
+        (lambda: experiment(v_lab=V_T[:10]), ValueError, "v_lab must have"),
+        (lambda: experiment(n_labelled=91), ValueError, "n_labelled must"),
+        (lambda: experiment(w_soft=1.5), ValueError, "w_soft must"),
+        (lambda: experiment(hidden=0), ValueError, "hidden must"),
+        (lambda: class_mean_targets(V_T, Y_T, -1.0), ValueError, "tau must"),
+        (lambda: class_mean_targets(V_T, Y_T[:5], 1.0),
+         ValueError, "labels must have"),
+        (lambda: student_targets("smoothed", V_T, Y_T, None),
+         TypeError, "tau must"),
+        (lambda: student_targets("shuffled", V_T, Y_T, -2.0),
+         ValueError, "tau must"),
+        (lambda: student_targets("teacher", V_T, Y_T.tolist()[:3], 1.0),
+         ValueError, "y must have"),
+        (lambda: train_teacher(X_T, Y_T.double()), TypeError, "y must hold"),
+        (lambda: train_teacher(X_T, Y_T[:5]), ValueError, "y must have"),
+        (lambda: train_teacher(X_T, Y_T - 1), ValueError, "y must lie"),
+    ],
+)
+# fmt: on
+def test_bad_input_raises(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+def test_train_teacher_takes_a_list_of_labels():
+    ref = train_teacher(X_T, Y_T, hidden=4, steps=3)
+    ours = train_teacher(X_T, Y_T.tolist(), hidden=4, steps=3)
+    with torch.no_grad():
+        assert torch.equal(ours(X_T), ref(X_T))

@@ -437,6 +437,7 @@ def test_expectation_steps_stay_on_the_m_geodesic():
 # ------------------------------------------------------------------ bad input
 
 
+# fmt: off
 @pytest.mark.parametrize(
     "call, match",
     [
@@ -445,46 +446,30 @@ def test_expectation_steps_stay_on_the_m_geodesic():
         (lambda: to_natural([0.5, np.nan]), "p contains NaN"),
         (lambda: to_natural(P, "logit"), "gauge"),
         (lambda: to_expectation([0.0, np.inf]), "theta must be finite"),
-        (
-            lambda: to_expectation([0.0, np.nan]),
-            "theta must be finite \\(no NaN or inf\\)",
-        ),
+        (lambda: to_expectation([0.0, np.nan]),
+         "theta must be finite \\(no NaN or inf\\)"),
         (lambda: to_expectation([]), "theta must have a last axis"),
         (lambda: m_geodesic(P, Q, 1.5), r"t must lie in \[0, 1\]"),
         (lambda: e_geodesic(P, Q, -0.1), r"t must lie in \[0, 1\]"),
         (lambda: e_geodesic(P, Q, np.nan), "t contains NaN"),
-        (
-            lambda: e_geodesic(P, Q, np.zeros((2, 2))),
-            "t must be a number or a non-empty 1-D array",
-        ),
-        (
-            lambda: m_geodesic(P, Q, []),
-            "t must be a number or a non-empty 1-D array",
-        ),
-        (
-            lambda: m_geodesic([1.0, 0.0, 0.0], Q, 0.5),
-            "p lies on the boundary",
-        ),
-        (
-            lambda: e_geodesic(P, [0.0, 0.5, 0.5], 0.5),
-            "q lies on the boundary",
-        ),
+        (lambda: e_geodesic(P, Q, np.zeros((2, 2))),
+         "t must be a number or a non-empty 1-D array"),
+        (lambda: m_geodesic(P, Q, []),
+         "t must be a number or a non-empty 1-D array"),
+        (lambda: m_geodesic([1.0, 0.0, 0.0], Q, 0.5),
+         "p lies on the boundary"),
+        (lambda: e_geodesic(P, [0.0, 0.5, 0.5], 0.5),
+         "q lies on the boundary"),
         (lambda: e_geodesic(P, [0.5, 0.5], 0.5), "same K"),
         (lambda: m_geodesic(np.stack([P, Q]), Q, 0.5), "two 1-D points"),
         (lambda: bregman([0.5, 0.5], P), "same K"),
         (lambda: bregman_lse([0.0, 1.0], [0.0, 1.0, 2.0]), "same K"),
-        (
-            lambda: natural_gradient_step_free([0.0, 1.0], [0.1, 0.2], -0.1),
-            "lr must be a finite number > 0",
-        ),
-        (
-            lambda: natural_gradient_step_free([0.0, 1.0], [0.1], 0.1),
-            "same length",
-        ),
-        (
-            lambda: natural_gradient_step_free([0.0, 1.0], [0.1, np.nan], 0.1),
-            "grad must be finite \\(no NaN or inf\\)",
-        ),
+        (lambda: natural_gradient_step_free([0.0, 1.0], [0.1, 0.2], -0.1),
+         "lr must be a finite number > 0"),
+        (lambda: natural_gradient_step_free([0.0, 1.0], [0.1], 0.1),
+         "same length"),
+        (lambda: natural_gradient_step_free([0.0, 1.0], [0.1, np.nan], 0.1),
+         "grad must be finite \\(no NaN or inf\\)"),
         (
             lambda: natural_gradient_step_free(
                 [0.7, 0.5], [0.1, 0.1], 0.1, "expectation"
@@ -497,14 +482,10 @@ def test_expectation_steps_stay_on_the_m_geodesic():
             ),
             "coordinates",
         ),
-        (
-            lambda: mirror_descent_step(P, [0.1, 0.2, 0.3], 0.1),
-            r"grad_p a vector \(K-1,\)",
-        ),
-        (
-            lambda: mirror_descent_step([0.0, 0.5, 0.5], [0.1, 0.2], 0.1),
-            "boundary",
-        ),
+        (lambda: mirror_descent_step(P, [0.1, 0.2, 0.3], 0.1),
+         r"grad_p a vector \(K-1,\)"),
+        (lambda: mirror_descent_step([0.0, 0.5, 0.5], [0.1, 0.2], 0.1),
+         "boundary"),
         (lambda: lse_free(torch.zeros(2, 2)), "theta"),
         (lambda: neg_entropy_free(torch.tensor([np.nan, 0.1])), "pi"),
         (lambda: kl_free(Q, torch.zeros(3)), "q must have K = 4"),
@@ -514,6 +495,7 @@ def test_expectation_steps_stay_on_the_m_geodesic():
         (lambda: fenchel_young_gap([0.0, np.inf, 1.0], P), "theta"),
     ],
 )
+# fmt: on
 def test_bad_input_raises_value_error(call, match):
     with pytest.raises(ValueError, match=match):
         call()

@@ -205,6 +205,7 @@ def test_csv_round_trip(tmp_path):
         )
 
 
+# fmt: off
 @pytest.mark.parametrize(
     "kwargs, exc, match",
     [
@@ -215,14 +216,12 @@ def test_csv_round_trip(tmp_path):
         (dict(grids={"A": [1.0]}, ratio=1.0), ValueError, "ratio must be"),
         (dict(grids={"A": [1.0]}, sensitivity=2.0), ValueError, "power"),
         (dict(grids={"A": [1.0]}, seeds=[0, 0]), ValueError, "distinct"),
-        (
-            dict(grids={"A": [1.0]}, run=lambda m, lr, s: "x"),
-            TypeError,
-            "must return a number",
-        ),
+        (dict(grids={"A": [1.0]}, run=lambda m, lr, s: "x"), TypeError,
+         "must return a number"),
         (dict(grids={"A": [1.0]}, run="f"), TypeError, "run must be"),
     ],
 )
+# fmt: on
 def test_bad_input_raises(kwargs, exc, match):
     kwargs = {"run": lambda m, lr, s: abs(1 - lr), **kwargs}
     with pytest.raises(exc, match=match):

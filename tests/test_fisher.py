@@ -17,10 +17,12 @@ from lecture_code.fisher import (
     curve_length,
     fisher_rao_distance,
     fisher_rao_geodesic,
+    from_free,
     kl_divergence,
     kl_gradient,
     log_prob,
     monte_carlo_fisher,
+    point_pair,
     probs_of,
     score_matrix,
     sphere_map,
@@ -284,16 +286,15 @@ def test_probs_of_inverts_coordinates_of(p):
     )
 
 
+# fmt: off
 @pytest.mark.parametrize(
     "call, match",
     [
         (lambda: categorical_fisher([0.0, 0.5, 0.5], "free"), "boundary"),
         (lambda: categorical_fisher([1.2, -0.2], "logits"), "non-negative"),
         (lambda: categorical_fisher([0.3, 0.3], "probs"), "sum to 1"),
-        (
-            lambda: categorical_fisher(P, "natural"),
-            "coordinates must be one of",
-        ),
+        (lambda: categorical_fisher(P, "natural"),
+         "coordinates must be one of"),
         (lambda: categorical_fisher([1.0], "logits"), "K >= 2"),
         (lambda: categorical_fisher([np.nan, 0.5, 0.5], "logits"), "NaN"),
         (lambda: check_interior([0.5, 0.5, 0.0]), "boundary"),
@@ -302,10 +303,8 @@ def test_probs_of_inverts_coordinates_of(p):
         (lambda: fisher_rao_geodesic(P, [0.5, 0.5], 0.5), "same K"),
         (lambda: fisher_rao_geodesic(P, P, [[0.5]]), "t must be"),
         (lambda: monte_carlo_fisher(P, "logits", 0), "n_samples"),
-        (
-            lambda: score_matrix([[0.2, 0.3, 0.5]] * 2, "logits"),
-            "single point",
-        ),
+        (lambda: score_matrix([[0.2, 0.3, 0.5]] * 2, "logits"),
+         "single point"),
         (lambda: kl_gradient(P, [0.5, 0.5, 0.0], "free"), "boundary"),
         (lambda: kl_gradient([0.5, 0.5], P, "logits"), "shape of p"),
         (lambda: kl_gradient([0.5, 0.6, -0.1], P, "logits"), "non-negative"),
@@ -313,13 +312,12 @@ def test_probs_of_inverts_coordinates_of(p):
         (lambda: kl_divergence([0.5, 0.5], P), "same K"),
         (lambda: kl_divergence(P, [0.5, 0.6, -0.1]), "non-negative"),
         (lambda: probs_of([0.1, np.nan], "free"), "NaN"),
-        (
-            lambda: probs_of(np.zeros((2, 0)), "logits"),
-            "xi must have a last axis of length K >= 1",
-        ),
+        (lambda: probs_of(np.zeros((2, 0)), "logits"),
+         "xi must have a last axis of length K >= 1"),
         (lambda: probs_of([0.1, 0.2], "angles"), "coordinates must be one of"),
     ],
 )
+# fmt: on
 def test_bad_input_raises(call, match):
     with pytest.raises(ValueError, match=match):
         call()
@@ -342,3 +340,27 @@ def test_fisher_rao_distance_is_accurate_for_nearby_points():
             abs(fisher_rao_distance(p, p + eps * v) / first_order - 1) < 1e-5
         )
     assert fisher_rao_distance(p, p) == 0.0
+
+
+def test_from_free_appends_the_last_probability():
+    pi = np.array([[0.2, 0.3], [0.5, 0.25]])
+    np.testing.assert_array_equal(
+        from_free(pi), [[0.2, 0.3, 0.5], [0.5, 0.25, 0.25]]
+    )
+    # a tensor keeps its graph: d p_K / d π̃_i = -1
+    t = torch.tensor([0.2, 0.3], dtype=torch.float64, requires_grad=True)
+    (grad,) = torch.autograd.grad(from_free(t)[-1], t)
+    torch.testing.assert_close(grad, -torch.ones(2, dtype=torch.float64))
+    with pytest.raises(TypeError, match="pi must be"):
+        from_free("abc")
+
+
+def test_point_pair_checks_both_points():
+    p, q = point_pair([0.5, 0.5], [0.0, 1.0], interior=(True, False))
+    assert p.dtype == q.dtype == np.float64 and p.shape == q.shape == (2,)
+    with pytest.raises(ValueError, match="q lies on the boundary"):
+        point_pair([0.5, 0.5], [0.0, 1.0])
+    with pytest.raises(ValueError, match="p0 and q must be two 1-D points"):
+        point_pair([0.5, 0.5], [0.2, 0.3, 0.5], ("p0", "q"))
+    with pytest.raises(ValueError, match="two 1-D points"):
+        point_pair([[0.5, 0.5]], [[0.5, 0.5]])

@@ -222,21 +222,19 @@ from lecture_code.maxent import (  # noqa: E402
 )
 
 
+# fmt: off
 @pytest.mark.parametrize(
     "F, fbar",
     [
-        (
-            np.stack([np.arange(1.0, 7), np.arange(1.0, 7) ** 2], 1),
-            [3.5, 13.5],
-        ),
-        (
-            np.stack([np.arange(1.0, 7), np.arange(1.0, 7) ** 2], 1),
-            [4.5, 22.0],
-        ),
+        (np.stack([np.arange(1.0, 7), np.arange(1.0, 7) ** 2], 1),
+         [3.5, 13.5]),
+        (np.stack([np.arange(1.0, 7), np.arange(1.0, 7) ** 2], 1),
+         [4.5, 22.0]),
         # f̄ = mean of a random interior p
         (np.random.default_rng(3).normal(size=(7, 3)), None),
     ],
 )
+# fmt: on
 def test_features_match_slsqp_and_meet_constraints(F, fbar):
     if fbar is None:
         fbar = np.random.default_rng(4).dirichlet(np.ones(len(F))) @ F

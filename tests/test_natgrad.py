@@ -16,6 +16,7 @@ from lecture_code.natgrad import (
     SWEEPS,
     compare_fisher,
     conditional_fisher,
+    cosine,
     empirical_fisher,
     exact_layer_fisher,
     gauss_newton,
@@ -28,6 +29,7 @@ from lecture_code.natgrad import (
     output_grad_cov,
     per_sample_grads,
     precondition,
+    relative_error,
     softmax_regression_diag_fisher,
     softmax_regression_fisher,
     softmax_regression_grad,
@@ -66,6 +68,7 @@ def test_per_sample_grads_match_torch_func():
     )
 
 
+# fmt: off
 @pytest.mark.parametrize("seed", range(3))
 def test_softmax_regression_grad_is_autograd_of_mean_cross_entropy(seed):
     X, W, y, P = problem(N=11, D=5, K=4, seed=seed)
@@ -365,21 +368,12 @@ def test_gauss_newton_of_a_linear_model_is_the_hessian_and_sr_fisher():
 @pytest.mark.parametrize(
     "call, exc, match",
     [
-        (
-            lambda: precondition(torch.ones(2), torch.eye(2), 0.0),
-            ValueError,
-            "damping",
-        ),
-        (
-            lambda: precondition(torch.ones(2), torch.eye(3), 1e-3),
-            ValueError,
-            "curvature must be",
-        ),
-        (
-            lambda: precondition(torch.ones(2), torch.ones(3), 1e-3),
-            ValueError,
-            "diagonal curvature",
-        ),
+        (lambda: precondition(torch.ones(2), torch.eye(2), 0.0), ValueError,
+         "damping"),
+        (lambda: precondition(torch.ones(2), torch.eye(3), 1e-3), ValueError,
+         "curvature must be"),
+        (lambda: precondition(torch.ones(2), torch.ones(3), 1e-3), ValueError,
+         "diagonal curvature"),
         (
             lambda: precondition(
                 torch.tensor([float("nan"), 1.0]), torch.eye(2), 1e-3
@@ -424,16 +418,10 @@ def test_gauss_newton_of_a_linear_model_is_the_hessian_and_sr_fisher():
             TypeError,
             "y must hold integer class labels",
         ),
-        (
-            lambda: empirical_fisher(torch.ones(3)),
-            ValueError,
-            "G must have 2 dimensions",
-        ),
-        (
-            lambda: kfac_factors(torch.ones(3, 2), torch.ones(3, 2, 2, 2)),
-            ValueError,
-            "S must be",
-        ),
+        (lambda: empirical_fisher(torch.ones(3)), ValueError,
+         "G must have 2 dimensions"),
+        (lambda: kfac_factors(torch.ones(3, 2), torch.ones(3, 2, 2, 2)),
+         ValueError, "S must be"),
         (
             lambda: kfac_direction(
                 torch.ones(2, 2), torch.eye(3), torch.eye(2), 1e-2
@@ -441,26 +429,14 @@ def test_gauss_newton_of_a_linear_model_is_the_hessian_and_sr_fisher():
             ValueError,
             "grad_W must have shape",
         ),
-        (
-            lambda: hutchinson_diag(lambda U: U, 3, 0, torch.Generator()),
-            ValueError,
-            "n_probes",
-        ),
-        (
-            lambda: hutchinson_diag(lambda U: U[0], 3, 2, torch.Generator()),
-            ValueError,
-            "hvp must return shape",
-        ),
-        (
-            lambda: hutchinson_diag("H", 3, 1, torch.Generator()),
-            TypeError,
-            "hvp must be",
-        ),
-        (
-            lambda: linear_layers_io(torch.nn.Linear(2, 2), torch.ones(1, 2)),
-            TypeError,
-            "Sequential",
-        ),
+        (lambda: hutchinson_diag(lambda U: U, 3, 0, torch.Generator()),
+         ValueError, "n_probes"),
+        (lambda: hutchinson_diag(lambda U: U[0], 3, 2, torch.Generator()),
+         ValueError, "hvp must return shape"),
+        (lambda: hutchinson_diag("H", 3, 1, torch.Generator()), TypeError,
+         "hvp must be"),
+        (lambda: linear_layers_io(torch.nn.Linear(2, 2), torch.ones(1, 2)),
+         TypeError, "Sequential"),
         (lambda: with_bias("abc"), TypeError, "X must be"),
         (
             lambda: gauss_newton(
@@ -525,6 +501,7 @@ def test_gauss_newton_of_a_linear_model_is_the_hessian_and_sr_fisher():
         ),
     ],
 )
+# fmt: on
 def test_bad_input_raises(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
@@ -696,3 +673,21 @@ def test_compare_fisher_against_autograd_matrices():
     )
     assert out == pytest.approx(expected, rel=1e-9, abs=1e-12)
     assert out.trace_ratio == out[1]
+
+
+def test_relative_error_and_cosine_against_torch():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(2, 7, generator=g, dtype=torch.float64)
+    assert relative_error(a, b) == pytest.approx(
+        (torch.dist(a, b) / torch.linalg.vector_norm(b)).item(), rel=1e-15
+    )
+    assert cosine(a, b) == pytest.approx(
+        torch.nn.functional.cosine_similarity(a, b, dim=0).item(), rel=1e-14
+    )
+    assert cosine(a, -2 * a) == pytest.approx(-1.0, rel=1e-15)
+    with pytest.raises(ValueError, match="same shape"):
+        relative_error(a, b[:3])
+    with pytest.raises(ValueError, match="same length"):
+        cosine(a, b[:3])
+    with pytest.raises(ValueError, match="a must have 1 dimension"):
+        cosine(a[None], b)

@@ -236,14 +236,12 @@ def test_train_mlp_sgd_is_torch_sgd_and_kfac_lowers_the_loss():
     assert k[-1] < 0.8 * k[0]
 
 
+# fmt: off
 @pytest.mark.parametrize(
     "call, exc, match",
     [
-        (
-            lambda: adam_step(torch.zeros(2), torch.ones(2), {}, lr=0.0),
-            ValueError,
-            "lr must be",
-        ),
+        (lambda: adam_step(torch.zeros(2), torch.ones(2), {}, lr=0.0),
+         ValueError, "lr must be"),
         (
             lambda: adam_step(
                 torch.zeros(2), torch.ones(2), {}, lr=0.1, betas=(1.0, 0.9)
@@ -251,21 +249,12 @@ def test_train_mlp_sgd_is_torch_sgd_and_kfac_lowers_the_loss():
             ValueError,
             "betas",
         ),
-        (
-            lambda: full_batch_run(small_problem(), "newton", 0.1),
-            ValueError,
-            "method must be one of",
-        ),
-        (
-            lambda: full_batch_run(small_problem(), "gd", 0.0),
-            ValueError,
-            "lr must be",
-        ),
-        (
-            lambda: minibatch_run(small_problem(), "rmsprop", 0.1),
-            ValueError,
-            "rule must be one of",
-        ),
+        (lambda: full_batch_run(small_problem(), "newton", 0.1), ValueError,
+         "method must be one of"),
+        (lambda: full_batch_run(small_problem(), "gd", 0.0), ValueError,
+         "lr must be"),
+        (lambda: minibatch_run(small_problem(), "rmsprop", 0.1), ValueError,
+         "rule must be one of"),
         (
             lambda: train_mlp(
                 torch.zeros(4, 2), torch.tensor([0, 1, 0, 1]), "lbfgs", 0.1
@@ -276,6 +265,7 @@ def test_train_mlp_sgd_is_torch_sgd_and_kfac_lowers_the_loss():
         (lambda: pooled_digits_problem(rho=0.0), ValueError, "rho must be"),
     ],
 )
+# fmt: on
 def test_bad_input_raises(call, exc, match):
     with pytest.raises(exc, match=match):
         call()

@@ -108,43 +108,30 @@ def test_dirichlet_samples_are_in_simplex():
     assert P.shape == (100, 3) and sx.in_simplex(P).all()
 
 
+# fmt: off
 @pytest.mark.parametrize(
     "call, error, match",
     [
         (lambda: sx.vertices(0), ValueError, "K must be a positive integer"),
-        (
-            lambda: sx.vertices(2.5),
-            TypeError,
-            "K must be an integer, got float",
-        ),
+        (lambda: sx.vertices(2.5), TypeError,
+         "K must be an integer, got float"),
         (lambda: sx.check_simplex([0.5, 0.6]), ValueError, "must sum to 1"),
         (lambda: sx.check_simplex([1.5, -0.5]), ValueError, "non-negative"),
         (lambda: sx.in_simplex([np.nan, 1.0]), ValueError, "contains NaN"),
         (lambda: sx.in_simplex([]), ValueError, "last axis of length K >= 1"),
         (lambda: sx.in_simplex("abc"), TypeError, "array of numbers"),
-        (
-            lambda: sx.barycentric_to_cartesian([0.5, 0.5]),
-            ValueError,
-            "one row per coordinate",
-        ),
-        (
-            lambda: sx.cartesian_to_barycentric([1.0, 2.0, 3.0]),
-            ValueError,
-            "length 2",
-        ),
-        (
-            lambda: sx.simplex_grid(0),
-            ValueError,
-            "n must be a positive integer",
-        ),
-        (
-            lambda: sx.sample_dirichlet(3, [1.0, 0.0]),
-            ValueError,
-            "alpha must be",
-        ),
+        (lambda: sx.barycentric_to_cartesian([0.5, 0.5]), ValueError,
+         "one row per coordinate"),
+        (lambda: sx.cartesian_to_barycentric([1.0, 2.0, 3.0]), ValueError,
+         "length 2"),
+        (lambda: sx.simplex_grid(0), ValueError,
+         "n must be a positive integer"),
+        (lambda: sx.sample_dirichlet(3, [1.0, 0.0]), ValueError,
+         "alpha must be"),
         (lambda: sx.distance_to_boundary([1.0]), ValueError, "K >= 2"),
     ],
 )
+# fmt: on
 def test_bad_input_raises_clear_errors(call, error, match):
     with pytest.raises(error, match=match):
         call()
@@ -254,9 +241,26 @@ def test_distance_to_segment_matches_dense_sampling():
     )
 
 
+def test_distance_to_line_against_projection():
+    rng = np.random.default_rng(0)
+    a, b, pts = rng.normal(size=3), rng.normal(size=3), rng.normal(size=(7, 3))
+    # least squares: the nearest point a + s(b - a) of the whole line
+    s = np.linalg.lstsq((b - a)[:, None], (pts - a).T, rcond=None)[0][0]
+    nearest = a + s[:, None] * (b - a)
+    np.testing.assert_allclose(
+        sx.distance_to_segment(pts, a, b, segment=False),
+        np.linalg.norm(pts - nearest, axis=1),
+        atol=1e-14,
+    )
+
+
 def test_distance_to_segment_errors():
     with pytest.raises(ValueError, match="must differ"):
         sx.distance_to_segment(np.zeros((2, 3)), np.ones(3), np.ones(3))
+    with pytest.raises(ValueError, match="must differ"):
+        sx.distance_to_segment(np.ones((2, 3)), np.ones(3), np.ones(3), False)
+    with pytest.raises(TypeError, match="segment"):
+        sx.distance_to_segment(np.zeros((2, 3)), np.ones(3), np.zeros(3), "no")
     with pytest.raises(ValueError, match="shape \\(T, K\\)"):
         sx.distance_to_segment(np.zeros((2, 3)), np.ones(2), np.zeros(2))
 

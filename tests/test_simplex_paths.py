@@ -1,7 +1,8 @@
 """Tests for lecture_code.simplex_paths: descent on KL(q ‖ p) against a
 hand-written step and closed forms, the natural-gradient flow against
-q + e^{-t}(p0 - q), the distance from a line against a projection, and input
-validation."""
+q + e^{-t}(p0 - q), offsets from a segment, and input validation (the
+distance from a line is tested with lecture_code.simplex.distance_to_segment).
+"""
 
 import numpy as np
 import pytest
@@ -13,12 +14,11 @@ from lecture_code.fisher import (
     fisher_rao_geodesic,
     kl_divergence,
 )
-from lecture_code.simplex import sample_dirichlet
+from lecture_code.simplex import distance_to_segment, sample_dirichlet
 from lecture_code.simplex_paths import (
     descent_pair,
     descent_path,
     descent_sweep_run,
-    distance_from_line,
     kl_descent_iterates,
     natural_gradient_flow,
     offsets_along_segment,
@@ -93,7 +93,8 @@ def test_kl_descent_iterates(coordinates):
         )
         # small steps: close to the segment, O(η)
         fine = kl_descent_iterates(P0, Q, 0.01, 300, coordinates)
-        assert distance_from_line(fine, P0, Q).max() < 0.1 * 0.03
+        off_line = distance_to_segment(fine, P0, Q, segment=False)
+        assert off_line.max() < 0.1 * 0.03
 
 
 def test_natural_gradient_flow_is_the_straight_line_in_p():
@@ -101,19 +102,6 @@ def test_natural_gradient_flow_is_the_straight_line_in_p():
     flow = natural_gradient_flow(P0, Q, t)
     np.testing.assert_allclose(
         flow, Q + np.exp(-t)[:, None] * (P0 - Q), atol=1e-8
-    )
-
-
-def test_distance_from_line_against_projection():
-    rng = np.random.default_rng(0)
-    a, b, pts = rng.normal(size=3), rng.normal(size=3), rng.normal(size=(7, 3))
-    # least squares: the nearest point a + s(b - a)
-    s = np.linalg.lstsq((b - a)[:, None], (pts - a).T, rcond=None)[0][0]
-    nearest = a + s[:, None] * (b - a)
-    np.testing.assert_allclose(
-        distance_from_line(pts, a, b),
-        np.linalg.norm(pts - nearest, axis=1),
-        atol=1e-14,
     )
 
 
@@ -130,70 +118,36 @@ def test_offsets_along_segment():
     h = offsets_along_segment(fr, a, b, s_grid)
     assert np.all(h > 0) or np.all(h < 0)
     assert np.abs(h).max() == pytest.approx(
-        distance_from_line(fr, a, b).max(), rel=1e-3
+        distance_to_segment(fr, a, b, segment=False).max(), rel=1e-3
     )
 
 
+# fmt: off
 @pytest.mark.parametrize(
     "call, exc, match",
     [
-        (
-            lambda: descent_path(P0, Q, "polar", True, 0.1, 3),
-            ValueError,
-            "coordinates",
-        ),
+        (lambda: descent_path(P0, Q, "polar", True, 0.1, 3),
+         ValueError, "coordinates"),
         (lambda: descent_path(P0, Q, "free", True, -0.1, 3), ValueError, "lr"),
-        (
-            lambda: descent_path(P0, Q, "free", True, 0.1, 0),
-            ValueError,
-            "n_steps",
-        ),
-        (
-            lambda: descent_path(
-                P0, Q[:2] / Q[:2].sum(), "free", True, 0.1, 3
-            ),
-            ValueError,
-            "same K",
-        ),
-        (
-            lambda: descent_path(P0, Q, "free", "yes", 0.1, 3),
-            TypeError,
-            "natural",
-        ),
-        (
-            lambda: descent_path([1.0, 0.0, 0.0], Q, "free", True, 0.1, 3),
-            ValueError,
-            "p0",
-        ),
-        (
-            lambda: kl_descent_iterates(P0, Q, 0.1, 3, "logits"),
-            ValueError,
-            "coordinates",
-        ),
-        (
-            lambda: natural_gradient_flow(P0, Q, [[0.0, 1.0]]),
-            ValueError,
-            "t_eval",
-        ),
-        (
-            lambda: distance_from_line(np.ones((2, 3)), Q, Q),
-            ValueError,
-            "distinct",
-        ),
-        (
-            lambda: offsets_along_segment(np.array([P0, Q, P0]), P0, Q, [0.5]),
-            ValueError,
-            "steadily",
-        ),
-        (
-            lambda: descent_sweep_run(Q, {"gd": ("logits", False)}, 3)(
-                "sgd", 0.1, 0
-            ),
-            ValueError,
-            "method",
-        ),
+        (lambda: descent_path(P0, Q, "free", True, 0.1, 0),
+         ValueError, "n_steps"),
+        (lambda: descent_path(P0, Q[:2] / Q[:2].sum(), "free", True, 0.1, 3),
+         ValueError, "same K"),
+        (lambda: descent_path(P0, Q, "free", "yes", 0.1, 3),
+         TypeError, "natural"),
+        (lambda: descent_path([1.0, 0.0, 0.0], Q, "free", True, 0.1, 3),
+         ValueError, "p0"),
+        (lambda: kl_descent_iterates(P0, Q, 0.1, 3, "logits"),
+         ValueError, "coordinates"),
+        (lambda: natural_gradient_flow(P0, Q, [[0.0, 1.0]]),
+         ValueError, "t_eval"),
+        (lambda: offsets_along_segment(np.array([P0, Q, P0]), P0, Q, [0.5]),
+         ValueError, "steadily"),
+        (lambda: descent_sweep_run(Q, {"gd": ("logits", False)}, 3)(
+            "sgd", 0.1, 0), ValueError, "method"),
     ],
 )
+# fmt: on
 def test_bad_input_raises(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
