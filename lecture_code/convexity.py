@@ -370,7 +370,7 @@ def gradient_descent_softmax_regression(
     rho = positive(rho, "rho", allow_zero=True)
     lr = positive(lr, "lr")
     steps = integer(steps, "steps", minimum=0)
-    y = labels(y, X.shape[0], int(torch.as_tensor(y).max()) + 1, "y")
+    y = labels(y, X.shape[0], None, "y")
     K = int(y.max()) + 1
     W = torch.zeros(K, X.shape[1], dtype=X.dtype, requires_grad=True)
     b = torch.zeros(K, dtype=X.dtype, requires_grad=True)
@@ -543,7 +543,7 @@ def fit_softmax_regression(
     """
     # rho > 0: a unique optimum
     rho, X = positive(rho, "rho"), _design(X).to(torch.float64)
-    y = labels(y, X.shape[0], int(torch.as_tensor(y).max()) + 1, "y")
+    y = labels(y, X.shape[0], None, "y")
     K = int(y.max()) + 1
     gen = torch.Generator().manual_seed(seed)
     W = (
@@ -728,7 +728,7 @@ def fit_mlp(
     from .models import make_mlp
 
     X = _design(X)
-    y = labels(y, X.shape[0], int(torch.as_tensor(y).max()) + 1, "y")
+    y = labels(y, X.shape[0], None, "y")
     hidden = integer(hidden, "hidden", minimum=1)
     net = make_mlp(X.shape[1], hidden, int(y.max()) + 1, seed=seed).double()
     lbfgs_minimize(

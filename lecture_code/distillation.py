@@ -43,10 +43,6 @@ from .validate import (
 )
 from .validate import labels as check_labels
 
-#: "Any number of classes" for :func:`lecture_code.validate.labels` when K is
-#: read from the labels themselves.
-_ANY_K = torch.iinfo(torch.int64).max
-
 #: The settings of the chapter's table: (kind, τ); "labels" has no τ.
 KINDS = ("labels", "teacher", "shuffled", "smoothed")
 
@@ -78,7 +74,7 @@ def train_teacher(
         The trained network (logits of shape (N, K) for inputs (N, D)).
     """
     X = as_tensor(X, "X", ndim=2)
-    y = check_labels(y, len(X), _ANY_K, "y")  # K is read from y
+    y = check_labels(y, len(X), None, "y")  # K is read from y
     steps, lr = positive_int(steps, "steps"), positive(lr, "lr")
     model = make_mlp(X.shape[1], hidden, int(y.max()) + 1, seed=seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)

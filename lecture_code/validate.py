@@ -691,7 +691,7 @@ def probabilities(
     return p
 
 
-def labels(y, n: int | None, k: int, name: str = "y") -> torch.Tensor:
+def labels(y, n: int | None, k: int | None, name: str = "y") -> torch.Tensor:
     """Integer class labels (Python, NumPy or tensor), shape (n,), values in
     0..k-1, as int64.
 
@@ -704,8 +704,9 @@ def labels(y, n: int | None, k: int, name: str = "y") -> torch.Tensor:
         The labels, shape (n,).
     n : int or None
         Required number of labels; None accepts any 1-D length.
-    k : int
-        Number of classes.
+    k : int or None
+        Number of classes; None when K is read from the labels themselves
+        (then only negative labels are rejected).
     name : str
         The argument's name, used in error messages (default "y").
 
@@ -718,6 +719,8 @@ def labels(y, n: int | None, k: int, name: str = "y") -> torch.Tensor:
     --------
     >>> labels([0, 2], 2, 3)
     tensor([0, 2])
+    >>> labels([4, 1], None, None)
+    tensor([4, 1])
     """
     if isinstance(y, (str, bytes)):
         raise TypeError(
@@ -742,7 +745,11 @@ def labels(y, n: int | None, k: int, name: str = "y") -> torch.Tensor:
         raise ValueError(
             f"{name} must have shape {want}, got {tuple(t.shape)}"
         )
-    if t.numel() and (t.min() < 0 or t.max() >= k):
+    if t.numel() and k is None and t.min() < 0:
+        raise ValueError(
+            f"{name} must be class labels >= 0, got {int(t.min())}"
+        )
+    if t.numel() and k is not None and (t.min() < 0 or t.max() >= k):
         raise ValueError(
             f"{name} must lie in 0..{k - 1}, got values from {int(t.min())} "
             f"to {int(t.max())}"

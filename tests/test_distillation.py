@@ -193,7 +193,7 @@ def experiment(**changes):
          ValueError, "y must have"),
         (lambda: train_teacher(X_T, Y_T.double()), TypeError, "y must hold"),
         (lambda: train_teacher(X_T, Y_T[:5]), ValueError, "y must have"),
-        (lambda: train_teacher(X_T, Y_T - 1), ValueError, "y must lie"),
+        (lambda: train_teacher(X_T, Y_T - 1), ValueError, "y must be class"),
     ],
 )
 # fmt: on
