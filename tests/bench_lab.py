@@ -24,7 +24,6 @@ round trip alone (browser, server, kernel).
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -58,31 +57,6 @@ def tiny(a):
 
 
 slider(tiny, a=Range(0, 1, stops=3))"""
-
-
-def write_reference(path: Path) -> None:
-    nb = {
-        "cells": [
-            {
-                "cell_type": "code",
-                "id": "reference",
-                "metadata": {},
-                "execution_count": None,
-                "outputs": [],
-                "source": REFERENCE,
-            }
-        ],
-        "metadata": {
-            "kernelspec": {
-                "name": "python3",
-                "display_name": "Python 3",
-                "language": "python",
-            }
-        },
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-    path.write_text(json.dumps(nb), encoding="utf-8")
 
 
 def time_notebook(nb: L.Notebook, rounds: int) -> dict:
@@ -161,7 +135,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-lab-") as tmp:
         work = Path(tmp)
         server_root = L.throwaway_root(root, work)
-        write_reference(server_root / "notebooks" / "_reference.ipynb")
+        L.write_notebook(
+            server_root / "notebooks" / "_reference.ipynb",
+            [("code", REFERENCE)],
+            "reference",
+        )
         with (
             L.JupyterLab(server_root, work, code_root=root) as lab,
             sync_playwright() as pw,

@@ -103,6 +103,27 @@ def throwaway_root(repo: Path, work: Path) -> Path:
     return root
 
 
+def write_notebook(path: Path, cells: list[tuple[str, str]], tag: str) -> None:
+    """Write a python3 notebook of (kind, source) cells, kind "code" or
+    "markdown", with ids ``tag-0``, ``tag-1``, ... (a probe or reference
+    notebook the tests open in JupyterLab)."""
+    out = []
+    for i, (kind, source) in enumerate(cells):
+        cell = {"cell_type": kind, "id": f"{tag}-{i}", "metadata": {}}
+        cell["source"] = source
+        if kind == "code":
+            cell.update(execution_count=None, outputs=[])
+        out.append(cell)
+    kernel = {"name": "python3", "display_name": "Python 3"}
+    nb = {
+        "cells": out,
+        "metadata": {"kernelspec": {**kernel, "language": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path.write_text(json.dumps(nb), encoding="utf-8")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -338,36 +338,11 @@ PROBE = [
 ]
 
 
-def _write_probe(path: Path) -> None:
-    cells = []
-    for i, (kind, src) in enumerate(PROBE):
-        cell = {
-            "cell_type": kind,
-            "id": f"probe-{i}",
-            "metadata": {},
-            "source": src,
-        }
-        if kind == "code":
-            cell.update(execution_count=None, outputs=[])
-        cells.append(cell)
-    nb = {
-        "cells": cells,
-        "metadata": {
-            "kernelspec": {
-                "name": "python3",
-                "display_name": "Python 3",
-                "language": "python",
-            }
-        },
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-    path.write_text(json.dumps(nb), encoding="utf-8")
-
-
 def test_the_checks_can_fail_and_a_fast_drag_is_throttled(session, lab):
     page, _, _ = session
-    _write_probe(lab.root_dir / "notebooks" / "_probe.ipynb")
+    L.write_notebook(
+        lab.root_dir / "notebooks" / "_probe.ipynb", PROBE, "probe"
+    )
     nb = None
     try:
         nb = L.Notebook(page, "notebooks/_probe.ipynb").open()
